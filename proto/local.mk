@@ -1,0 +1,1 @@
+## proto/: wire schema and framing.

@@ -1,0 +1,125 @@
+/*
+ * store.h - one node's durable, versioned map, on LevelDB.
+ *
+ * Each key (see key.h) holds a version set (see causal.h): its siblings and
+ * tombstones, each with a dot, a timestamp, an opaque metadata blob and an
+ * opaque data blob, and a causal context covering every dot the node has
+ * seen for the key.  The store is synchronous and knows nothing of sockets
+ * or FUSE; the daemon in replication/ is its only user.
+ *
+ * Durability: every call that changes the map returns success only after the
+ * change is synced to disk (LevelDB's log, fsync'd).  Calls are thread-safe;
+ * writers to different keys run concurrently and their syncs are shared:
+ * LevelDB gathers the writes waiting behind a sync into one log append and
+ * one fsync (group commit), so throughput grows with concurrent writers
+ * instead of being capped at one fsync per write.  Writers to one key are
+ * serialised (each is a read-modify-write of the key's version set).
+ *
+ * Layout on disk (all in one LevelDB):
+ *   'k' parent '\0' name          -> the key's record: cc + version headers
+ *                                    (metadata inline, data length only)
+ *   'd' key '\0' node '\0' be64 counter be32 chunk
+ *                                 -> the data of one version, in 1 MiB chunks
+ *   'h' be64 hash key             -> "" (ring-order index, for ranges)
+ * Records are grouped by parent directory, so listing a directory reads only
+ * its direct children; head and listing never read a data chunk.
+ *
+ * Errors follow lib/qerr.h.  Keys are validated on every call; a value over
+ * the configured maximum is QERR_TOO_BIG; nothing is changed on any error.
+ */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/causal.h"
+
+#define STORE_DEFAULT_MAX_VALUE  (64u << 20)   /* 64 MiB */
+#define STORE_CHUNK_SIZE         (1u << 20)
+
+struct store;
+
+struct store_options {
+	size_t	max_value_size;		/* 0: STORE_DEFAULT_MAX_VALUE */
+	size_t	cache_size;		/* LevelDB block cache bytes; 0: 8 MiB */
+	int	create_if_missing;	/* 1 for a new node */
+};
+
+/* Open (creating when asked) the store in dir; *out owns it. */
+int	store_open(const char *dir, const struct store_options *opt,
+	    struct store **out, char **err);
+/* Close and free; every acknowledged write is already on disk. */
+void	store_close(struct store *st);
+size_t	store_max_value_size(const struct store *st);
+
+/*
+ * Read a key: *out receives the version set (cc and every version, the
+ * tombstones included).  With want_data each live version's data is read
+ * too; without it (a head) no data chunk is touched and data is NULL.
+ * Returns 1 when the key has a record, 0 when absent (out left empty).
+ * The caller releases out with vset_release.
+ */
+int	store_get(struct store *st, const char *key, size_t klen,
+	    int want_data, struct vset *out, char **err);
+
+/*
+ * A write coordinated by this node, whose id is node: replaces the versions
+ * ctx covers (ctx may be NULL: the empty context) with one new version, a
+ * tombstone when tombstone is set (data is then ignored).  On success the
+ * delta to send to the other replicas is left in *delta when delta is not
+ * NULL (release it with vset_release) and the new dot in *dot_out when that
+ * is not NULL (release with dot_release).
+ */
+int	store_put(struct store *st, const char *key, size_t klen,
+	    const struct cc *ctx, const char *node, int64_t ts_us,
+	    int tombstone, const void *meta, size_t meta_len,
+	    const void *data, size_t data_len, struct vset *delta,
+	    struct dot *dot_out, char **err);
+
+/*
+ * Merge a version set from another replica (a write's delta, a read-repair
+ * or an anti-entropy state).  Versions new to this node must carry their
+ * data unless they are tombstones.  *changed (when not NULL) is set to 1 if
+ * the local set changed.  Commutative, associative and idempotent.
+ */
+int	store_merge(struct store *st, const char *key, size_t klen,
+	    const struct vset *remote, int *changed, char **err);
+
+/*
+ * List the direct children of directory dir ("/" for the root) in byte
+ * order of their names, starting after the name `after` (NULL or "" for the
+ * start), at most limit entries (0: no limit).  For each child the callback
+ * gets its name and its version set without data (tombstones included, so
+ * a caller merging listings from several replicas can hide deleted names).
+ * A callback returning non-zero stops the listing early.  *more is set to 1
+ * when entries remain past limit.
+ */
+typedef int (*store_list_cb)(void *arg, const char *name, size_t name_len,
+	    const struct vset *s);
+int	store_list(struct store *st, const char *dir, size_t dlen,
+	    const char *after, size_t limit, store_list_cb cb, void *arg,
+	    int *more, char **err);
+
+/*
+ * Call cb for every key whose ring hash h satisfies lo <= h <= hi, in hash
+ * order (a range with lo > hi wraps around the ring).  Non-zero from cb stops.
+ */
+typedef int (*store_scan_cb)(void *arg, uint64_t hash, const char *key,
+	    size_t klen);
+int	store_scan_hash(struct store *st, uint64_t lo, uint64_t hi,
+	    store_scan_cb cb, void *arg, char **err);
+
+/*
+ * Purge a key's tombstones when no live version is left: the record and
+ * its index entry go.  Deciding when that is safe (every replica holds the
+ * tombstone, or a grace period has passed) is the caller's.  Tombstones
+ * written after older_than_us are kept.  Returns 1 when purged, 0 if not.
+ */
+int	store_purge_tombstones(struct store *st, const char *key, size_t klen,
+	    int64_t older_than_us, char **err);
+
+/* Fault injection for tests: the next n syncing writes fail with QERR_IO. */
+void	store_fail_next_writes(struct store *st, int n);
+
+#endif

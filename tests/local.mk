@@ -1,0 +1,16 @@
+## tests/: every test speaks TAP and runs under automake's tap-driver.sh.
+## Unit tests are cmocka programs (one group each, TAP output); integration
+## tests are shell scripts (tests/sh/*.sh) driving the real binaries.
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+TEST_EXTENSIONS = .sh
+SH_LOG_DRIVER = $(LOG_DRIVER)
+SH_LOG_COMPILER = $(SHELL)
+AM_TESTS_ENVIRONMENT = \
+	top_builddir='$(abs_top_builddir)'; top_srcdir='$(abs_top_srcdir)'; \
+	export top_builddir top_srcdir; \
+	CMOCKA_MESSAGE_OUTPUT=TAP; export CMOCKA_MESSAGE_OUTPUT;
+
+UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+UNIT_LIBS = $(CMOCKA_LIBS)
+
+EXTRA_DIST += tests/sh/lib.sh
