@@ -37,6 +37,7 @@
 
 #define STORE_DEFAULT_MAX_VALUE  (64u << 20)   /* 64 MiB */
 #define STORE_CHUNK_SIZE         (1u << 20)
+#define STORE_META_MAX           (64u << 10)   /* metadata bytes per version */
 
 struct store;
 

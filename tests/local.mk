@@ -14,3 +14,12 @@ UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 UNIT_LIBS = $(CMOCKA_LIBS)
 
 EXTRA_DIST += tests/sh/lib.sh
+
+check_PROGRAMS += tests/unit/test_causal tests/unit/test_key tests/unit/test_store
+TESTS += tests/unit/test_causal tests/unit/test_key tests/unit/test_store
+tests_unit_test_causal_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_causal_LDADD = $(STORE_LIBS) $(UNIT_LIBS)
+tests_unit_test_key_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_key_LDADD = $(STORE_LIBS) $(UNIT_LIBS)
+tests_unit_test_store_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_store_LDADD = $(STORE_LIBS) $(UNIT_LIBS)

@@ -1,0 +1,629 @@
+/*
+ * causal.c - dots, causal contexts and version sets; see causal.h.
+ *
+ * Invariants kept by every function here:
+ *   1. cc entries are sorted by node and unique; an entry with max 0 has no
+ *      holes and is removed.
+ *   2. holes of an entry are ascending, unique, and each in [1, max).
+ *      (A hole at max is folded: max shrinks instead.)
+ *   3. a vset's versions are sorted by dot, unique, and each dot is in cc.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/qerr.h"
+#include "lib/xalloc.h"
+#include "store/causal.h"
+
+int
+dot_compare(const struct dot *a, const struct dot *b)
+{
+	int c = strcmp(a->node, b->node);
+
+	if (c != 0)
+		return c;
+	return a->counter < b->counter ? -1 : a->counter > b->counter;
+}
+
+void
+dot_release(struct dot *d)
+{
+	free(d->node);
+	d->node = NULL;
+	d->counter = 0;
+}
+
+int
+node_id_validate(const char *node, char **err)
+{
+	size_t len;
+
+	if (node == NULL || node[0] == '\0')
+		return qerr_set(err, QERR_INVALID, "empty node id");
+	len = strnlen(node, CAUSAL_NODE_MAX + 1);
+	if (len > CAUSAL_NODE_MAX)
+		return qerr_set(err, QERR_INVALID,
+		    "node id longer than %d bytes", CAUSAL_NODE_MAX);
+	return 0;
+}
+
+/* ---- causal contexts ---- */
+
+void
+cc_init(struct cc *cc)
+{
+	cc->e = NULL;
+	cc->n = 0;
+}
+
+static void
+cc_entry_release(struct cc_entry *e)
+{
+	free(e->node);
+	free(e->holes);
+}
+
+void
+cc_release(struct cc *cc)
+{
+	size_t i;
+
+	for (i = 0; i < cc->n; i++)
+		cc_entry_release(&cc->e[i]);
+	free(cc->e);
+	cc_init(cc);
+}
+
+static void
+cc_entry_copy(struct cc_entry *dst, const struct cc_entry *src)
+{
+	dst->node = xstrdup(src->node);
+	dst->max = src->max;
+	dst->nholes = src->nholes;
+	dst->holes = src->nholes ?
+	    xmemdup(src->holes, src->nholes * sizeof(*src->holes)) : NULL;
+}
+
+void
+cc_copy(struct cc *dst, const struct cc *src)
+{
+	size_t i;
+
+	cc_init(dst);
+	if (src->n == 0)
+		return;
+	dst->e = xcalloc(src->n, sizeof(*dst->e));
+	for (i = 0; i < src->n; i++)
+		cc_entry_copy(&dst->e[i], &src->e[i]);
+	dst->n = src->n;
+}
+
+/* Binary search: index of node's entry, or -(insertion point) - 1. */
+static long
+cc_search(const struct cc *cc, const char *node)
+{
+	size_t lo = 0, hi = cc->n, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(cc->e[mid].node, node);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -(long)lo - 1;
+}
+
+static struct cc_entry *
+cc_entry_get(struct cc *cc, const char *node)
+{
+	long i = cc_search(cc, node);
+	size_t at;
+
+	if (i >= 0)
+		return &cc->e[i];
+	at = (size_t)(-i - 1);
+	cc->e = xreallocarray(cc->e, cc->n + 1, sizeof(*cc->e));
+	memmove(&cc->e[at + 1], &cc->e[at], (cc->n - at) * sizeof(*cc->e));
+	cc->e[at].node = xstrdup(node);
+	cc->e[at].max = 0;
+	cc->e[at].holes = NULL;
+	cc->e[at].nholes = 0;
+	cc->n++;
+	return &cc->e[at];
+}
+
+static void
+cc_entry_drop_if_empty(struct cc *cc, struct cc_entry *e)
+{
+	size_t at = (size_t)(e - cc->e);
+
+	if (e->max != 0)
+		return;
+	cc_entry_release(e);
+	memmove(&cc->e[at], &cc->e[at + 1], (cc->n - at - 1) * sizeof(*cc->e));
+	cc->n--;
+}
+
+/* Index of hole h in e, or -(insertion point) - 1. */
+static long
+hole_search(const struct cc_entry *e, uint64_t h)
+{
+	size_t lo = 0, hi = e->nholes, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (e->holes[mid] == h)
+			return (long)mid;
+		if (e->holes[mid] < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -(long)lo - 1;
+}
+
+static int
+entry_contains(const struct cc_entry *e, uint64_t counter)
+{
+	return counter >= 1 && counter <= e->max && hole_search(e, counter) < 0;
+}
+
+int
+cc_contains(const struct cc *cc, const char *node, uint64_t counter)
+{
+	long i = cc_search(cc, node);
+
+	return i >= 0 && entry_contains(&cc->e[i], counter);
+}
+
+uint64_t
+cc_max(const struct cc *cc, const char *node)
+{
+	long i = cc_search(cc, node);
+
+	return i >= 0 ? cc->e[i].max : 0;
+}
+
+/* Fold holes at the top into max, keeping invariant 2. */
+static void
+entry_trim(struct cc_entry *e)
+{
+	while (e->nholes > 0 && e->holes[e->nholes - 1] == e->max) {
+		e->nholes--;
+		e->max--;
+	}
+	if (e->nholes == 0) {
+		free(e->holes);
+		e->holes = NULL;
+	}
+}
+
+void
+cc_add(struct cc *cc, const char *node, uint64_t counter)
+{
+	struct cc_entry *e;
+	long h;
+	uint64_t g;
+
+	if (counter == 0)
+		return;
+	e = cc_entry_get(cc, node);
+	if (counter <= e->max) {
+		h = hole_search(e, counter);
+		if (h >= 0) {
+			memmove(&e->holes[h], &e->holes[h + 1],
+			    (e->nholes - (size_t)h - 1) * sizeof(*e->holes));
+			e->nholes--;
+		}
+		return;
+	}
+	/* Counters skipped between the old max and this one become holes. */
+	if (counter - e->max > 1) {
+		e->holes = xreallocarray(e->holes,
+		    e->nholes + (counter - e->max - 1), sizeof(*e->holes));
+		for (g = e->max + 1; g < counter; g++)
+			e->holes[e->nholes++] = g;
+	}
+	e->max = counter;
+}
+
+void
+cc_remove(struct cc *cc, const char *node, uint64_t counter)
+{
+	long i = cc_search(cc, node), h;
+	struct cc_entry *e;
+
+	if (i < 0 || !entry_contains(&cc->e[i], counter))
+		return;
+	e = &cc->e[i];
+	if (counter == e->max) {
+		e->max--;
+		entry_trim(e);
+		cc_entry_drop_if_empty(cc, e);
+		return;
+	}
+	h = hole_search(e, counter);
+	e->holes = xreallocarray(e->holes, e->nholes + 1, sizeof(*e->holes));
+	memmove(&e->holes[-h - 1 + 1], &e->holes[-h - 1],
+	    (e->nholes - (size_t)(-h - 1)) * sizeof(*e->holes));
+	e->holes[-h - 1] = counter;
+	e->nholes++;
+}
+
+/*
+ * The union of one node's entries: max is the larger max, and a counter is
+ * a hole only if it is missing from both sides.
+ */
+static void
+entry_union(struct cc_entry *d, const struct cc_entry *s)
+{
+	uint64_t *holes;
+	size_t i = 0, j = 0, n = 0;
+
+	holes = xcalloc(d->nholes + s->nholes, sizeof(*holes));
+	while (i < d->nholes || j < s->nholes) {
+		uint64_t h;
+		int from_d;
+
+		if (j >= s->nholes || (i < d->nholes &&
+		    d->holes[i] <= s->holes[j])) {
+			h = d->holes[i++];
+			from_d = 1;
+			if (j < s->nholes && s->holes[j] == h)
+				j++;
+		} else {
+			h = s->holes[j++];
+			from_d = 0;
+		}
+		/* A hole of one side is filled if the other side has it. */
+		if (from_d ? !entry_contains(s, h) : !entry_contains(d, h))
+			holes[n++] = h;
+	}
+	free(d->holes);
+	d->holes = n ? holes : NULL;
+	if (n == 0)
+		free(holes);
+	d->nholes = n;
+	if (s->max > d->max)
+		d->max = s->max;
+}
+
+void
+cc_union(struct cc *dst, const struct cc *src)
+{
+	size_t j;
+
+	for (j = 0; j < src->n; j++) {
+		long i = cc_search(dst, src->e[j].node);
+
+		if (i < 0) {
+			struct cc_entry *e = cc_entry_get(dst, src->e[j].node);
+
+			free(e->node);
+			cc_entry_copy(e, &src->e[j]);
+		} else
+			entry_union(&dst->e[i], &src->e[j]);
+	}
+}
+
+int
+cc_equal(const struct cc *a, const struct cc *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return 0;
+	for (i = 0; i < a->n; i++) {
+		const struct cc_entry *x = &a->e[i], *y = &b->e[i];
+
+		if (strcmp(x->node, y->node) != 0 || x->max != y->max ||
+		    x->nholes != y->nholes || (x->nholes != 0 &&
+		    memcmp(x->holes, y->holes, x->nholes * sizeof(*x->holes))))
+			return 0;
+	}
+	return 1;
+}
+
+int
+cc_check(const struct cc *cc, char **err)
+{
+	size_t i, j;
+
+	for (i = 0; i < cc->n; i++) {
+		const struct cc_entry *e = &cc->e[i];
+
+		if (node_id_validate(e->node, err) < 0)
+			return qerr_wrap(err, QERR_CORRUPT, "context");
+		if (i > 0 && strcmp(cc->e[i - 1].node, e->node) >= 0)
+			return qerr_set(err, QERR_CORRUPT,
+			    "context nodes out of order at \"%s\"", e->node);
+		if (e->max == 0)
+			return qerr_set(err, QERR_CORRUPT,
+			    "context entry for \"%s\" is empty", e->node);
+		if (e->nholes > CAUSAL_HOLES_MAX)
+			return qerr_set(err, QERR_CORRUPT,
+			    "context entry for \"%s\" has %zu holes (limit %d)",
+			    e->node, e->nholes, CAUSAL_HOLES_MAX);
+		for (j = 0; j < e->nholes; j++)
+			if (e->holes[j] == 0 || e->holes[j] >= e->max ||
+			    (j > 0 && e->holes[j - 1] >= e->holes[j]))
+				return qerr_set(err, QERR_CORRUPT,
+				    "context entry for \"%s\" has a bad hole "
+				    "list", e->node);
+	}
+	return 0;
+}
+
+/* ---- versions ---- */
+
+void
+version_copy(struct version *dst, const struct version *src)
+{
+	dst->dot.node = xstrdup(src->dot.node);
+	dst->dot.counter = src->dot.counter;
+	dst->ts_us = src->ts_us;
+	dst->tombstone = src->tombstone;
+	dst->meta_len = src->meta_len;
+	dst->meta = src->meta_len ? xmemdup(src->meta, src->meta_len) : NULL;
+	dst->data_len = src->data_len;
+	dst->data = src->data != NULL ? xmemdup(src->data, src->data_len) :
+	    NULL;
+}
+
+void
+version_release(struct version *v)
+{
+	dot_release(&v->dot);
+	free(v->meta);
+	free(v->data);
+	memset(v, 0, sizeof(*v));
+}
+
+/* ---- version sets ---- */
+
+void
+vset_init(struct vset *s)
+{
+	cc_init(&s->cc);
+	s->v = NULL;
+	s->n = 0;
+}
+
+void
+vset_release(struct vset *s)
+{
+	size_t i;
+
+	cc_release(&s->cc);
+	for (i = 0; i < s->n; i++)
+		version_release(&s->v[i]);
+	free(s->v);
+	vset_init(s);
+}
+
+void
+vset_copy(struct vset *dst, const struct vset *src)
+{
+	size_t i;
+
+	vset_init(dst);
+	cc_copy(&dst->cc, &src->cc);
+	if (src->n == 0)
+		return;
+	dst->v = xcalloc(src->n, sizeof(*dst->v));
+	for (i = 0; i < src->n; i++)
+		version_copy(&dst->v[i], &src->v[i]);
+	dst->n = src->n;
+}
+
+long
+vset_find(const struct vset *s, const struct dot *d)
+{
+	size_t lo = 0, hi = s->n, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = dot_compare(&s->v[mid].dot, d);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+void
+vset_insert(struct vset *s, const struct version *v)
+{
+	size_t at = 0;
+
+	while (at < s->n && dot_compare(&s->v[at].dot, &v->dot) < 0)
+		at++;
+	s->v = xreallocarray(s->v, s->n + 1, sizeof(*s->v));
+	memmove(&s->v[at + 1], &s->v[at], (s->n - at) * sizeof(*s->v));
+	version_copy(&s->v[at], v);
+	s->n++;
+}
+
+size_t
+vset_live_count(const struct vset *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->n; i++)
+		n += !s->v[i].tombstone;
+	return n;
+}
+
+int
+vset_check(const struct vset *s, char **err)
+{
+	size_t i;
+
+	if (cc_check(&s->cc, err) < 0)
+		return QERR_CORRUPT;
+	for (i = 0; i < s->n; i++) {
+		const struct version *v = &s->v[i];
+
+		if (node_id_validate(v->dot.node, err) < 0)
+			return qerr_wrap(err, QERR_CORRUPT, "version");
+		if (i > 0 && dot_compare(&s->v[i - 1].dot, &v->dot) >= 0)
+			return qerr_set(err, QERR_CORRUPT,
+			    "versions out of order or repeated at %s:%llu",
+			    v->dot.node, (unsigned long long)v->dot.counter);
+		if (!cc_contains(&s->cc, v->dot.node, v->dot.counter))
+			return qerr_set(err, QERR_CORRUPT,
+			    "version %s:%llu is outside its context",
+			    v->dot.node, (unsigned long long)v->dot.counter);
+	}
+	return 0;
+}
+
+static int
+version_equal(const struct version *a, const struct version *b)
+{
+	if (dot_compare(&a->dot, &b->dot) != 0 || a->ts_us != b->ts_us ||
+	    a->tombstone != b->tombstone || a->meta_len != b->meta_len ||
+	    a->data_len != b->data_len)
+		return 0;
+	if (a->meta_len && memcmp(a->meta, b->meta, a->meta_len) != 0)
+		return 0;
+	if ((a->data == NULL) != (b->data == NULL))
+		return 0;
+	return a->data == NULL || a->data_len == 0 ||
+	    memcmp(a->data, b->data, a->data_len) == 0;
+}
+
+int
+vset_equal(const struct vset *a, const struct vset *b)
+{
+	size_t i;
+
+	if (a->n != b->n || !cc_equal(&a->cc, &b->cc))
+		return 0;
+	for (i = 0; i < a->n; i++)
+		if (!version_equal(&a->v[i], &b->v[i]))
+			return 0;
+	return 1;
+}
+
+void
+vset_merge_plan(const struct vset *a, const struct vset *b,
+    unsigned char *keep_a, unsigned char *keep_b)
+{
+	size_t i, j;
+
+	/*
+	 * A version survives if the other side holds it too, or has never
+	 * seen its dot; a dot the other side has seen and does not hold was
+	 * replaced there.  Both lists are sorted by dot: walk them together.
+	 */
+	for (i = 0, j = 0; i < a->n || j < b->n;) {
+		int c;
+
+		if (i >= a->n)
+			c = 1;
+		else if (j >= b->n)
+			c = -1;
+		else
+			c = dot_compare(&a->v[i].dot, &b->v[j].dot);
+		if (c == 0) {
+			keep_a[i++] = 1;
+			keep_b[j++] = 0;
+		} else if (c < 0) {
+			keep_a[i] = !cc_contains(&b->cc, a->v[i].dot.node,
+			    a->v[i].dot.counter);
+			i++;
+		} else {
+			keep_b[j] = !cc_contains(&a->cc, b->v[j].dot.node,
+			    b->v[j].dot.counter);
+			j++;
+		}
+	}
+}
+
+static int
+version_compare_dots(const void *a, const void *b)
+{
+	return dot_compare(&((const struct version *)a)->dot,
+	    &((const struct version *)b)->dot);
+}
+
+void
+vset_merge(const struct vset *a, const struct vset *b, struct vset *out)
+{
+	unsigned char *keep_a = xcalloc(a->n + 1, 1);
+	unsigned char *keep_b = xcalloc(b->n + 1, 1);
+	size_t i;
+
+	vset_merge_plan(a, b, keep_a, keep_b);
+	vset_init(out);
+	cc_copy(&out->cc, &a->cc);
+	cc_union(&out->cc, &b->cc);
+	out->v = xcalloc(a->n + b->n + 1, sizeof(*out->v));
+	for (i = 0; i < a->n; i++)
+		if (keep_a[i])
+			version_copy(&out->v[out->n++], &a->v[i]);
+	for (i = 0; i < b->n; i++)
+		if (keep_b[i])
+			version_copy(&out->v[out->n++], &b->v[i]);
+	qsort(out->v, out->n, sizeof(*out->v), version_compare_dots);
+	free(keep_a);
+	free(keep_b);
+}
+
+void
+vset_write_delta(const struct vset *local, const struct cc *ctx,
+    const char *node, int64_t ts_us, int tombstone,
+    const void *meta, size_t meta_len, const void *data, size_t data_len,
+    struct vset *delta)
+{
+	struct version v;
+	uint64_t counter = cc_max(&local->cc, node);
+
+	if (ctx != NULL && cc_max(ctx, node) > counter)
+		counter = cc_max(ctx, node);
+	counter++;
+
+	vset_init(delta);
+	if (ctx != NULL)
+		cc_copy(&delta->cc, ctx);
+	cc_add(&delta->cc, node, counter);
+
+	memset(&v, 0, sizeof(v));
+	v.dot.node = (char *)node;
+	v.dot.counter = counter;
+	v.ts_us = ts_us;
+	v.tombstone = tombstone;
+	v.meta = (void *)meta;
+	v.meta_len = meta_len;
+	if (!tombstone) {
+		/* A live version always carries data, if only "". */
+		v.data = (void *)(data != NULL ? data : "");
+		v.data_len = data != NULL ? data_len : 0;
+	}
+	vset_insert(delta, &v);
+}
+
+void
+vset_context_for(const struct vset *s, const size_t *idx, size_t nidx,
+    struct cc *out)
+{
+	size_t i, k;
+
+	cc_copy(out, &s->cc);
+	for (i = 0; i < s->n; i++) {
+		for (k = 0; k < nidx && idx[k] != i; k++)
+			;
+		if (k == nidx)
+			cc_remove(out, s->v[i].dot.node, s->v[i].dot.counter);
+	}
+}

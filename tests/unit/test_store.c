@@ -1,0 +1,545 @@
+/*
+ * test_store.c - the LevelDB version store (store/store.h), on real disk.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "lib/qerr.h"
+#include "lib/xalloc.h"
+#include "store/key.h"
+#include "store/store.h"
+
+struct fixture {
+	char		 dir[256];
+	struct store	*st;
+	struct store	*st2;		/* a second replica, for merges */
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	struct store_options opt = { .create_if_missing = 1 };
+	char path[300], *err = NULL;
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(f->dir, sizeof(f->dir), "%s/qfs-store-XXXXXX",
+	    tmp ? tmp : "/tmp");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/a", f->dir);
+	if (store_open(path, &opt, &f->st, &err) < 0)
+		fail_msg("open: %s", err);
+	snprintf(path, sizeof(path), "%s/b", f->dir);
+	if (store_open(path, &opt, &f->st2, &err) < 0)
+		fail_msg("open: %s", err);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[300];
+
+	store_close(f->st);
+	store_close(f->st2);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static void
+put(struct store *st, const char *key, const struct cc *ctx,
+    const char *node, const char *value, struct vset *delta)
+{
+	char *err = NULL;
+	int rc = store_put(st, key, strlen(key), ctx, node, 1000, value == NULL,
+	    "meta", 4, value, value ? strlen(value) : 0, delta, NULL, &err);
+
+	if (rc < 0)
+		fail_msg("put %s: %s", key, err);
+}
+
+static int
+get(struct store *st, const char *key, int want_data, struct vset *out)
+{
+	char *err = NULL;
+	int rc = store_get(st, key, strlen(key), want_data, out, &err);
+
+	if (rc < 0)
+		fail_msg("get %s: %s", key, err);
+	return rc;
+}
+
+static void
+test_put_get_head_delete(void **state)
+{
+	struct fixture *f = *state;
+	struct vset s;
+	struct cc ctx;
+
+	assert_int_equal(get(f->st, "/nope", 1, &s), 0);
+	assert_int_equal(s.n, 0);
+
+	put(f->st, "/k", NULL, "n1", "hello", NULL);
+	assert_int_equal(get(f->st, "/k", 1, &s), 1);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.v[0].data_len, 5);
+	assert_memory_equal(s.v[0].data, "hello", 5);
+	assert_memory_equal(s.v[0].meta, "meta", 4);
+	assert_string_equal(s.v[0].dot.node, "n1");
+	cc_copy(&ctx, &s.cc);
+	vset_release(&s);
+
+	/* head: metadata and length, no data read */
+	assert_int_equal(get(f->st, "/k", 0, &s), 1);
+	assert_null(s.v[0].data);
+	assert_int_equal(s.v[0].data_len, 5);
+	vset_release(&s);
+
+	/* delete with the read context: one tombstone */
+	put(f->st, "/k", &ctx, "n1", NULL, NULL);
+	cc_release(&ctx);
+	assert_int_equal(get(f->st, "/k", 1, &s), 1);
+	assert_int_equal(s.n, 1);
+	assert_true(s.v[0].tombstone);
+	assert_int_equal(vset_live_count(&s), 0);
+	vset_release(&s);
+}
+
+static void
+test_siblings_and_resolution(void **state)
+{
+	struct fixture *f = *state;
+	struct vset s;
+	struct cc ctx;
+
+	put(f->st, "/s", NULL, "A", "one", NULL);
+	put(f->st, "/s", NULL, "B", "two", NULL);
+	assert_int_equal(get(f->st, "/s", 1, &s), 1);
+	assert_int_equal(s.n, 2);
+	cc_copy(&ctx, &s.cc);
+	vset_release(&s);
+	put(f->st, "/s", &ctx, "A", "merged", NULL);
+	cc_release(&ctx);
+	assert_int_equal(get(f->st, "/s", 1, &s), 1);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.v[0].dot.counter, 2);
+	assert_memory_equal(s.v[0].data, "merged", 6);
+	vset_release(&s);
+}
+
+/* A write's delta merged into another replica converges; again is a no-op. */
+static void
+test_merge_delta(void **state)
+{
+	struct fixture *f = *state;
+	struct vset d1, d2, a, b;
+	int changed;
+	char *err = NULL;
+
+	put(f->st, "/m", NULL, "A", "first", &d1);
+	put(f->st, "/m", &d1.cc, "A", "second", &d2);
+	/* deliver out of order: second, then first (which must stay dead) */
+	assert_int_equal(store_merge(f->st2, "/m", 2, &d2, &changed, &err), 0);
+	assert_int_equal(changed, 1);
+	/* the first write is covered by the second's context: no change */
+	assert_int_equal(store_merge(f->st2, "/m", 2, &d1, &changed, &err), 0);
+	assert_int_equal(changed, 0);
+	assert_int_equal(store_merge(f->st2, "/m", 2, &d2, &changed, &err), 0);
+	assert_int_equal(changed, 0);	/* a repeat changes nothing */
+	get(f->st, "/m", 1, &a);
+	get(f->st2, "/m", 1, &b);
+	assert_true(vset_equal(&a, &b));
+	assert_int_equal(b.n, 1);
+	assert_memory_equal(b.v[0].data, "second", 6);
+	vset_release(&a);
+	vset_release(&b);
+	vset_release(&d1);
+	vset_release(&d2);
+}
+
+static void
+test_merge_rejects_bad_input(void **state)
+{
+	struct fixture *f = *state;
+	struct vset d, s;
+	char *err = NULL;
+
+	put(f->st, "/bad", NULL, "A", "x", &d);
+	free(d.v[0].data);		/* a new version without its data */
+	d.v[0].data = NULL;
+	assert_int_equal(store_merge(f->st2, "/bad", 4, &d, NULL, &err),
+	    QERR_INVALID);
+	assert_non_null(strstr(err, "without its data"));
+	free(err);
+	err = NULL;
+	assert_int_equal(get(f->st2, "/bad", 0, &s), 0);
+
+	/* a version outside its own context */
+	cc_release(&d.cc);
+	cc_init(&d.cc);
+	assert_int_equal(store_merge(f->st2, "/bad", 4, &d, NULL, &err),
+	    QERR_INVALID);
+	free(err);
+	vset_release(&d);
+}
+
+static void
+test_large_values_and_limits(void **state)
+{
+	struct fixture *f = *state;
+	struct store_options opt = { .create_if_missing = 1,
+	    .max_value_size = 3u << 20 };
+	struct store *small;
+	size_t n = (5u << 20) + 123, i;
+	char *big = xmalloc(n), *err = NULL, path[300];
+	struct vset s;
+
+	for (i = 0; i < n; i++)
+		big[i] = (char)(i * 31 + (i >> 20));
+	assert_int_equal(store_put(f->st, "/big", 4, NULL, "A", 1, 0, "", 0,
+	    big, n, NULL, NULL, &err), 0);
+	get(f->st, "/big", 1, &s);
+	assert_int_equal(s.v[0].data_len, n);
+	assert_memory_equal(s.v[0].data, big, n);
+	vset_release(&s);
+
+	snprintf(path, sizeof(path), "%s/small", f->dir);
+	assert_int_equal(store_open(path, &opt, &small, &err), 0);
+	assert_int_equal(store_put(small, "/v", 2, NULL, "A", 1, 0, "", 0,
+	    "keep", 4, NULL, NULL, &err), 0);
+	assert_int_equal(store_put(small, "/v", 2, NULL, "A", 1, 0, "", 0,
+	    big, n, NULL, NULL, &err), QERR_TOO_BIG);
+	assert_non_null(strstr(err, "limit"));
+	free(err);
+	err = NULL;
+	get(small, "/v", 1, &s);
+	assert_int_equal(s.n, 1);
+	assert_memory_equal(s.v[0].data, "keep", 4);
+	vset_release(&s);
+	store_close(small);
+	free(big);
+}
+
+static int
+count_keys(void *arg, uint64_t h, const char *key, size_t klen)
+{
+	(void)h;
+	(void)key;
+	(void)klen;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void
+test_invalid_keys_change_nothing(void **state)
+{
+	struct fixture *f = *state;
+	static const char *bad[] = { "", "x", "/", "/a//b", "/a/../b", "/t/" };
+	char *err = NULL;
+	size_t i;
+	int seen = 0;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(store_put(f->st2, bad[i], strlen(bad[i]), NULL,
+		    "A", 1, 0, "", 0, "v", 1, NULL, NULL, &err), QERR_INVALID);
+		assert_non_null(err);
+		free(err);
+		err = NULL;
+	}
+	assert_int_equal(store_put(f->st2, "/k", 2, NULL, "", 1, 0, "", 0,
+	    "v", 1, NULL, NULL, &err), QERR_INVALID);	/* empty node id */
+	free(err);
+	err = NULL;
+	/* nothing at all was written */
+	assert_int_equal(store_scan_hash(f->st2, 0, UINT64_MAX, count_keys,
+	    &seen, &err), 0);
+	assert_int_equal(seen, 0);
+}
+
+struct listing {
+	char	names[64][64];
+	int	live[64];
+	int	n;
+};
+
+static int
+collect(void *arg, const char *name, size_t len, const struct vset *s)
+{
+	struct listing *l = arg;
+
+	snprintf(l->names[l->n], sizeof(l->names[0]), "%.*s", (int)len, name);
+	l->live[l->n] = (int)vset_live_count(s);
+	assert_null(s->n ? s->v[0].data : NULL);	/* never reads data */
+	l->n++;
+	return 0;
+}
+
+static void
+test_list_children(void **state)
+{
+	struct fixture *f = *state;
+	struct listing l;
+	char *err = NULL;
+	int more;
+
+	put(f->st2, "/d", NULL, "A", "", NULL);
+	put(f->st2, "/d/b", NULL, "A", "bee", NULL);
+	put(f->st2, "/d/a", NULL, "A", "ay", NULL);
+	put(f->st2, "/d/sub", NULL, "A", "", NULL);
+	put(f->st2, "/d/sub/x", NULL, "A", "x", NULL);
+	put(f->st2, "/d/sub/deeper/y", NULL, "A", "y", NULL);
+	put(f->st2, "/d2", NULL, "A", "", NULL);
+	put(f->st2, "/dz", NULL, "A", "", NULL);
+	put(f->st2, "/d/c", NULL, "A", NULL, NULL);	/* tombstone */
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_list(f->st2, "/d", 2, NULL, 0, collect, &l,
+	    &more, &err), 0);
+	assert_int_equal(l.n, 4);
+	assert_string_equal(l.names[0], "a");
+	assert_string_equal(l.names[1], "b");
+	assert_string_equal(l.names[2], "c");
+	assert_int_equal(l.live[2], 0);			/* shown as deleted */
+	assert_string_equal(l.names[3], "sub");
+	assert_int_equal(more, 0);
+
+	/* pages of two */
+	memset(&l, 0, sizeof(l));
+	store_list(f->st2, "/d", 2, NULL, 2, collect, &l, &more, &err);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(more, 1);
+	store_list(f->st2, "/d", 2, "b", 2, collect, &l, &more, &err);
+	assert_int_equal(l.n, 4);
+	assert_string_equal(l.names[2], "c");
+	assert_string_equal(l.names[3], "sub");
+	assert_int_equal(more, 0);
+
+	memset(&l, 0, sizeof(l));
+	store_list(f->st2, "/", 1, NULL, 0, collect, &l, &more, &err);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.names[0], "d");
+	assert_string_equal(l.names[1], "d2");
+	assert_string_equal(l.names[2], "dz");
+
+	memset(&l, 0, sizeof(l));
+	store_list(f->st2, "/d/sub", 6, NULL, 0, collect, &l, &more, &err);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.names[0], "x");
+
+	assert_int_equal(store_list(f->st2, "/d/", 3, NULL, 0, collect, &l,
+	    &more, &err), QERR_INVALID);
+	free(err);
+}
+
+struct scan {
+	int		n;
+	uint64_t	last;
+	int		ordered;
+};
+
+static int
+count_scan(void *arg, uint64_t h, const char *key, size_t klen)
+{
+	struct scan *sc = arg;
+
+	assert_true(key_hash(key, klen) == h);
+	if (sc->n > 0 && h < sc->last)
+		sc->ordered = 0;
+	sc->last = h;
+	sc->n++;
+	return 0;
+}
+
+static void
+test_scan_hash_ranges(void **state)
+{
+	struct fixture *f = *state;
+	struct scan all = { .ordered = 1 }, lo = { .ordered = 1 },
+	    hi = { .ordered = 1 }, wrap = { .ordered = 1 },
+	    mid = { .ordered = 1 };
+	char key[32], *err = NULL;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "/h/%d", i);
+		put(f->st2, key, NULL, "A", "v", NULL);
+	}
+	store_scan_hash(f->st2, 0, UINT64_MAX, count_scan, &all, &err);
+	assert_int_equal(all.n, 200);
+	assert_true(all.ordered);
+	store_scan_hash(f->st2, 0, UINT64_MAX / 2, count_scan, &lo, &err);
+	store_scan_hash(f->st2, UINT64_MAX / 2 + 1, UINT64_MAX, count_scan,
+	    &hi, &err);
+	assert_int_equal(lo.n + hi.n, 200);
+	assert_true(lo.n > 50 && hi.n > 50);
+	/* a wrapping range is the complement of the middle one */
+	store_scan_hash(f->st2, UINT64_MAX / 4 * 3, UINT64_MAX / 4, count_scan,
+	    &wrap, &err);
+	store_scan_hash(f->st2, UINT64_MAX / 4 + 1, UINT64_MAX / 4 * 3 - 1,
+	    count_scan, &mid, &err);
+	assert_int_equal(wrap.n + mid.n, 200);
+}
+
+static void
+test_purge_tombstones(void **state)
+{
+	struct fixture *f = *state;
+	struct vset s;
+	char *err = NULL;
+
+	put(f->st, "/p", NULL, "A", "live", NULL);
+	assert_int_equal(store_purge_tombstones(f->st, "/p", 2, INT64_MAX,
+	    &err), 0);				/* live: kept */
+	get(f->st, "/p", 0, &s);
+	put(f->st, "/p", &s.cc, "A", NULL, NULL);
+	vset_release(&s);
+	assert_int_equal(store_purge_tombstones(f->st, "/p", 2, 1000, &err),
+	    0);					/* too recent: kept */
+	assert_int_equal(store_purge_tombstones(f->st, "/p", 2, 1001, &err),
+	    1);
+	assert_int_equal(get(f->st, "/p", 0, &s), 0);
+}
+
+static void
+test_open_failures(void **state)
+{
+	struct fixture *f = *state;
+	struct store_options opt = { .create_if_missing = 1 };
+	struct store *st;
+	char path[300], *err = NULL;
+	FILE *fp;
+
+	/* a path under a regular file cannot be a directory, even for root */
+	snprintf(path, sizeof(path), "%s/plainfile", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/plainfile/db", f->dir);
+	assert_int_equal(store_open(path, &opt, &st, &err), QERR_IO);
+	assert_non_null(err);
+	assert_null(st);
+	free(err);
+	err = NULL;
+
+	/* the directory is locked by the open store */
+	snprintf(path, sizeof(path), "%s/a", f->dir);
+	assert_int_equal(store_open(path, &opt, &st, &err), QERR_IO);
+	free(err);
+	err = NULL;
+
+	/* missing directory without create */
+	opt.create_if_missing = 0;
+	snprintf(path, sizeof(path), "%s/absent", f->dir);
+	assert_int_equal(store_open(path, &opt, &st, &err), QERR_IO);
+	free(err);
+}
+
+static void
+test_injected_write_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct vset s;
+	char *err = NULL;
+
+	put(f->st, "/f", NULL, "A", "before", NULL);
+	get(f->st, "/f", 0, &s);
+	store_fail_next_writes(f->st, 1);
+	assert_int_equal(store_put(f->st, "/f", 2, &s.cc, "A", 1, 0, "", 0,
+	    "after", 5, NULL, NULL, &err), QERR_IO);
+	free(err);
+	vset_release(&s);
+	get(f->st, "/f", 1, &s);
+	assert_int_equal(s.n, 1);
+	assert_memory_equal(s.v[0].data, "before", 6);
+	vset_release(&s);
+}
+
+/* Blind concurrent writers to one key: every write becomes a sibling. */
+struct blind {
+	struct store	*st;
+	int		 id;
+};
+
+static void *
+blind_writer(void *arg)
+{
+	struct blind *b = arg;
+	char *err = NULL;
+	int i;
+
+	for (i = 0; i < 20; i++)
+		if (store_put(b->st, "/race", 5, NULL, "A", 1, 0, "", 0, "v", 1,
+		    NULL, NULL, &err) < 0)
+			fail_msg("put: %s", err);
+	return NULL;
+}
+
+static void
+test_concurrent_writers_one_key(void **state)
+{
+	struct fixture *f = *state;
+	pthread_t t[8];
+	struct blind b[8];
+	struct vset s;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		b[i].st = f->st;
+		b[i].id = i;
+		pthread_create(&t[i], NULL, blind_writer, &b[i]);
+	}
+	for (i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	get(f->st, "/race", 0, &s);
+	assert_int_equal(s.n, 160);
+	assert_int_equal(cc_max(&s.cc, "A"), 160);
+	vset_release(&s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_put_get_head_delete, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_siblings_and_resolution,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_delta, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_merge_rejects_bad_input,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large_values_and_limits,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_invalid_keys_change_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_children, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_scan_hash_ranges, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_purge_tombstones, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_open_failures, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_injected_write_failure,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_concurrent_writers_one_key, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
