@@ -367,6 +367,7 @@ version_copy(struct version *dst, const struct version *src)
 	dst->dot.node = xstrdup(src->dot.node);
 	dst->dot.counter = src->dot.counter;
 	dst->ts_us = src->ts_us;
+	dst->reqid = src->reqid;
 	dst->tombstone = src->tombstone;
 	dst->meta_len = src->meta_len;
 	dst->meta = src->meta_len ? xmemdup(src->meta, src->meta_len) : NULL;
@@ -491,6 +492,7 @@ static int
 version_equal(const struct version *a, const struct version *b)
 {
 	if (dot_compare(&a->dot, &b->dot) != 0 || a->ts_us != b->ts_us ||
+	    a->reqid != b->reqid ||
 	    a->tombstone != b->tombstone || a->meta_len != b->meta_len ||
 	    a->data_len != b->data_len)
 		return 0;
@@ -582,11 +584,9 @@ vset_merge(const struct vset *a, const struct vset *b, struct vset *out)
 
 void
 vset_write_delta(const struct vset *local, const struct cc *ctx,
-    const char *node, int64_t ts_us, int tombstone,
-    const void *meta, size_t meta_len, const void *data, size_t data_len,
-    struct vset *delta)
+    const char *node, const struct version *tmpl, struct vset *delta)
 {
-	struct version v;
+	struct version v = *tmpl;
 	uint64_t counter = cc_max(&local->cc, node);
 
 	if (ctx != NULL && cc_max(ctx, node) > counter)
@@ -598,19 +598,36 @@ vset_write_delta(const struct vset *local, const struct cc *ctx,
 		cc_copy(&delta->cc, ctx);
 	cc_add(&delta->cc, node, counter);
 
-	memset(&v, 0, sizeof(v));
 	v.dot.node = (char *)node;
 	v.dot.counter = counter;
-	v.ts_us = ts_us;
-	v.tombstone = tombstone;
-	v.meta = (void *)meta;
-	v.meta_len = meta_len;
-	if (!tombstone) {
-		/* A live version always carries data, if only "". */
-		v.data = (void *)(data != NULL ? data : "");
-		v.data_len = data != NULL ? data_len : 0;
+	if (v.tombstone) {
+		v.data = NULL;
+		v.data_len = 0;
+	} else if (v.data == NULL) {
+		v.data = "";
+		v.data_len = 0;
 	}
 	vset_insert(delta, &v);
+}
+
+void
+vset_collapse_retries(struct vset *s)
+{
+	size_t i, j, out = 0;
+
+	for (i = 0; i < s->n; i++) {
+		for (j = 0; j < out; j++)
+			if (s->v[i].reqid != 0 && s->v[j].reqid == s->v[i].reqid)
+				break;
+		if (j < out) {
+			version_release(&s->v[i]);
+			continue;
+		}
+		if (out != i)
+			s->v[out] = s->v[i];
+		out++;
+	}
+	s->n = out;
 }
 
 void

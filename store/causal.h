@@ -58,6 +58,7 @@ struct cc {
 struct version {
 	struct dot	 dot;
 	int64_t		 ts_us;		/* coordinator's wall clock; display only */
+	uint64_t	 reqid;		/* client's request id; 0: none */
 	int		 tombstone;
 	void		*meta;
 	size_t		 meta_len;
@@ -122,15 +123,22 @@ void	vset_merge(const struct vset *a, const struct vset *b,
 
 /*
  * The delta of a write coordinated by node against the local set, with the
- * writer's context ctx: the new version gets the dot (node, c) where c is
- * one past every counter of node known to local or ctx; delta->cc is ctx
- * plus that dot; delta->v is the one new version (meta and data copied,
- * data may be NULL for a tombstone).  Merge the delta into every replica.
+ * writer's context ctx (NULL: empty): the new version is a copy of tmpl
+ * (its dot ignored) with the dot (node, c), c one past every counter of
+ * node known to local or ctx; delta->cc is ctx plus that dot.  A live
+ * version always gets data (tmpl->data NULL means "").  Merge the delta
+ * into every replica.
  */
 void	vset_write_delta(const struct vset *local, const struct cc *ctx,
-	    const char *node, int64_t ts_us, int tombstone,
-	    const void *meta, size_t meta_len, const void *data, size_t data_len,
-	    struct vset *delta);
+	    const char *node, const struct version *tmpl, struct vset *delta);
+
+/*
+ * Drop versions that repeat an earlier version's non-zero reqid: a client
+ * retry that two coordinators both applied.  The cc is kept whole, so a
+ * context read from the result still covers the dropped duplicates and the
+ * next write replaces them too.  A view for readers; merge never does it.
+ */
+void	vset_collapse_retries(struct vset *s);
 
 /*
  * The context naming exactly the versions s->v[idx[0..nidx)]: s's cc less

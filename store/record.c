@@ -77,6 +77,7 @@ record_encode(const struct vset *s, uint8_t **out, size_t *len)
 		vers[i].meta.data = v->meta;
 		vers[i].meta.len = v->meta_len;
 		vers[i].data_len = v->data_len;
+		vers[i].reqid = v->reqid;
 		vptrs[i] = &vers[i];
 	}
 	rk.n_versions = s->n;
@@ -161,6 +162,7 @@ record_decode(const uint8_t *buf, size_t len, struct vset *s, char **err)
 		v->meta = rv->meta.len ? xmemdup(rv->meta.data, rv->meta.len) :
 		    NULL;
 		v->data_len = rv->data_len;
+		v->reqid = rv->reqid;
 		s->n++;
 	}
 	qstore__rec_key__free_unpacked(rk, NULL);

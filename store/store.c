@@ -483,36 +483,44 @@ store_merge(struct store *st, const char *key, size_t klen,
 }
 
 int
-store_put(struct store *st, const char *key, size_t klen,
-    const struct cc *ctx, const char *node, int64_t ts_us, int tombstone,
-    const void *meta, size_t meta_len, const void *data, size_t data_len,
-    struct vset *delta, struct dot *dot_out, char **err)
+store_write(struct store *st, const char *key, size_t klen,
+    const struct store_write *w, struct vset *delta, struct dot *dot_out,
+    char **err)
 {
 	struct vset local, d;
+	struct version tmpl;
 	pthread_mutex_t *lock;
 	int rc, found, changed;
 
 	if (delta != NULL)
 		vset_init(delta);
 	if ((rc = key_validate(key, klen, err)) < 0 ||
-	    (rc = node_id_validate(node, err)) < 0)
+	    (rc = node_id_validate(w->node, err)) < 0)
 		return rc;
-	if (ctx != NULL && (rc = cc_check(ctx, err)) < 0)
+	if (w->ctx != NULL && (rc = cc_check(w->ctx, err)) < 0)
 		return qerr_wrap(err, QERR_INVALID, "context");
-	if (meta_len > STORE_META_MAX)
+	if (w->meta_len > STORE_META_MAX)
 		return qerr_set(err, QERR_TOO_BIG, "metadata of %zu bytes, the "
-		    "limit is %u", meta_len, STORE_META_MAX);
-	if (!tombstone && data_len > st->max_value)
+		    "limit is %u", w->meta_len, STORE_META_MAX);
+	if (!w->tombstone && w->data_len > st->max_value)
 		return qerr_set(err, QERR_TOO_BIG, "value of %zu bytes, the "
-		    "limit is %zu", data_len, st->max_value);
+		    "limit is %zu", w->data_len, st->max_value);
+
+	memset(&tmpl, 0, sizeof(tmpl));
+	tmpl.ts_us = w->ts_us;
+	tmpl.reqid = w->reqid;
+	tmpl.tombstone = w->tombstone;
+	tmpl.meta = (void *)w->meta;
+	tmpl.meta_len = w->meta_len;
+	tmpl.data = (void *)w->data;
+	tmpl.data_len = w->data_len;
 
 	lock = stripe_for(st, key, klen);
 	pthread_mutex_lock(lock);
 	found = record_load(st, st->rdefault, key, klen, &local, err);
 	rc = found;
 	if (found >= 0) {
-		vset_write_delta(&local, ctx, node, ts_us, tombstone, meta,
-		    meta_len, data, data_len, &d);
+		vset_write_delta(&local, w->ctx, w->node, &tmpl, &d);
 		rc = merge_locked(st, key, klen, &local, found, &d, &changed,
 		    err);
 		if (rc >= 0 && dot_out != NULL) {
@@ -527,6 +535,21 @@ store_put(struct store *st, const char *key, size_t klen,
 	}
 	pthread_mutex_unlock(lock);
 	return rc < 0 ? rc : 0;
+}
+
+int
+store_put(struct store *st, const char *key, size_t klen,
+    const struct cc *ctx, const char *node, int64_t ts_us, int tombstone,
+    const void *meta, size_t meta_len, const void *data, size_t data_len,
+    struct vset *delta, struct dot *dot_out, char **err)
+{
+	struct store_write w = {
+		.ctx = ctx, .node = node, .ts_us = ts_us,
+		.tombstone = tombstone, .meta = meta, .meta_len = meta_len,
+		.data = data, .data_len = data_len,
+	};
+
+	return store_write(st, key, klen, &w, delta, dot_out, err);
 }
 
 /* Build the record-key prefix of directory dir: 'k' parent '\0'. */

@@ -65,6 +65,26 @@ int	store_get(struct store *st, const char *key, size_t klen,
 	    int want_data, struct vset *out, char **err);
 
 /*
+ * A write coordinated by this node, whose id is node (the actor named in
+ * the new dot): w->ctx (NULL: empty) names the versions it replaces, and
+ * the new version is built from the other fields of w.  As store_put.
+ */
+struct store_write {
+	const struct cc	*ctx;
+	const char	*node;
+	int64_t		 ts_us;
+	uint64_t	 reqid;		/* client request id, 0: none */
+	int		 tombstone;
+	const void	*meta;
+	size_t		 meta_len;
+	const void	*data;
+	size_t		 data_len;
+};
+int	store_write(struct store *st, const char *key, size_t klen,
+	    const struct store_write *w, struct vset *delta,
+	    struct dot *dot_out, char **err);
+
+/*
  * A write coordinated by this node, whose id is node: replaces the versions
  * ctx covers (ctx may be NULL: the empty context) with one new version, a
  * tombstone when tombstone is set (data is then ignored).  On success the

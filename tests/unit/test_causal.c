@@ -26,9 +26,13 @@ write_at(struct vset *replica, const struct cc *ctx, const char *node,
     const char *value, struct vset *delta_out)
 {
 	struct vset delta, merged;
+	struct version tmpl = {
+		.ts_us = 1, .tombstone = value == NULL, .meta = "m",
+		.meta_len = 1, .data = (void *)value,
+		.data_len = value ? strlen(value) : 0,
+	};
 
-	vset_write_delta(replica, ctx, node, 1, value == NULL, "m", 1, value,
-	    value ? strlen(value) : 0, &delta);
+	vset_write_delta(replica, ctx, node, &tmpl, &delta);
 	vset_merge(replica, &delta, &merged);
 	vset_release(replica);
 	*replica = merged;
@@ -152,6 +156,45 @@ test_stale_context_no_explosion(void **state)
 	assert_int_equal(a.cc.n, 1);
 	assert_int_equal(a.cc.e[0].nholes, 0);
 	vset_release(&a);
+}
+
+/* A retry applied by two coordinators reads as one version, and the next
+ * write made from that read replaces both copies. */
+static void
+test_collapse_retries(void **state)
+{
+	struct vset a, b, d1, d2, view;
+	struct version tmpl = { .ts_us = 5, .reqid = 42, .data = "x",
+	    .data_len = 1 };
+	struct cc ctx;
+
+	(void)state;
+	vset_init(&a);
+	vset_init(&b);
+	vset_write_delta(&a, NULL, "A", &tmpl, &d1);
+	merge_into(&a, &d1);
+	vset_write_delta(&b, NULL, "B", &tmpl, &d2);
+	merge_into(&b, &d2);
+	merge_into(&a, &b);
+	assert_int_equal(a.n, 2);
+	vset_copy(&view, &a);
+	vset_collapse_retries(&view);
+	assert_int_equal(view.n, 1);
+	{
+		size_t idx = 0;
+
+		vset_context_for(&view, &idx, 1, &ctx);
+	}
+	assert_true(cc_contains(&ctx, "A", 1) && cc_contains(&ctx, "B", 1));
+	write_at(&a, &ctx, "A", "next", NULL);
+	assert_int_equal(a.n, 1);
+	assert_memory_equal(a.v[0].data, "next", 4);
+	cc_release(&ctx);
+	vset_release(&view);
+	vset_release(&d1);
+	vset_release(&d2);
+	vset_release(&a);
+	vset_release(&b);
 }
 
 static void
@@ -467,6 +510,7 @@ main(void)
 		cmocka_unit_test(test_seed_example),
 		cmocka_unit_test(test_exact_context_same_node),
 		cmocka_unit_test(test_stale_context_no_explosion),
+		cmocka_unit_test(test_collapse_retries),
 		cmocka_unit_test(test_cc_operations),
 		cmocka_unit_test(test_context_encoding),
 		cmocka_unit_test(test_random_histories),
