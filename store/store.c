@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <leveldb/c.h>
 
@@ -157,12 +158,16 @@ store_open(const char *dir, const struct store_options *opt,
     struct store **out, char **err)
 {
 	struct store *st;
+	struct stat sb;
 	char *lerr = NULL;
 	size_t i;
 
 	*out = NULL;
 	if (dir == NULL || dir[0] == '\0')
 		return qerr_set(err, QERR_INVALID, "no data directory given");
+	/* LevelDB would create the directory before failing; we must not. */
+	if (!(opt && opt->create_if_missing) && stat(dir, &sb) < 0)
+		return qerr_set(err, QERR_IO, "%s: %s", dir, strerror(errno));
 	st = xcalloc(1, sizeof(*st));
 	st->max_value = opt && opt->max_value_size ? opt->max_value_size :
 	    STORE_DEFAULT_MAX_VALUE;
@@ -482,6 +487,19 @@ store_merge(struct store *st, const char *key, size_t klen,
 	return rc;
 }
 
+/* Live versions left once d is merged into local. */
+static size_t
+live_after_merge(const struct vset *local, const struct vset *d)
+{
+	struct vset merged;
+	size_t n;
+
+	vset_merge(local, d, &merged);
+	n = vset_live_count(&merged);
+	vset_release(&merged);
+	return n;
+}
+
 int
 store_write(struct store *st, const char *key, size_t klen,
     const struct store_write *w, struct vset *delta, struct dot *dot_out,
@@ -523,6 +541,8 @@ store_write(struct store *st, const char *key, size_t klen,
 		vset_write_delta(&local, w->ctx, w->node, &tmpl, &d);
 		rc = merge_locked(st, key, klen, &local, found, &d, &changed,
 		    err);
+		if (rc >= 0 && w->live_after != NULL)
+			*w->live_after = live_after_merge(&local, &d);
 		if (rc >= 0 && dot_out != NULL) {
 			dot_out->node = xstrdup(d.v[0].dot.node);
 			dot_out->counter = d.v[0].dot.counter;

@@ -191,7 +191,8 @@ usage(FILE *f)
 "                         $TMPDIR or /var/tmp, removed at the end)\n"
 "  -s, --seconds S        seconds per measurement (default 3)\n"
 "  -r, --rounds K         rounds of every measurement (default 3)\n"
-"  -w, --writers LIST     concurrent writers, comma-separated (default 1,16,64)\n"
+"  -w, --writers LIST     concurrent writers, comma-separated\n"
+"                         (default 1,16,64)\n"
 "  -v, --value-size LIST  value bytes, comma-separated or repeated\n"
 "                         (default 100), e.g. -v 100 -v 4096\n"
 "  -h, --help             show this help\n");
@@ -517,12 +518,15 @@ make_run_dir(const char *opt_dir, char **out, int *created, char **err)
 static void
 print_report(const struct bench_config *cfg, size_t ncfg, unsigned rounds)
 {
+	char head[32];
 	size_t i;
 	unsigned r;
 
 	printf("\n%-22s %11s %15s", "config", "median/s", "ratio-to-fsync");
-	for (r = 0; r < rounds; r++)
-		printf("   round %-4u", r + 1);
+	for (r = 0; r < rounds; r++) {
+		snprintf(head, sizeof head, "round %u", r + 1);
+		printf(" %12s", head);
+	}
 	printf("\n");
 	for (i = 0; i < ncfg; i++) {
 		printf("%-22s %11.1f %15.2f", cfg[i].name,
@@ -536,9 +540,9 @@ print_report(const struct bench_config *cfg, size_t ncfg, unsigned rounds)
 	for (i = 0; i < ncfg; i++) {
 		if (cfg[i].is_fsync)
 			continue;
-		printf("%-22s", cfg[i].name);
+		printf("%-22s %11s %15s", cfg[i].name, "", "");
 		for (r = 0; r < rounds; r++)
-			printf(" %8.2f", cfg[i].ratio[r]);
+			printf(" %12.2f", cfg[i].ratio[r]);
 		printf("\n");
 	}
 }
