@@ -79,6 +79,7 @@ struct store_write {
 	size_t		 meta_len;
 	const void	*data;
 	size_t		 data_len;
+	size_t		*live_after;	/* out, optional: live versions after */
 };
 int	store_write(struct store *st, const char *key, size_t klen,
 	    const struct store_write *w, struct vset *delta,

@@ -1,0 +1,11 @@
+## client/: the client library (the only way in for fs/ and quorumctl)
+## and quorumctl.
+noinst_LIBRARIES += client/libqclient.a
+client_libqclient_a_SOURCES = client/qclient.c client/qclient.h
+client_libqclient_a_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
+CLIENT_LIBS = client/libqclient.a proto/libqproto.a $(CAUSAL_LIBS)
+
+bin_PROGRAMS += quorumctl
+quorumctl_SOURCES = client/quorumctl.c client/bench.c client/bench.h
+quorumctl_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
+quorumctl_LDADD = $(CLIENT_LIBS)

@@ -1,0 +1,612 @@
+/* qclient.c - blocking, thread-safe cluster client; see qclient.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/qclient.h"
+#include "lib/qerr.h"
+#include "lib/xalloc.h"
+#include "proto/frame.h"
+#include "proto/wire.h"
+
+#define QC_IDLE_MAX      64	/* idle connections kept per node */
+#define QC_SKIP_MS       1000	/* how long a failed node is passed over */
+#define QC_GRACE_MS      1000	/* waited beyond the server's timeout */
+
+struct qc_node {
+	char		*addr;
+	struct sockaddr_in sin;
+	pthread_mutex_t	 lock;
+	int		 idle[QC_IDLE_MAX];
+	int		 nidle;
+	int64_t		 skip_until_ms;
+};
+
+struct qc {
+	struct qc_options opt;
+	struct qc_node	*nodes;
+	size_t		 nnodes;
+	pthread_mutex_t	 lock;
+	uint64_t	 next_id;
+	size_t		 preferred;	/* where the last success was */
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+node_parse(struct qc_node *n, const char *addr, char **err)
+{
+	const char *colon = strrchr(addr, ':');
+	char host[256], *end;
+	long port;
+
+	if (colon == NULL || colon == addr || (size_t)(colon - addr) >=
+	    sizeof(host))
+		return qerr_set(err, QERR_INVALID, "node \"%s\" is not "
+		    "host:port", addr);
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port <= 0 || port > 65535)
+		return qerr_set(err, QERR_INVALID, "node \"%s\" has a bad port",
+		    addr);
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	memset(&n->sin, 0, sizeof(n->sin));
+	n->sin.sin_family = AF_INET;
+	n->sin.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" :
+	    host, &n->sin.sin_addr) != 1)
+		return qerr_set(err, QERR_INVALID, "node \"%s\": not an IPv4 "
+		    "address", addr);
+	n->addr = xstrdup(addr);
+	pthread_mutex_init(&n->lock, NULL);
+	return 0;
+}
+
+int
+qc_open(const struct qc_options *opt, struct qc **out, char **err)
+{
+	struct qc *qc;
+	char *copy, *tok, *save = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (opt->nodes == NULL || opt->nodes[0] == '\0')
+		return qerr_set(err, QERR_INVALID, "no nodes given");
+	qc = xcalloc(1, sizeof(*qc));
+	qc->opt = *opt;
+	qc->opt.nodes = NULL;
+	if (qc->opt.timeout_ms == 0)
+		qc->opt.timeout_ms = 5000;
+	if (qc->opt.max_frame == 0)
+		qc->opt.max_frame = FRAME_DEFAULT_MAX;
+	pthread_mutex_init(&qc->lock, NULL);
+	/* Request ids only need to differ among one connection's requests. */
+	qc->next_id = (uint64_t)mono_ms() << 16;
+	copy = xstrdup(opt->nodes);
+	for (tok = strtok_r(copy, ", ", &save); tok != NULL && rc == 0;
+	    tok = strtok_r(NULL, ", ", &save)) {
+		qc->nodes = xreallocarray(qc->nodes, qc->nnodes + 1,
+		    sizeof(*qc->nodes));
+		memset(&qc->nodes[qc->nnodes], 0, sizeof(*qc->nodes));
+		if ((rc = node_parse(&qc->nodes[qc->nnodes], tok, err)) == 0)
+			qc->nnodes++;
+	}
+	free(copy);
+	if (rc == 0 && qc->nnodes == 0)
+		rc = qerr_set(err, QERR_INVALID, "no nodes given");
+	if (rc < 0) {
+		qc_close(qc);
+		return rc;
+	}
+	*out = qc;
+	return 0;
+}
+
+void
+qc_close(struct qc *qc)
+{
+	size_t i;
+	int k;
+
+	if (qc == NULL)
+		return;
+	for (i = 0; i < qc->nnodes; i++) {
+		for (k = 0; k < qc->nodes[i].nidle; k++)
+			close(qc->nodes[i].idle[k]);
+		pthread_mutex_destroy(&qc->nodes[i].lock);
+		free(qc->nodes[i].addr);
+	}
+	free(qc->nodes);
+	pthread_mutex_destroy(&qc->lock);
+	free(qc);
+}
+
+size_t
+qc_node_count(const struct qc *qc)
+{
+	return qc->nnodes;
+}
+
+const char *
+qc_node_addr(const struct qc *qc, size_t i)
+{
+	return i < qc->nnodes ? qc->nodes[i].addr : NULL;
+}
+
+/* ---- one connection ---- */
+
+static int
+wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int64_t left;
+	int rc;
+
+	for (;;) {
+		left = deadline - mono_ms();
+		if (left <= 0)
+			return QERR_TIMEOUT;
+		rc = poll(&p, 1, (int)left);
+		if (rc > 0)
+			return 0;
+		if (rc == 0)
+			return QERR_TIMEOUT;
+		if (errno != EINTR)
+			return QERR_IO;
+	}
+}
+
+static int
+conn_open(struct qc_node *n, int64_t deadline, char **err)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, soerr = 0, rc;
+	socklen_t len = sizeof(soerr);
+
+	if (fd < 0)
+		return qerr_set(err, QERR_IO, "socket: %s", strerror(errno));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&n->sin, sizeof(n->sin)) < 0) {
+		if (errno != EINPROGRESS) {
+			rc = qerr_set(err, QERR_UNAVAIL, "node %s: %s",
+			    n->addr, strerror(errno));
+			close(fd);
+			return rc;
+		}
+		if ((rc = wait_fd(fd, POLLOUT, deadline)) < 0) {
+			close(fd);
+			return qerr_set(err, QERR_UNAVAIL, "node %s: connect "
+			    "timed out", n->addr);
+		}
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+		if (soerr != 0) {
+			close(fd);
+			return qerr_set(err, QERR_UNAVAIL, "node %s: %s",
+			    n->addr, strerror(soerr));
+		}
+	}
+	return fd;
+}
+
+static int
+conn_take(struct qc_node *n, int64_t deadline, char **err)
+{
+	int fd = -1;
+
+	pthread_mutex_lock(&n->lock);
+	if (n->nidle > 0)
+		fd = n->idle[--n->nidle];
+	pthread_mutex_unlock(&n->lock);
+	return fd >= 0 ? fd : conn_open(n, deadline, err);
+}
+
+static void
+conn_give_back(struct qc_node *n, int fd)
+{
+	pthread_mutex_lock(&n->lock);
+	if (n->nidle < QC_IDLE_MAX) {
+		n->idle[n->nidle++] = fd;
+		fd = -1;
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (fd >= 0)
+		close(fd);
+}
+
+static int
+send_all(int fd, const uint8_t *buf, size_t len, int64_t deadline)
+{
+	size_t off = 0;
+	ssize_t w;
+	int rc;
+
+	while (off < len) {
+		w = send(fd, buf + off, len - off, MSG_NOSIGNAL);
+		if (w > 0) {
+			off += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return QERR_UNAVAIL;
+		if ((rc = wait_fd(fd, POLLOUT, deadline)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+recv_all(int fd, uint8_t *buf, size_t len, int64_t deadline)
+{
+	size_t off = 0;
+	ssize_t r;
+	int rc;
+
+	while (off < len) {
+		r = recv(fd, buf + off, len - off, 0);
+		if (r > 0) {
+			off += (size_t)r;
+			continue;
+		}
+		if (r == 0)
+			return QERR_UNAVAIL;	/* the node closed it */
+		if (errno != EAGAIN && errno != EINTR)
+			return QERR_UNAVAIL;
+		if ((rc = wait_fd(fd, POLLIN, deadline)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Send a framed request and read its answer on fd. */
+static int
+exchange(struct qc *qc, int fd, const uint8_t *frame, size_t frame_len,
+    uint64_t id, int64_t deadline, Quorum__Envelope **reply, char **err)
+{
+	uint8_t head[FRAME_HEADER_LEN], *buf;
+	size_t total, consumed;
+	int rc;
+
+	if ((rc = send_all(fd, frame, frame_len, deadline)) < 0)
+		return rc;
+	for (;;) {
+		if ((rc = recv_all(fd, head, sizeof(head), deadline)) < 0)
+			return rc;
+		if ((rc = frame_peek_length(head, sizeof(head),
+		    qc->opt.max_frame, &total, err)) < 0)
+			return QERR_PROTO;
+		buf = xmalloc(total);
+		memcpy(buf, head, sizeof(head));
+		rc = recv_all(fd, buf + sizeof(head), total - sizeof(head),
+		    deadline);
+		if (rc == 0)
+			rc = frame_decode(buf, total, qc->opt.max_frame,
+			    &consumed, reply, err);
+		free(buf);
+		if (rc < 0)
+			return rc == QERR_TIMEOUT || rc == QERR_UNAVAIL ? rc :
+			    QERR_PROTO;
+		/* An error about a frame of ours (id 0) answers this one. */
+		if ((*reply)->request_id == id || (*reply)->request_id == 0)
+			return 0;
+		frame_free(*reply);	/* a stray answer: keep reading */
+		*reply = NULL;
+	}
+}
+
+/* ---- requests with failover ---- */
+
+int
+qc_request(struct qc *qc, int node, Quorum__Envelope *req,
+    Quorum__Envelope **reply, char **err)
+{
+	uint8_t *frame;
+	size_t frame_len, first, tries, i;
+	char last[256] = "no node tried";
+	int rc, last_rc = QERR_UNAVAIL;
+
+	*reply = NULL;
+	pthread_mutex_lock(&qc->lock);
+	req->request_id = qc->next_id++;
+	first = qc->preferred;
+	pthread_mutex_unlock(&qc->lock);
+	if ((rc = frame_encode(req, qc->opt.max_frame, &frame, &frame_len,
+	    err)) < 0)
+		return rc;
+	if (node >= 0 && (size_t)node >= qc->nnodes) {
+		free(frame);
+		return qerr_set(err, QERR_INVALID, "no node %d", node);
+	}
+	tries = node >= 0 ? 1 : qc->nnodes;
+	/* Two rounds: the second also tries nodes that failed recently. */
+	for (i = 0; i < tries * 2; i++) {
+		size_t idx = node >= 0 ? (size_t)node :
+		    (first + i) % qc->nnodes;
+		struct qc_node *n = &qc->nodes[idx];
+		int64_t deadline = mono_ms() + qc->opt.timeout_ms + QC_GRACE_MS;
+		char *cerr = NULL;
+		int fd;
+
+		if (i >= tries && node >= 0)
+			break;
+		if (i < tries && n->skip_until_ms > mono_ms() && tries > 1)
+			continue;
+		if (i >= tries && n->skip_until_ms <= mono_ms())
+			continue;	/* tried in the first round already */
+		fd = conn_take(n, deadline, &cerr);
+		if (fd < 0) {
+			snprintf(last, sizeof(last), "%s", cerr);
+			free(cerr);
+			last_rc = QERR_UNAVAIL;
+			n->skip_until_ms = mono_ms() + QC_SKIP_MS;
+			continue;
+		}
+		rc = exchange(qc, fd, frame, frame_len, req->request_id,
+		    deadline, reply, &cerr);
+		if (rc == 0) {
+			conn_give_back(n, fd);
+			n->skip_until_ms = 0;
+			pthread_mutex_lock(&qc->lock);
+			qc->preferred = idx;
+			pthread_mutex_unlock(&qc->lock);
+			free(cerr);
+			break;
+		}
+		close(fd);
+		snprintf(last, sizeof(last), "node %s: %s", n->addr,
+		    cerr ? cerr : rc == QERR_TIMEOUT ? "no answer in time" :
+		    "connection lost");
+		free(cerr);
+		last_rc = rc == QERR_TIMEOUT ? QERR_TIMEOUT : QERR_UNAVAIL;
+		n->skip_until_ms = mono_ms() + QC_SKIP_MS;
+	}
+	free(frame);
+	if (*reply == NULL)
+		return qerr_set(err, last_rc, "no node answered: %s", last);
+	if ((*reply)->body_case == QUORUM__ENVELOPE__BODY_ERROR) {
+		Quorum__Error *e = (*reply)->error;
+
+		rc = e->code < 0 ? e->code : QERR_PROTO;
+		qerr_set(err, rc, "%s", e->message);
+		frame_free(*reply);
+		*reply = NULL;
+		return rc;
+	}
+	return 0;
+}
+
+void
+qc_reply_free(Quorum__Envelope *reply)
+{
+	frame_free(reply);
+}
+
+static int
+expect(Quorum__Envelope **reply, int body_case, char **err)
+{
+	if ((int)(*reply)->body_case == body_case)
+		return 0;
+	frame_free(*reply);
+	*reply = NULL;
+	return qerr_set(err, QERR_PROTO, "unexpected answer from the node");
+}
+
+/* ---- typed calls ---- */
+
+void
+qc_value_release(struct qc_value *v)
+{
+	vset_release(&v->versions);
+	free(v->context);
+	v->context = NULL;
+	v->context_len = 0;
+}
+
+int
+qc_get(struct qc *qc, const char *key, unsigned r, int want_data,
+    struct qc_value *out, char **err)
+{
+	Quorum__Envelope env, *reply;
+	Quorum__Get g;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	vset_init(&out->versions);
+	quorum__envelope__init(&env);
+	quorum__get__init(&g);
+	g.key = (char *)key;
+	g.r = r ? r : qc->opt.r;
+	g.want_data = want_data;
+	g.timeout_ms = qc->opt.timeout_ms;
+	env.body_case = QUORUM__ENVELOPE__BODY_GET;
+	env.get = &g;
+	if ((rc = qc_request(qc, -1, &env, &reply, err)) < 0 ||
+	    (rc = expect(&reply, QUORUM__ENVELOPE__BODY_GET_RESPONSE,
+	    err)) < 0)
+		return rc;
+	rc = wire_vset_from_pb(reply->get_response->versions, &out->versions,
+	    err);
+	if (rc == 0) {
+		out->context = xmemdup(reply->get_response->context.data,
+		    reply->get_response->context.len);
+		out->context_len = reply->get_response->context.len;
+		out->replies = reply->get_response->replies;
+		rc = out->versions.n > 0;
+	}
+	frame_free(reply);
+	return rc;
+}
+
+void
+qc_written_release(struct qc_written *w)
+{
+	dot_release(&w->dot);
+	free(w->context);
+	w->context = NULL;
+}
+
+/* A random id per logical write: retries of it reuse it. */
+static uint64_t
+request_id_random(void)
+{
+	uint64_t id = 0;
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, &id, sizeof(id)) != sizeof(id))
+			id = 0;
+		close(fd);
+	}
+	if (id == 0)
+		id = ((uint64_t)mono_ms() << 20) ^ (uint64_t)getpid() ^
+		    (uint64_t)(uintptr_t)&id;
+	return id | 1;
+}
+
+static int
+written_from(const Quorum__Dot *dot, ProtobufCBinaryData ctx, uint32_t acks,
+    struct qc_written *out)
+{
+	out->dot.node = xstrdup(dot && dot->node ? dot->node : "");
+	out->dot.counter = dot ? dot->counter : 0;
+	out->context = xmemdup(ctx.data, ctx.len);
+	out->context_len = ctx.len;
+	out->acks = acks;
+	return 0;
+}
+
+int
+qc_put(struct qc *qc, const char *key, const struct qc_write *w,
+    struct qc_written *out, char **err)
+{
+	Quorum__Envelope env, *reply;
+	Quorum__Put p;
+	struct qc_written ignore;
+	int rc;
+
+	if (out == NULL)
+		out = &ignore;
+	memset(out, 0, sizeof(*out));
+	quorum__envelope__init(&env);
+	quorum__put__init(&p);
+	p.key = (char *)key;
+	p.context.data = (uint8_t *)w->context;
+	p.context.len = w->context_len;
+	p.meta.data = (uint8_t *)w->meta;
+	p.meta.len = w->meta_len;
+	p.data.data = (uint8_t *)w->data;
+	p.data.len = w->data_len;
+	p.w = w->w ? w->w : qc->opt.w;
+	p.strict_quorum = w->strict;
+	p.timeout_ms = qc->opt.timeout_ms;
+	p.client_request_id = request_id_random();
+	env.body_case = QUORUM__ENVELOPE__BODY_PUT;
+	env.put = &p;
+	if ((rc = qc_request(qc, -1, &env, &reply, err)) < 0 ||
+	    (rc = expect(&reply, QUORUM__ENVELOPE__BODY_PUT_RESPONSE,
+	    err)) < 0)
+		return rc;
+	written_from(reply->put_response->dot, reply->put_response->context,
+	    reply->put_response->acks, out);
+	frame_free(reply);
+	if (out == &ignore)
+		qc_written_release(&ignore);
+	return 0;
+}
+
+int
+qc_delete(struct qc *qc, const char *key, const struct qc_write *w,
+    struct qc_written *out, char **err)
+{
+	Quorum__Envelope env, *reply;
+	Quorum__Delete d;
+	struct qc_written ignore;
+	int rc;
+
+	if (out == NULL)
+		out = &ignore;
+	memset(out, 0, sizeof(*out));
+	quorum__envelope__init(&env);
+	quorum__delete__init(&d);
+	d.key = (char *)key;
+	d.context.data = (uint8_t *)w->context;
+	d.context.len = w->context_len;
+	d.w = w->w ? w->w : qc->opt.w;
+	d.strict_quorum = w->strict;
+	d.timeout_ms = qc->opt.timeout_ms;
+	d.client_request_id = request_id_random();
+	env.body_case = QUORUM__ENVELOPE__BODY_DELETE;
+	env.delete_ = &d;
+	if ((rc = qc_request(qc, -1, &env, &reply, err)) < 0 ||
+	    (rc = expect(&reply, QUORUM__ENVELOPE__BODY_DELETE_RESPONSE,
+	    err)) < 0)
+		return rc;
+	written_from(reply->delete_response->dot,
+	    reply->delete_response->context, reply->delete_response->acks,
+	    out);
+	frame_free(reply);
+	if (out == &ignore)
+		qc_written_release(&ignore);
+	return 0;
+}
+
+int
+qc_list(struct qc *qc, const char *dir, const char *after, unsigned limit,
+    unsigned r, qc_list_cb cb, void *arg, int *more, char **err)
+{
+	Quorum__Envelope env, *reply;
+	Quorum__List l;
+	size_t i;
+	int rc;
+
+	if (more != NULL)
+		*more = 0;
+	quorum__envelope__init(&env);
+	quorum__list__init(&l);
+	l.dir = (char *)dir;
+	l.after = (char *)(after ? after : "");
+	l.limit = limit;
+	l.r = r ? r : qc->opt.r;
+	l.timeout_ms = qc->opt.timeout_ms;
+	env.body_case = QUORUM__ENVELOPE__BODY_LIST;
+	env.list = &l;
+	if ((rc = qc_request(qc, -1, &env, &reply, err)) < 0 ||
+	    (rc = expect(&reply, QUORUM__ENVELOPE__BODY_LIST_RESPONSE,
+	    err)) < 0)
+		return rc;
+	for (i = 0; i < reply->list_response->n_entries; i++) {
+		const Quorum__ListResponse__Entry *e =
+		    reply->list_response->entries[i];
+		struct vset s;
+
+		if ((rc = wire_vset_from_pb(e->versions, &s, err)) < 0)
+			break;
+		rc = cb(arg, e->name, &s, e->context.data, e->context.len);
+		vset_release(&s);
+		if (rc != 0) {
+			rc = 0;
+			break;
+		}
+	}
+	if (more != NULL)
+		*more = reply->list_response->more;
+	frame_free(reply);
+	return rc;
+}

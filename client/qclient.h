@@ -1,0 +1,107 @@
+/*
+ * qclient.h - the client library: the only way into a quorumfs cluster for
+ * the filesystem and quorumctl.
+ *
+ * A client knows a list of nodes; any node coordinates any request.  Calls
+ * block and are thread-safe: each call borrows a connection (one per call in
+ * flight, kept open for reuse), so threads do not wait for each other.
+ * When a node cannot be reached, or does not answer in time, the call goes
+ * to the next node (failover), and the node is skipped by later calls for a
+ * while.  A put or delete is retried with the same client request id: if
+ * the first attempt did land somewhere, the store shows the two as one
+ * version and the next write replaces both, so a retry never leaves a
+ * spurious sibling.  An answer from the cluster that is an error (a quorum
+ * not met, a bad key) is returned as it is, without failover.
+ *
+ * Every wait is bounded: a call returns within about (timeout + 1 s) per
+ * node tried.  Errors follow lib/qerr.h.
+ */
+#ifndef CLIENT_QCLIENT_H
+#define CLIENT_QCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/quorum.pb-c.h"
+#include "store/causal.h"
+
+struct qc;
+
+struct qc_options {
+	const char	*nodes;		/* "host:port,host:port,..." */
+	unsigned	 timeout_ms;	/* per request; 0: 5000 */
+	unsigned	 r, w;		/* 0: the cluster's defaults */
+	size_t		 max_frame;	/* 0: FRAME_DEFAULT_MAX */
+};
+
+int	qc_open(const struct qc_options *opt, struct qc **out, char **err);
+void	qc_close(struct qc *qc);
+size_t	qc_node_count(const struct qc *qc);
+const char *qc_node_addr(const struct qc *qc, size_t i);
+
+/* What a read returns. */
+struct qc_value {
+	struct vset	 versions;	/* siblings, tombstones included */
+	uint8_t		*context;	/* covers every version: for a write */
+	size_t		 context_len;
+	unsigned	 replies;
+};
+void	qc_value_release(struct qc_value *v);
+
+/*
+ * Read key with read quorum r (0: default).  want_data 0 is a head.
+ * Returns 1 when some version exists (a tombstone included: check
+ * vset_live_count), 0 when no replica knows the key.
+ */
+int	qc_get(struct qc *qc, const char *key, unsigned r, int want_data,
+	    struct qc_value *out, char **err);
+
+/* A write: context (from a read; NULL/0: none seen), metadata and data. */
+struct qc_write {
+	const void	*context;
+	size_t		 context_len;
+	const void	*meta;
+	size_t		 meta_len;
+	const void	*data;
+	size_t		 data_len;
+	unsigned	 w;		/* 0: default */
+	int		 strict;	/* only home replicas count toward w */
+};
+
+struct qc_written {
+	struct dot	 dot;		/* the new version's name */
+	uint8_t		*context;	/* covers it: for the next write */
+	size_t		 context_len;
+	unsigned	 acks;
+};
+void	qc_written_release(struct qc_written *w);
+
+int	qc_put(struct qc *qc, const char *key, const struct qc_write *w,
+	    struct qc_written *out, char **err);
+/* A delete is a write of a tombstone (w->data and w->meta ignored). */
+int	qc_delete(struct qc *qc, const char *key, const struct qc_write *w,
+	    struct qc_written *out, char **err);
+
+/*
+ * One page of the children of dir ("/" for the root), after the name
+ * `after` (NULL: from the start), at most limit (0: the server's page).
+ * cb gets each child's name, versions (no data; tombstones included) and
+ * a context for it; non-zero from cb stops.  *more: entries remain.
+ */
+typedef int (*qc_list_cb)(void *arg, const char *name, const struct vset *s,
+	    const uint8_t *context, size_t context_len);
+int	qc_list(struct qc *qc, const char *dir, const char *after,
+	    unsigned limit, unsigned r, qc_list_cb cb, void *arg, int *more,
+	    char **err);
+
+/*
+ * Any request, for tools: send req (its request_id is set here) to node
+ * `node` (an index, or -1 for any with failover) and return the answer in
+ * *reply (free with qc_reply_free).  An Error answer is returned as its
+ * code with the message in *err.
+ */
+int	qc_request(struct qc *qc, int node, Quorum__Envelope *req,
+	    Quorum__Envelope **reply, char **err);
+void	qc_reply_free(Quorum__Envelope *reply);
+
+#endif

@@ -1,0 +1,687 @@
+/*
+ * quorumctl - the command line of a quorumfs cluster, for scripts and
+ * operators.  See quorumctl(1).
+ *
+ * Exit status: 0 success; 1 an error; 2 bad usage; 3 the key does not
+ * exist (or is deleted); 4 the key has concurrent versions (siblings);
+ * 5 the cluster could not meet the quorum or could not be reached.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/bench.h"
+#include "client/qclient.h"
+#include "lib/qerr.h"
+#include "lib/xalloc.h"
+
+#define EXIT_ERROR     1
+#define EXIT_USAGE     2
+#define EXIT_ABSENT    3
+#define EXIT_CONFLICT  4
+#define EXIT_CLUSTER   5
+
+struct ctl {
+	struct qc_options	 opt;
+	struct qc		*qc;
+	const char		*context_arg;	/* hex, or @FILE */
+	const char		*context_out;	/* write the context here */
+	const char		*siblings_dir;
+	const char		*file;
+	int			 blind;
+	int			 long_list;
+	unsigned		 wait_s;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: quorumctl [options] COMMAND [ARGS]\n"
+"commands:\n"
+"  put KEY [VALUE]     write VALUE (or -f FILE, or stdin) to KEY\n"
+"  get KEY             print KEY's value; siblings: each with its metadata\n"
+"  head KEY            print KEY's versions without reading data\n"
+"  delete KEY          delete what KEY holds now\n"
+"  ls [-l] PATH        list the children of directory PATH\n"
+"  status | ring       members, reachability and ring ownership\n"
+"  stats               counters and latency percentiles of every node\n"
+"  wait                wait until every node answers (see --wait)\n"
+"  bench ...           load generator: quorumctl bench --help\n"
+"options:\n"
+"  --nodes H:P,...     nodes to talk to (default $QUORUM_NODES or\n"
+"                      127.0.0.1:7001)\n"
+"  --node H:P          the same, one node\n"
+"  --r R, --w W        read and write quorums for this request\n"
+"  --timeout-ms MS     request timeout (default 5000)\n"
+"  --context HEX|@FILE write against this context (default: read it first)\n"
+"  --blind             write with the empty context (replace nothing)\n"
+"  --context-out FILE  save the context of a get/put/delete to FILE\n"
+"  --siblings-dir DIR  get: also write each sibling to DIR/sibling-N\n"
+"  -f, --file FILE     put: read the value from FILE ('-': stdin)\n"
+"  --wait SECONDS      wait: how long (default 30)\n"
+"exit status: 0 ok, 1 error, 2 usage, 3 absent, 4 siblings, 5 cluster "
+"unavailable\n");
+}
+
+static int
+exit_for(int code)
+{
+	switch (code) {
+	case QERR_QUORUM:
+	case QERR_TIMEOUT:
+	case QERR_UNAVAIL:
+		return EXIT_CLUSTER;
+	case QERR_INVALID:
+	case QERR_TOO_BIG:
+		return EXIT_ERROR;
+	default:
+		return EXIT_ERROR;
+	}
+}
+
+static int
+fail(int code, const char *what, char *err)
+{
+	fprintf(stderr, "quorumctl: %s: %s (%s)\n", what,
+	    err ? err : "failed", qerr_name(code));
+	free(err);
+	return exit_for(code);
+}
+
+/* ---- contexts as hex ---- */
+
+static char *
+hex_encode(const uint8_t *p, size_t n)
+{
+	char *s = xmalloc(n * 2 + 1);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sprintf(s + i * 2, "%02x", p[i]);
+	s[n * 2] = '\0';
+	return s;
+}
+
+static int
+hex_decode(const char *s, uint8_t **out, size_t *len)
+{
+	size_t n = strlen(s), i;
+	uint8_t *p;
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		n--;
+	if (n % 2 != 0)
+		return -1;
+	p = xmalloc(n / 2 + 1);
+	for (i = 0; i < n / 2; i++) {
+		unsigned v;
+
+		if (sscanf(s + i * 2, "%2x", &v) != 1) {
+			free(p);
+			return -1;
+		}
+		p[i] = (uint8_t)v;
+	}
+	*out = p;
+	*len = n / 2;
+	return 0;
+}
+
+static int
+read_file(const char *path, uint8_t **out, size_t *len, char **err)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	size_t cap = 1 << 16, n = 0, r;
+	uint8_t *buf;
+
+	if (f == NULL)
+		return qerr_set(err, QERR_IO, "%s: %s", path, strerror(errno));
+	buf = xmalloc(cap);
+	while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += r;
+		if (n == cap)
+			buf = xrealloc(buf, cap *= 2);
+	}
+	if (ferror(f)) {
+		free(buf);
+		if (f != stdin)
+			fclose(f);
+		return qerr_set(err, QERR_IO, "%s: read error", path);
+	}
+	if (f != stdin)
+		fclose(f);
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int
+context_from_arg(const char *arg, uint8_t **out, size_t *len, char **err)
+{
+	uint8_t *file = NULL;
+	size_t flen;
+	int rc;
+
+	if (arg[0] == '@') {
+		if ((rc = read_file(arg + 1, &file, &flen, err)) < 0)
+			return rc;
+		file = xrealloc(file, flen + 1);
+		file[flen] = '\0';
+		arg = (const char *)file;
+	}
+	rc = hex_decode(arg, out, len);
+	free(file);
+	return rc < 0 ? qerr_set(err, QERR_INVALID, "--context is not hex") : 0;
+}
+
+static void
+context_save(const struct ctl *c, const uint8_t *ctx, size_t len)
+{
+	char *hex;
+	FILE *f;
+
+	if (c->context_out == NULL)
+		return;
+	hex = hex_encode(ctx, len);
+	f = fopen(c->context_out, "w");
+	if (f == NULL || fprintf(f, "%s\n", hex) < 0)
+		fprintf(stderr, "quorumctl: %s: %s\n", c->context_out,
+		    strerror(errno));
+	if (f != NULL)
+		fclose(f);
+	free(hex);
+}
+
+static void
+print_version_header(FILE *f, const struct version *v, size_t i, size_t n)
+{
+	char when[64];
+	time_t t = (time_t)(v->ts_us / 1000000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(f, "--- version %zu of %zu: %s:%" PRIu64 " written %s, %s",
+	    i + 1, n, v->dot.node, v->dot.counter, when,
+	    v->tombstone ? "deleted" : "");
+	if (!v->tombstone)
+		fprintf(f, "%zu bytes", v->data_len);
+	fprintf(f, ", %zu bytes of metadata\n", v->meta_len);
+}
+
+/* ---- commands ---- */
+
+static int
+cmd_get(struct ctl *c, const char *key, int want_data)
+{
+	struct qc_value v;
+	char *err = NULL;
+	size_t i, live, k = 0;
+	int rc;
+
+	rc = qc_get(c->qc, key, 0, want_data, &v, &err);
+	if (rc < 0)
+		return fail(rc, key, err);
+	context_save(c, v.context, v.context_len);
+	live = vset_live_count(&v.versions);
+	if (!want_data) {
+		for (i = 0; i < v.versions.n; i++)
+			print_version_header(stdout, &v.versions.v[i], i,
+			    v.versions.n);
+		rc = live == 0 ? EXIT_ABSENT : live > 1 ? EXIT_CONFLICT : 0;
+		qc_value_release(&v);
+		return rc;
+	}
+	if (live == 0) {
+		fprintf(stderr, "quorumctl: %s: %s\n", key, rc == 0 ?
+		    "no such key" : "deleted");
+		qc_value_release(&v);
+		return EXIT_ABSENT;
+	}
+	for (i = 0; i < v.versions.n; i++) {
+		const struct version *ver = &v.versions.v[i];
+
+		if (ver->tombstone)
+			continue;
+		k++;
+		if (live > 1)
+			print_version_header(stdout, ver, k - 1, live);
+		fwrite(ver->data, 1, ver->data_len, stdout);
+		if (live > 1)
+			fputc('\n', stdout);
+		if (c->siblings_dir != NULL && live > 1) {
+			char path[4096];
+			FILE *f;
+
+			mkdir(c->siblings_dir, 0755);
+			snprintf(path, sizeof(path), "%s/sibling-%zu",
+			    c->siblings_dir, k);
+			f = fopen(path, "wb");
+			if (f == NULL || fwrite(ver->data, 1, ver->data_len,
+			    f) != ver->data_len)
+				fprintf(stderr, "quorumctl: %s: %s\n", path,
+				    strerror(errno));
+			if (f != NULL)
+				fclose(f);
+		}
+	}
+	if (live > 1)
+		fprintf(stderr, "quorumctl: %s has %zu concurrent versions "
+		    "(siblings)\n", key, live);
+	qc_value_release(&v);
+	return live > 1 ? EXIT_CONFLICT : 0;
+}
+
+/* The context a write uses: given, empty (--blind), or read now. */
+static int
+write_context(struct ctl *c, const char *key, uint8_t **ctx, size_t *len,
+    char **err)
+{
+	struct qc_value v;
+	int rc;
+
+	*ctx = NULL;
+	*len = 0;
+	if (c->blind)
+		return 0;
+	if (c->context_arg != NULL)
+		return context_from_arg(c->context_arg, ctx, len, err);
+	if ((rc = qc_get(c->qc, key, 0, 0, &v, err)) < 0)
+		return rc;
+	*ctx = v.context;
+	*len = v.context_len;
+	v.context = NULL;
+	qc_value_release(&v);
+	return 0;
+}
+
+static int
+cmd_put(struct ctl *c, const char *key, const char *value, int tombstone)
+{
+	struct qc_write w;
+	struct qc_written out;
+	uint8_t *data = NULL, *ctx = NULL;
+	size_t dlen = 0, clen = 0;
+	char *err = NULL;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	if (!tombstone) {
+		if (value != NULL) {
+			data = (uint8_t *)xstrdup(value);
+			dlen = strlen(value);
+		} else if ((rc = read_file(c->file ? c->file : "-", &data,
+		    &dlen, &err)) < 0)
+			return fail(rc, "value", err);
+	}
+	if ((rc = write_context(c, key, &ctx, &clen, &err)) < 0) {
+		free(data);
+		return fail(rc, key, err);
+	}
+	w.context = ctx;
+	w.context_len = clen;
+	w.data = data;
+	w.data_len = dlen;
+	rc = tombstone ? qc_delete(c->qc, key, &w, &out, &err) :
+	    qc_put(c->qc, key, &w, &out, &err);
+	free(data);
+	free(ctx);
+	if (rc < 0)
+		return fail(rc, key, err);
+	context_save(c, out.context, out.context_len);
+	qc_written_release(&out);
+	return 0;
+}
+
+struct ls_state {
+	int		 long_list;
+	unsigned long	 count;
+	char		*last;
+};
+
+static int
+ls_entry(void *arg, const char *name, const struct vset *s,
+    const uint8_t *ctx, size_t ctx_len)
+{
+	struct ls_state *ls = arg;
+	size_t live = vset_live_count(s), i;
+
+	(void)ctx;
+	(void)ctx_len;
+	free(ls->last);
+	ls->last = xstrdup(name);
+	if (live == 0)
+		return 0;
+	ls->count++;
+	if (!ls->long_list) {
+		printf("%s\n", name);
+		return 0;
+	}
+	for (i = 0; i < s->n && s->v[i].tombstone; i++)
+		;
+	printf("%10zu  %s%s", s->v[i].data_len, name, live > 1 ? "" : "\n");
+	if (live > 1)
+		printf("  (%zu siblings)\n", live);
+	return 0;
+}
+
+static int
+cmd_ls(struct ctl *c, const char *dir)
+{
+	struct ls_state ls = { c->long_list, 0, NULL };
+	char *err = NULL;
+	int more = 1, rc;
+
+	while (more) {
+		rc = qc_list(c->qc, dir, ls.last, 0, 0, ls_entry, &ls, &more,
+		    &err);
+		if (rc < 0) {
+			free(ls.last);
+			return fail(rc, dir, err);
+		}
+	}
+	free(ls.last);
+	return 0;
+}
+
+static int
+ring_of(struct ctl *c, int node, Quorum__Envelope **reply, char **err)
+{
+	Quorum__Envelope env;
+	Quorum__RingRequest rr;
+
+	quorum__envelope__init(&env);
+	quorum__ring_request__init(&rr);
+	env.body_case = QUORUM__ENVELOPE__BODY_RING_REQUEST;
+	env.ring_request = &rr;
+	return qc_request(c->qc, node, &env, reply, err);
+}
+
+static int
+cmd_status(struct ctl *c)
+{
+	Quorum__Envelope *reply;
+	Quorum__RingResponse *r;
+	char *err = NULL;
+	size_t i;
+	int rc;
+
+	if ((rc = ring_of(c, -1, &reply, &err)) < 0)
+		return fail(rc, "status", err);
+	if (reply->body_case != QUORUM__ENVELOPE__BODY_RING_RESPONSE) {
+		qc_reply_free(reply);
+		return fail(QERR_PROTO, "status", xstrdup("unexpected answer"));
+	}
+	r = reply->ring_response;
+	printf("cluster %s, as seen by %s: %zu members, n=%u r=%u w=%u, "
+	    "%u vnodes each\n", r->cluster, r->node, r->n_members, r->n, r->r,
+	    r->w, r->vnodes);
+	printf("%-12s %-22s %-8s %-10s %9s %9s\n", "member", "address", "rack",
+	    "state", "primary", "replicas");
+	for (i = 0; i < r->n_members; i++) {
+		Quorum__RingResponse__Member *m = r->members[i];
+
+		printf("%-12s %-22s %-8s %-10s %8.1f%% %8.1f%%\n", m->id,
+		    m->address, m->rack[0] ? m->rack : "-",
+		    m->reachable ? "up" : "unreached",
+		    m->primary_share * 100, m->replica_share * 100);
+	}
+	qc_reply_free(reply);
+	return 0;
+}
+
+static int
+cmd_stats(struct ctl *c)
+{
+	size_t i, k, b;
+	int status = 0;
+
+	for (i = 0; i < qc_node_count(c->qc); i++) {
+		Quorum__Envelope env, *reply;
+		Quorum__StatsRequest sr;
+		Quorum__StatsResponse *s;
+		char *err = NULL;
+		int rc;
+
+		quorum__envelope__init(&env);
+		quorum__stats_request__init(&sr);
+		sr.prefix = (char *)"";
+		env.body_case = QUORUM__ENVELOPE__BODY_STATS_REQUEST;
+		env.stats_request = &sr;
+		if ((rc = qc_request(c->qc, (int)i, &env, &reply, &err)) < 0) {
+			status = fail(rc, qc_node_addr(c->qc, i), err);
+			continue;
+		}
+		s = reply->stats_response;
+		printf("node %s\n", qc_node_addr(c->qc, i));
+		for (k = 0; s != NULL && k < s->n_counters; k++)
+			printf("  %-24s %" PRIu64 "\n", s->counters[k]->name,
+			    s->counters[k]->value);
+		for (k = 0; s != NULL && k < s->n_histograms; k++) {
+			Quorum__Histogram *h = s->histograms[k];
+			uint64_t total = 0, seen = 0, p50 = 0, p99 = 0;
+
+			for (b = 0; b < h->n_counts; b++)
+				total += h->counts[b];
+			for (b = 0; b < h->n_counts && total > 0; b++) {
+				uint64_t bound = b < h->n_bounds ?
+				    h->bounds[b] : UINT64_MAX;
+
+				seen += h->counts[b];
+				if (p50 == 0 && seen * 2 >= total)
+					p50 = bound;
+				if (p99 == 0 && seen * 100 >= total * 99)
+					p99 = bound;
+			}
+			printf("  %-24s n=%" PRIu64 " p50<=%" PRIu64 "us "
+			    "p99<=%" PRIu64 "us\n", h->name, total, p50, p99);
+		}
+		qc_reply_free(reply);
+	}
+	return status;
+}
+
+static int
+cmd_wait(struct ctl *c)
+{
+	time_t deadline = time(NULL) + (time_t)c->wait_s;
+	size_t i;
+
+	for (;;) {
+		size_t up = 0;
+		char *err = NULL;
+
+		for (i = 0; i < qc_node_count(c->qc); i++) {
+			Quorum__Envelope *reply;
+
+			if (ring_of(c, (int)i, &reply, &err) == 0) {
+				qc_reply_free(reply);
+				up++;
+			}
+			free(err);
+			err = NULL;
+		}
+		if (up == qc_node_count(c->qc))
+			return 0;
+		if (time(NULL) >= deadline) {
+			fprintf(stderr, "quorumctl: wait: %zu of %zu nodes "
+			    "answer after %us\n", up, qc_node_count(c->qc),
+			    c->wait_s);
+			return EXIT_CLUSTER;
+		}
+		usleep(100000);
+	}
+}
+
+enum {
+	OPT_NODES = 256, OPT_R, OPT_W, OPT_TIMEOUT, OPT_CONTEXT, OPT_BLIND,
+	OPT_CONTEXT_OUT, OPT_SIBLINGS_DIR, OPT_WAIT,
+};
+
+static const struct option options[] = {
+	{ "nodes", required_argument, NULL, OPT_NODES },
+	{ "node", required_argument, NULL, OPT_NODES },
+	{ "r", required_argument, NULL, OPT_R },
+	{ "w", required_argument, NULL, OPT_W },
+	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
+	{ "context", required_argument, NULL, OPT_CONTEXT },
+	{ "blind", no_argument, NULL, OPT_BLIND },
+	{ "context-out", required_argument, NULL, OPT_CONTEXT_OUT },
+	{ "siblings-dir", required_argument, NULL, OPT_SIBLINGS_DIR },
+	{ "wait", required_argument, NULL, OPT_WAIT },
+	{ "file", required_argument, NULL, 'f' },
+	{ "long", no_argument, NULL, 'l' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static int
+parse_count(const char *name, const char *v, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long x = strtoul(v, &end, 10);
+
+	if (*v == '\0' || *end != '\0' || x > max || v[0] == '-') {
+		fprintf(stderr, "quorumctl: --%s: \"%s\" is not a number from "
+		    "0 to %u\n", name, v, max);
+		return -1;
+	}
+	*out = (unsigned)x;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctl c;
+	const char *cmd;
+	char *err = NULL;
+	int ch, rc;
+
+	memset(&c, 0, sizeof(c));
+	c.opt.nodes = getenv("QUORUM_NODES");
+	if (c.opt.nodes == NULL || c.opt.nodes[0] == '\0')
+		c.opt.nodes = "127.0.0.1:7001";
+	c.wait_s = 30;
+	/* "bench" has options of its own: hand it the rest of the line. */
+	for (ch = 1; ch < argc; ch++)
+		if (strcmp(argv[ch], "bench") == 0)
+			break;
+	if (ch < argc) {
+		int k;
+
+		for (k = 1; k < ch; k++)
+			if (strncmp(argv[k], "--nodes=", 8) == 0)
+				c.opt.nodes = argv[k] + 8;
+			else if ((strcmp(argv[k], "--nodes") == 0 ||
+			    strcmp(argv[k], "--node") == 0) && k + 1 < ch)
+				c.opt.nodes = argv[k + 1];
+		return bench_main(c.opt.nodes, argc - ch, argv + ch);
+	}
+	while ((ch = getopt_long(argc, argv, "f:lh", options, NULL)) != -1) {
+		switch (ch) {
+		case OPT_NODES:
+			c.opt.nodes = optarg;
+			break;
+		case OPT_R:
+			if (parse_count("r", optarg, 16, &c.opt.r) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_W:
+			if (parse_count("w", optarg, 16, &c.opt.w) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_count("timeout-ms", optarg, 3600000,
+			    &c.opt.timeout_ms) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_CONTEXT:
+			c.context_arg = optarg;
+			break;
+		case OPT_BLIND:
+			c.blind = 1;
+			break;
+		case OPT_CONTEXT_OUT:
+			c.context_out = optarg;
+			break;
+		case OPT_SIBLINGS_DIR:
+			c.siblings_dir = optarg;
+			break;
+		case OPT_WAIT:
+			if (parse_count("wait", optarg, 86400, &c.wait_s) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'f':
+			c.file = optarg;
+			break;
+		case 'l':
+			c.long_list = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[optind++];
+	/* "ls -l PATH": options may follow the command too. */
+	while (optind < argc && strcmp(argv[optind], "-l") == 0) {
+		c.long_list = 1;
+		optind++;
+	}
+	if ((rc = qc_open(&c.opt, &c.qc, &err)) < 0)
+		return fail(rc, "nodes", err);
+
+#define NEED_ARGS(lo, hi) \
+	if (argc - optind < (lo) || argc - optind > (hi)) { \
+		fprintf(stderr, "quorumctl: %s: wrong number of arguments\n", \
+		    cmd); \
+		qc_close(c.qc); \
+		return EXIT_USAGE; \
+	}
+	if (strcmp(cmd, "get") == 0) {
+		NEED_ARGS(1, 1);
+		rc = cmd_get(&c, argv[optind], 1);
+	} else if (strcmp(cmd, "head") == 0) {
+		NEED_ARGS(1, 1);
+		rc = cmd_get(&c, argv[optind], 0);
+	} else if (strcmp(cmd, "put") == 0) {
+		NEED_ARGS(1, 2);
+		rc = cmd_put(&c, argv[optind], argc - optind == 2 ?
+		    argv[optind + 1] : NULL, 0);
+	} else if (strcmp(cmd, "delete") == 0 || strcmp(cmd, "rm") == 0) {
+		NEED_ARGS(1, 1);
+		rc = cmd_put(&c, argv[optind], NULL, 1);
+	} else if (strcmp(cmd, "ls") == 0) {
+		NEED_ARGS(0, 1);
+		rc = cmd_ls(&c, optind < argc ? argv[optind] : "/");
+	} else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "ring") == 0) {
+		NEED_ARGS(0, 0);
+		rc = cmd_status(&c);
+	} else if (strcmp(cmd, "stats") == 0) {
+		NEED_ARGS(0, 0);
+		rc = cmd_stats(&c);
+	} else if (strcmp(cmd, "wait") == 0) {
+		NEED_ARGS(0, 0);
+		rc = cmd_wait(&c);
+	} else {
+		fprintf(stderr, "quorumctl: unknown command \"%s\"\n", cmd);
+		rc = EXIT_USAGE;
+	}
+	qc_close(c.qc);
+	return rc;
+}

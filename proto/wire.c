@@ -1,0 +1,150 @@
+/* wire.c - protobuf-c messages to and from causal types; see wire.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/qerr.h"
+#include "lib/xalloc.h"
+#include "proto/wire.h"
+
+void *
+wire_alloc(struct wire_arena *a, size_t size)
+{
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 16;
+		a->p = xreallocarray(a->p, a->cap, sizeof(*a->p));
+	}
+	return a->p[a->n++] = xcalloc(1, size);
+}
+
+void
+wire_arena_release(struct wire_arena *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		free(a->p[i]);
+	free(a->p);
+	memset(a, 0, sizeof(*a));
+}
+
+Quorum__Dot *
+wire_dot_to_pb(const struct dot *d, struct wire_arena *a)
+{
+	Quorum__Dot *pd = wire_alloc(a, sizeof(*pd));
+
+	quorum__dot__init(pd);
+	pd->node = d->node;
+	pd->counter = d->counter;
+	return pd;
+}
+
+Quorum__VersionSet *
+wire_vset_to_pb(const struct vset *s, int with_data, struct wire_arena *a)
+{
+	Quorum__VersionSet *ps = wire_alloc(a, sizeof(*ps));
+	Quorum__Context *pc = wire_alloc(a, sizeof(*pc));
+	size_t i;
+
+	quorum__version_set__init(ps);
+	quorum__context__init(pc);
+	pc->n_entries = s->cc.n;
+	pc->entries = wire_alloc(a, (s->cc.n + 1) * sizeof(*pc->entries));
+	for (i = 0; i < s->cc.n; i++) {
+		Quorum__ContextEntry *pe = wire_alloc(a, sizeof(*pe));
+
+		quorum__context_entry__init(pe);
+		pe->node = s->cc.e[i].node;
+		pe->max = s->cc.e[i].max;
+		pe->n_holes = s->cc.e[i].nholes;
+		pe->holes = s->cc.e[i].holes;
+		pc->entries[i] = pe;
+	}
+	ps->cc = pc;
+	ps->n_versions = s->n;
+	ps->versions = wire_alloc(a, (s->n + 1) * sizeof(*ps->versions));
+	for (i = 0; i < s->n; i++) {
+		const struct version *v = &s->v[i];
+		Quorum__Version *pv = wire_alloc(a, sizeof(*pv));
+
+		quorum__version__init(pv);
+		pv->dot = wire_dot_to_pb(&v->dot, a);
+		pv->ts_us = v->ts_us;
+		pv->tombstone = v->tombstone;
+		pv->reqid = v->reqid;
+		pv->meta.data = v->meta;
+		pv->meta.len = v->meta_len;
+		pv->data_len = v->data_len;
+		if (with_data && v->data != NULL) {
+			pv->has_data = 1;
+			pv->data.data = v->data;
+			pv->data.len = v->data_len;
+		}
+		ps->versions[i] = pv;
+	}
+	return ps;
+}
+
+int
+wire_vset_from_pb(const Quorum__VersionSet *pb, struct vset *out, char **err)
+{
+	size_t i;
+
+	vset_init(out);
+	if (pb == NULL)
+		return 0;
+	if (pb->cc != NULL && pb->cc->n_entries > 0) {
+		out->cc.e = xcalloc(pb->cc->n_entries, sizeof(*out->cc.e));
+		for (i = 0; i < pb->cc->n_entries; i++) {
+			const Quorum__ContextEntry *pe = pb->cc->entries[i];
+			struct cc_entry *e = &out->cc.e[i];
+
+			e->node = xstrdup(pe->node ? pe->node : "");
+			e->max = pe->max;
+			e->nholes = pe->n_holes;
+			e->holes = pe->n_holes ? xmemdup(pe->holes,
+			    pe->n_holes * sizeof(*pe->holes)) : NULL;
+			out->cc.n++;
+		}
+	}
+	if (pb->n_versions > 0)
+		out->v = xcalloc(pb->n_versions, sizeof(*out->v));
+	for (i = 0; i < pb->n_versions; i++) {
+		const Quorum__Version *pv = pb->versions[i];
+		struct version *v = &out->v[i];
+
+		if (pv->dot == NULL) {
+			vset_release(out);
+			return qerr_set(err, QERR_CORRUPT, "version without a dot");
+		}
+		v->dot.node = xstrdup(pv->dot->node ? pv->dot->node : "");
+		v->dot.counter = pv->dot->counter;
+		v->ts_us = pv->ts_us;
+		v->reqid = pv->reqid;
+		v->tombstone = pv->tombstone;
+		v->meta_len = pv->meta.len;
+		v->meta = pv->meta.len ? xmemdup(pv->meta.data, pv->meta.len) :
+		    NULL;
+		v->data_len = pv->data_len;
+		if (pv->has_data) {
+			if (pv->data.len != pv->data_len) {
+				out->n++;
+				vset_release(out);
+				return qerr_set(err, QERR_CORRUPT, "version data "
+				    "is %zu bytes, data_len says %llu",
+				    pv->data.len,
+				    (unsigned long long)pv->data_len);
+			}
+			/* NUL-terminated for convenience; data_len rules. */
+			v->data = xmalloc(pv->data.len + 1);
+			if (pv->data.len > 0)
+				memcpy(v->data, pv->data.data, pv->data.len);
+			((char *)v->data)[pv->data.len] = '\0';
+		}
+		out->n++;
+	}
+	if (vset_check(out, err) < 0) {
+		vset_release(out);
+		return QERR_CORRUPT;
+	}
+	return 0;
+}

@@ -1,0 +1,271 @@
+/* config.c - quorumd configuration from file and flags; see config.h. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "lib/qerr.h"
+#include "lib/xalloc.h"
+#include "replication/config.h"
+#include "replication/conn.h"
+#include "replication/ring.h"
+#include "lib/log.h"
+#include "store/causal.h"
+
+void
+config_init(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->cluster = xstrdup("quorumfs");
+	c->log_level = xstrdup("info");
+	c->rack = xstrdup("");
+	c->n = 3;
+	c->r = 2;
+	c->w = 2;
+	c->vnodes = 64;
+	c->timeout_ms = 2000;
+	c->disk_threads = 8;
+	c->max_value_size = 64u << 20;
+	c->max_frame = 80u << 20;
+}
+
+static void
+members_release(struct config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nmembers; i++) {
+		free(c->members[i].id);
+		free(c->members[i].addr);
+		free(c->members[i].rack);
+	}
+	free(c->members);
+	c->members = NULL;
+	c->nmembers = 0;
+}
+
+void
+config_release(struct config *c)
+{
+	free(c->id);
+	free(c->listen);
+	free(c->data_dir);
+	free(c->rack);
+	free(c->cluster);
+	free(c->metrics);
+	free(c->pid_file);
+	free(c->log_level);
+	members_release(c);
+}
+
+static int
+parse_uint(const char *name, const char *value, unsigned long lo,
+    unsigned long hi, unsigned long *out, char **err)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || value[0] == '-' ||
+	    v < lo || v > hi)
+		return qerr_set(err, QERR_INVALID, "%s: \"%s\" is not a number "
+		    "from %lu to %lu", name, value, lo, hi);
+	*out = v;
+	return 0;
+}
+
+static int
+set_string(char **dst, const char *value)
+{
+	free(*dst);
+	*dst = xstrdup(value);
+	return 0;
+}
+
+int
+config_parse_members(struct config *c, const char *list, char **err)
+{
+	char *copy = xstrdup(list), *save = NULL, *tok;
+	int rc = 0;
+
+	members_release(c);
+	for (tok = strtok_r(copy, ", \t\n", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t\n", &save)) {
+		char *at = strchr(tok, '@'), *slash, host[256];
+		struct config_member *m;
+		int port;
+
+		if (at == NULL || at == tok) {
+			rc = qerr_set(err, QERR_INVALID, "member \"%s\" is not "
+			    "id@host:port[/rack]", tok);
+			break;
+		}
+		*at = '\0';
+		slash = strchr(at + 1, '/');
+		if (slash != NULL)
+			*slash = '\0';
+		if ((rc = node_id_validate(tok, err)) < 0 ||
+		    (rc = addr_split(at + 1, host, sizeof(host), &port,
+		    err)) < 0)
+			break;
+		if (strlen(tok) > 48 || strpbrk(tok, ":@/ ") != NULL) {
+			rc = qerr_set(err, QERR_INVALID, "member id \"%s\": at "
+			    "most 48 bytes, none of ':@/ '", tok);
+			break;
+		}
+		if (c->nmembers == CONFIG_MAX_MEMBERS) {
+			rc = qerr_set(err, QERR_INVALID, "more than %d members",
+			    CONFIG_MAX_MEMBERS);
+			break;
+		}
+		c->members = xreallocarray(c->members, c->nmembers + 1,
+		    sizeof(*c->members));
+		m = &c->members[c->nmembers++];
+		m->id = xstrdup(tok);
+		m->addr = xstrdup(at + 1);
+		m->rack = xstrdup(slash != NULL ? slash + 1 : "");
+	}
+	free(copy);
+	return rc;
+}
+
+int
+config_set(struct config *c, const char *name, const char *value,
+    char **err)
+{
+	unsigned long v;
+	int rc;
+
+	if (strcmp(name, "id") == 0) {
+		if ((rc = node_id_validate(value, err)) < 0)
+			return rc;
+		return set_string(&c->id, value);
+	}
+	if (strcmp(name, "listen") == 0)
+		return set_string(&c->listen, value);
+	if (strcmp(name, "data_dir") == 0 || strcmp(name, "data-dir") == 0)
+		return set_string(&c->data_dir, value);
+	if (strcmp(name, "rack") == 0)
+		return set_string(&c->rack, value);
+	if (strcmp(name, "cluster") == 0 || strcmp(name, "name") == 0)
+		return set_string(&c->cluster, value);
+	if (strcmp(name, "metrics") == 0)
+		return set_string(&c->metrics, value);
+	if (strcmp(name, "pid_file") == 0 || strcmp(name, "pid-file") == 0)
+		return set_string(&c->pid_file, value);
+	if (strcmp(name, "log_level") == 0 || strcmp(name, "log-level") == 0)
+		return set_string(&c->log_level, value);
+	if (strcmp(name, "members") == 0)
+		return config_parse_members(c, value, err);
+#define UINT_OPTION(key, alt, field, lo, hi) \
+	if (strcmp(name, key) == 0 || strcmp(name, alt) == 0) { \
+		if ((rc = parse_uint(key, value, lo, hi, &v, err)) < 0) \
+			return rc; \
+		c->field = v; \
+		return 0; \
+	}
+	UINT_OPTION("n", "replicas", n, 1, RING_MAX_N)
+	UINT_OPTION("r", "read_quorum", r, 1, RING_MAX_N)
+	UINT_OPTION("w", "write_quorum", w, 1, RING_MAX_N)
+	UINT_OPTION("vnodes", "vnodes", vnodes, 1, 4096)
+	UINT_OPTION("timeout_ms", "timeout-ms", timeout_ms, 10, 600000)
+	UINT_OPTION("disk_threads", "disk-threads", disk_threads, 1, 64)
+	UINT_OPTION("max_value_size", "max-value-size", max_value_size, 1,
+	    1u << 30)
+#undef UINT_OPTION
+	return qerr_set(err, QERR_INVALID, "unknown option \"%s\"", name);
+}
+
+struct ini_state {
+	struct config	*c;
+	char		*err;
+	const char	*path;
+};
+
+static int
+config_ini_line(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct ini_state *st = user;
+	char *err = NULL;
+
+	if (st->err != NULL)
+		return 0;
+	if (strcmp(section, "node") != 0 && strcmp(section, "cluster") != 0) {
+		qerr_set(&st->err, QERR_INVALID, "%s: unknown section [%s]",
+		    st->path, section);
+		return 0;
+	}
+	if (config_set(st->c, name, value, &err) < 0) {
+		qerr_set(&st->err, QERR_INVALID, "%s: [%s] %s", st->path,
+		    section, err);
+		free(err);
+		return 0;
+	}
+	return 1;
+}
+
+int
+config_load_file(struct config *c, const char *path, char **err)
+{
+	struct ini_state st = { c, NULL, path };
+	int line = ini_parse(path, config_ini_line, &st);
+
+	if (line == -1)
+		return qerr_set(err, QERR_INVALID, "%s: cannot open: %s", path,
+		    strerror(errno));
+	if (st.err != NULL) {
+		qerr_set(err, QERR_INVALID, "%s (line %d)", st.err, line);
+		free(st.err);
+		return QERR_INVALID;
+	}
+	if (line > 0)
+		return qerr_set(err, QERR_INVALID, "%s: line %d: not "
+		    "\"key = value\" or [section]", path, line);
+	return 0;
+}
+
+int
+config_check(struct config *c, char **err)
+{
+	size_t i, j;
+	int self = -1;
+
+	if (c->id == NULL)
+		return qerr_set(err, QERR_INVALID, "no node id (id = ... or "
+		    "--id)");
+	if (c->data_dir == NULL)
+		return qerr_set(err, QERR_INVALID, "no data directory "
+		    "(data_dir = ... or --data-dir)");
+	if (c->nmembers == 0)
+		return qerr_set(err, QERR_INVALID, "no cluster members "
+		    "(members = id@host:port, ... or --members)");
+	for (i = 0; i < c->nmembers; i++) {
+		for (j = 0; j < i; j++)
+			if (strcmp(c->members[i].id, c->members[j].id) == 0)
+				return qerr_set(err, QERR_INVALID, "member "
+				    "\"%s\" listed twice", c->members[i].id);
+		if (strcmp(c->members[i].id, c->id) == 0)
+			self = (int)i;
+	}
+	if (self < 0)
+		return qerr_set(err, QERR_INVALID, "this node \"%s\" is not in "
+		    "the member list", c->id);
+	if (c->listen == NULL)
+		c->listen = xstrdup(c->members[self].addr);
+	if (c->rack[0] != '\0' && c->members[self].rack[0] == '\0') {
+		free(c->members[self].rack);
+		c->members[self].rack = xstrdup(c->rack);
+	}
+	if (c->r > c->n || c->w > c->n)
+		return qerr_set(err, QERR_INVALID, "r=%u and w=%u must not "
+		    "exceed n=%u", c->r, c->w, c->n);
+	if (log_level_parse(c->log_level) < 0)
+		return qerr_set(err, QERR_INVALID, "log level \"%s\": use "
+		    "debug, info, warn or error", c->log_level);
+	return 0;
+}

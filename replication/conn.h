@@ -1,0 +1,79 @@
+/*
+ * conn.h - one framed connection on the event loop (server or client side).
+ *
+ * Frames (proto/frame.h) are read as they arrive; each decoded Envelope goes
+ * to the frame callback, which takes ownership (frame_free it).  A frame
+ * whose header is bad (over the size limit, wrong version) gets an Error
+ * answer and the connection is closed once that is written: the stream
+ * cannot be resynchronised.  A whole frame whose payload does not decode
+ * gets an Error answer and reading goes on.
+ *
+ * Lifetime: a conn is reference-counted so that a reply computed after the
+ * client went away (a slow quorum, a disk job) finds a closed conn, not freed
+ * memory.  conn_new returns one reference, owned by whoever accepted or
+ * opened it; requests in flight take their own with conn_ref.  conn_close
+ * stops all I/O at once (later sends are dropped) and calls the close
+ * callback once; the memory goes with the last conn_unref.
+ */
+#ifndef REPLICATION_CONN_H
+#define REPLICATION_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "proto/quorum.pb-c.h"
+
+struct conn;
+
+typedef void (*conn_frame_cb)(struct conn *c, Quorum__Envelope *env,
+	    void *arg);
+/* why is a short reason ("eof", "timeout", a socket error). */
+typedef void (*conn_close_cb)(struct conn *c, const char *why, void *arg);
+/* Called once an outgoing connection is established. */
+typedef void (*conn_ready_cb)(struct conn *c, void *arg);
+
+struct conn_limits {
+	size_t	max_frame;		/* payload bytes; 0: FRAME_DEFAULT_MAX */
+	size_t	max_output;		/* queued output bytes; 0: 512 MiB */
+	int	connect_timeout_ms;	/* 0: 2000 */
+};
+
+/* Take over an accepted socket. */
+struct conn	*conn_accept(struct event_base *base, int fd,
+		    const struct conn_limits *lim, conn_frame_cb on_frame,
+		    conn_close_cb on_close, void *arg);
+/*
+ * Connect to host:port without blocking; on_ready runs when connected,
+ * on_close when the connect fails or times out.  NULL if the address does
+ * not parse (*err says why).
+ */
+struct conn	*conn_connect(struct event_base *base, const char *addr,
+		    const struct conn_limits *lim, conn_ready_cb on_ready,
+		    conn_frame_cb on_frame, conn_close_cb on_close, void *arg,
+		    char **err);
+
+/*
+ * Queue env for sending.  0, or QERR_UNAVAIL when the conn is closed or its
+ * output queue is over max_output (a peer that stopped reading), or the
+ * frame_encode error.
+ */
+int	conn_send(struct conn *c, const Quorum__Envelope *env, char **err);
+/* Answer request_id with an Error. */
+void	conn_send_error(struct conn *c, uint64_t request_id, int code,
+	    const char *msg, unsigned replies, unsigned needed);
+int	conn_is_open(const struct conn *c);
+const char *conn_peer_name(const struct conn *c);
+
+void	conn_close(struct conn *c);
+/* Close once the queued output is written (or after a short grace time). */
+void	conn_close_after_flush(struct conn *c);
+struct conn *conn_ref(struct conn *c);
+void	conn_unref(struct conn *c);
+
+/* Parse "host:port" into its parts: 0, or QERR_INVALID. */
+int	addr_split(const char *addr, char *host, size_t hostlen, int *port,
+	    char **err);
+
+#endif

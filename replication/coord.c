@@ -1,0 +1,750 @@
+/*
+ * coord.c - coordination of client requests: quorum reads with read repair,
+ * quorum writes, and directory listings merged across the cluster.
+ *
+ * Each operation is a small state machine on the loop: it sends to the
+ * replicas at once, answers the client as soon as its quorum is met (or as
+ * soon as it cannot be), and stays alive until every replica has answered
+ * or timed out, because a get repairs stale replicas with what it learnt
+ * only after the last reply.  One timer per operation bounds the client's
+ * wait.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "lib/qerr.h"
+#include "lib/xalloc.h"
+#include "replication/node_int.h"
+#include "store/key.h"
+#include "store/record.h"
+
+static int
+op_timeout_ms(const struct node *n, uint32_t asked)
+{
+	return asked != 0 ? (int)asked : (int)n->cfg->timeout_ms;
+}
+
+static struct event *
+op_timer(struct node *n, int ms, event_callback_fn cb, void *arg)
+{
+	struct event *ev = evtimer_new(n->base, cb, arg);
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(ev, &tv);
+	return ev;
+}
+
+static int
+check_quorum_arg(struct request *r, unsigned q, unsigned nrep,
+    const char *what)
+{
+	char msg[128];
+
+	if (q <= nrep)
+		return 0;
+	snprintf(msg, sizeof(msg), "%s=%u is more than the %u replicas of "
+	    "a key", what, q, nrep);
+	request_fail(r, QERR_INVALID, msg, 0, 0);
+	return -1;
+}
+
+/* ================================================================ get */
+
+struct get_op {
+	struct node	*node;
+	struct request	*req;		/* NULL once answered */
+	char		*key;
+	int		 want_data;
+	unsigned	 r;
+	uint32_t	 pref[RING_MAX_N];
+	unsigned	 npref;
+	unsigned	 outstanding, ok, failed;
+	struct vset	 replies[RING_MAX_N];
+	int		 answered[RING_MAX_N];
+	struct vset	 merged;
+	int		 found;
+	char		 last_error[160];
+	struct event	*timer;
+};
+
+static void
+get_reply_client(struct get_op *op)
+{
+	Quorum__Envelope env;
+	Quorum__GetResponse gr;
+	struct wire_arena a = { 0 };
+	struct vset view;
+	uint8_t *ctx;
+	size_t ctx_len;
+
+	vset_copy(&view, &op->merged);
+	vset_collapse_retries(&view);
+	context_encode(&view.cc, &ctx, &ctx_len);
+	quorum__envelope__init(&env);
+	quorum__get_response__init(&gr);
+	gr.found = view.n > 0;
+	gr.versions = wire_vset_to_pb(&view, op->want_data, &a);
+	gr.context.data = ctx;
+	gr.context.len = ctx_len;
+	gr.replies = op->ok;
+	env.body_case = QUORUM__ENVELOPE__BODY_GET_RESPONSE;
+	env.get_response = &gr;
+	stats_observe(&op->node->stats, SH_GET_US,
+	    request_elapsed_us(op->req));
+	request_reply(op->req, &env);
+	op->req = NULL;
+	wire_arena_release(&a);
+	free(ctx);
+	vset_release(&view);
+}
+
+static void
+get_fail_client(struct get_op *op, int code)
+{
+	char msg[256];
+
+	stats_count(&op->node->stats, ST_QUORUM_FAILURES, 1);
+	snprintf(msg, sizeof(msg), "read quorum not met for %s: %u of %u "
+	    "replicas answered, %u needed%s%s", op->key, op->ok, op->npref,
+	    op->r, op->last_error[0] ? "; last error: " : "",
+	    op->last_error);
+	request_fail(op->req, code, msg, op->ok, op->r);
+	op->req = NULL;
+}
+
+static void repair_done(void *arg, uint32_t member, int code, const char *msg);
+
+/* Every replica has answered or timed out: repair the stale ones. */
+static void
+get_finish(struct get_op *op)
+{
+	struct node *n = op->node;
+	unsigned i;
+
+	if (op->want_data && op->ok >= 1) {
+		for (i = 0; i < op->npref; i++) {
+			if (!op->answered[i] ||
+			    vset_equal(&op->replies[i], &op->merged))
+				continue;
+			stats_count(&n->stats, ST_READ_REPAIRS, 1);
+			replica_merge(n, op->pref[i], op->key, &op->merged,
+			    (int)n->cfg->timeout_ms, repair_done, NULL);
+		}
+	}
+	for (i = 0; i < op->npref; i++)
+		vset_release(&op->replies[i]);
+	vset_release(&op->merged);
+	if (op->timer != NULL)
+		event_free(op->timer);
+	free(op->key);
+	free(op);
+}
+
+static void
+repair_done(void *arg, uint32_t member, int code, const char *msg)
+{
+	(void)arg;
+	if (code < 0)
+		log_debug("read repair of member %u failed: %s", member, msg);
+}
+
+static void
+get_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct get_op *op = arg;
+
+	(void)fd;
+	(void)what;
+	if (op->req != NULL) {
+		snprintf(op->last_error, sizeof(op->last_error), "timed out");
+		get_fail_client(op, QERR_QUORUM);
+	}
+	/* Stragglers' replies still come (each peer request has its own
+	 * timeout); the op is freed when the last one does. */
+}
+
+static void
+get_replica_done(void *arg, uint32_t member, int code, const char *msg,
+    int found, struct vset *s)
+{
+	struct get_op *op = arg;
+	unsigned i;
+
+	for (i = 0; i < op->npref && op->pref[i] != member; i++)
+		;
+	op->outstanding--;
+	if (code < 0) {
+		op->failed++;
+		snprintf(op->last_error, sizeof(op->last_error), "%s", msg ?
+		    msg : qerr_name(code));
+	} else {
+		struct vset merged;
+
+		op->ok++;
+		op->answered[i] = 1;
+		op->found |= found;
+		vset_copy(&op->replies[i], s);
+		vset_merge(&op->merged, s, &merged);
+		vset_release(&op->merged);
+		op->merged = merged;
+	}
+	if (op->req != NULL) {
+		if (op->ok >= op->r)
+			get_reply_client(op);
+		else if (op->ok + op->outstanding < op->r)
+			get_fail_client(op, QERR_QUORUM);
+	}
+	if (op->outstanding == 0)
+		get_finish(op);
+}
+
+void
+coord_get(struct node *n, struct conn *c, uint64_t id, const Quorum__Get *g)
+{
+	struct request *req = request_new(n, c, id);
+	struct get_op *op;
+	char *err = NULL;
+	unsigned i;
+	int rc, ms;
+
+	stats_count(&n->stats, g->want_data ? ST_GETS : ST_HEADS, 1);
+	if ((rc = key_validate(g->key, strlen(g->key), &err)) < 0) {
+		request_fail(req, rc, err, 0, 0);
+		free(err);
+		return;
+	}
+	op = xcalloc(1, sizeof(*op));
+	op->node = n;
+	op->req = req;
+	op->key = xstrdup(g->key);
+	op->want_data = g->want_data;
+	op->r = g->r ? g->r : n->cfg->r;
+	op->npref = ring_preference_list(&n->ring,
+	    key_hash(g->key, strlen(g->key)), op->pref);
+	vset_init(&op->merged);
+	for (i = 0; i < op->npref; i++)
+		vset_init(&op->replies[i]);
+	if (check_quorum_arg(req, op->r, op->npref, "r") < 0) {
+		op->req = NULL;
+		get_finish(op);
+		return;
+	}
+	ms = op_timeout_ms(n, g->timeout_ms);
+	op->timer = op_timer(n, ms, get_timeout, op);
+	op->outstanding = op->npref;
+	for (i = 0; i < op->npref; i++)
+		replica_read(n, op->pref[i], op->key, op->want_data, ms,
+		    get_replica_done, op);
+}
+
+/* ================================================================ put */
+
+struct put_op {
+	struct node	*node;
+	struct request	*req;
+	char		*key;
+	unsigned	 w;
+	int		 tombstone;
+	uint32_t	 pref[RING_MAX_N];
+	unsigned	 npref;
+	unsigned	 outstanding, acks, failed;
+	char		 last_error[160];
+	struct event	*timer;
+	/* the local write's inputs and outputs (on the disk pool) */
+	struct cc	 ctx;
+	struct store_write sw;
+	void		*meta, *data;
+	struct vset	 delta;
+	struct dot	 dot;
+	size_t		 live_after;
+	int		 rc;
+	char		*err;
+};
+
+static void
+put_free(struct put_op *op)
+{
+	if (op->timer != NULL)
+		event_free(op->timer);
+	cc_release(&op->ctx);
+	vset_release(&op->delta);
+	dot_release(&op->dot);
+	free(op->meta);
+	free(op->data);
+	free(op->err);
+	free(op->key);
+	free(op);
+}
+
+static void
+put_reply_client(struct put_op *op)
+{
+	Quorum__Envelope env;
+	Quorum__PutResponse pr;
+	Quorum__DeleteResponse dr;
+	struct wire_arena a = { 0 };
+	uint8_t *ctx;
+	size_t ctx_len;
+
+	context_encode(&op->delta.cc, &ctx, &ctx_len);
+	quorum__envelope__init(&env);
+	if (op->tombstone) {
+		quorum__delete_response__init(&dr);
+		dr.dot = wire_dot_to_pb(&op->dot, &a);
+		dr.context.data = ctx;
+		dr.context.len = ctx_len;
+		dr.acks = op->acks;
+		env.body_case = QUORUM__ENVELOPE__BODY_DELETE_RESPONSE;
+		env.delete_response = &dr;
+	} else {
+		quorum__put_response__init(&pr);
+		pr.dot = wire_dot_to_pb(&op->dot, &a);
+		pr.context.data = ctx;
+		pr.context.len = ctx_len;
+		pr.acks = op->acks;
+		env.body_case = QUORUM__ENVELOPE__BODY_PUT_RESPONSE;
+		env.put_response = &pr;
+	}
+	stats_observe(&op->node->stats, SH_PUT_US,
+	    request_elapsed_us(op->req));
+	request_reply(op->req, &env);
+	op->req = NULL;
+	wire_arena_release(&a);
+	free(ctx);
+}
+
+static void
+put_fail_client(struct put_op *op, int code)
+{
+	char msg[320];
+
+	stats_count(&op->node->stats, ST_QUORUM_FAILURES, 1);
+	snprintf(msg, sizeof(msg), "write quorum not met for %s: %u of %u "
+	    "replicas synced it, %u needed (the write may still be on the "
+	    "replicas that did)%s%s", op->key, op->acks, op->npref, op->w,
+	    op->last_error[0] ? "; last error: " : "", op->last_error);
+	request_fail(op->req, code, msg, op->acks, op->w);
+	op->req = NULL;
+}
+
+static void
+put_check(struct put_op *op)
+{
+	if (op->req != NULL) {
+		if (op->acks >= op->w)
+			put_reply_client(op);
+		else if (op->acks + op->outstanding < op->w)
+			put_fail_client(op, QERR_QUORUM);
+	}
+	if (op->outstanding == 0)
+		put_free(op);
+}
+
+static void
+put_replica_done(void *arg, uint32_t member, int code, const char *msg)
+{
+	struct put_op *op = arg;
+
+	(void)member;
+	op->outstanding--;
+	if (code < 0) {
+		op->failed++;
+		snprintf(op->last_error, sizeof(op->last_error), "%s",
+		    msg ? msg : qerr_name(code));
+	} else
+		op->acks++;
+	put_check(op);
+}
+
+static void
+put_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct put_op *op = arg;
+
+	(void)fd;
+	(void)what;
+	if (op->req != NULL) {
+		snprintf(op->last_error, sizeof(op->last_error), "timed out");
+		put_fail_client(op, QERR_QUORUM);
+	}
+}
+
+static void
+put_local_work(void *arg)
+{
+	struct put_op *op = arg;
+
+	op->sw.live_after = &op->live_after;
+	op->rc = store_write(op->node->store, op->key, strlen(op->key),
+	    &op->sw, &op->delta, &op->dot, &op->err);
+}
+
+/* The local write is synced: count it and send the delta to the others. */
+static void
+put_local_done(void *arg)
+{
+	struct put_op *op = arg;
+	struct node *n = op->node;
+	unsigned i;
+	int ms = (int)n->cfg->timeout_ms;
+
+	op->outstanding--;
+	if (op->rc < 0) {
+		/* Nothing was written anywhere: fail with the store's reason. */
+		if (op->req != NULL) {
+			request_fail(op->req, op->rc, op->err, 0, op->w);
+			op->req = NULL;
+		}
+		op->outstanding = 0;
+		put_free(op);
+		return;
+	}
+	op->acks++;
+	if (!op->tombstone && op->live_after > 1)
+		stats_count(&n->stats, ST_SIBLINGS_CREATED, 1);
+	for (i = 0; i < op->npref; i++) {
+		if (op->pref[i] == n->self)
+			continue;
+		op->outstanding++;
+		replica_merge(n, op->pref[i], op->key, &op->delta, ms,
+		    put_replica_done, op);
+	}
+	put_check(op);
+}
+
+/* A put for a key this node holds no replica of goes to one that does. */
+struct forward_op {
+	struct node	*node;
+	struct request	*req;
+	Quorum__Envelope *env;		/* a decoded copy of the request */
+	uint32_t	 pref[RING_MAX_N];
+	unsigned	 npref, next;
+	int		 ms;
+};
+
+static void forward_next(struct forward_op *f);
+
+static void
+forward_reply(void *arg, const Quorum__Envelope *reply, int code,
+    const char *msg)
+{
+	struct forward_op *f = arg;
+
+	if (reply == NULL && code == QERR_UNAVAIL && f->next < f->npref) {
+		forward_next(f);	/* that node is out: try the next one */
+		return;
+	}
+	if (reply == NULL)
+		request_fail(f->req, code, msg, 0, 0);
+	else {
+		Quorum__Envelope copy = *reply;
+
+		request_reply(f->req, &copy);
+	}
+	quorum__envelope__free_unpacked(f->env, NULL);
+	free(f);
+}
+
+static void
+forward_next(struct forward_op *f)
+{
+	uint32_t m = f->pref[f->next++];
+
+	peer_request(f->node->peers[m], f->env, f->ms, forward_reply, f);
+}
+
+void
+coord_put(struct node *n, struct conn *c, uint64_t id,
+    const Quorum__Envelope *env)
+{
+	struct request *req = request_new(n, c, id);
+	/* put and delete_ share the envelope's oneof: use body_case. */
+	const Quorum__Put *p = env->body_case == QUORUM__ENVELOPE__BODY_PUT ?
+	    env->put : NULL;
+	const Quorum__Delete *d = p == NULL ? env->delete_ : NULL;
+	const char *key = p ? p->key : d->key;
+	ProtobufCBinaryData ctxb = p ? p->context : d->context;
+	struct put_op *op;
+	char *err = NULL;
+	unsigned i;
+	int rc, ms, self_is_replica = 0;
+
+	stats_count(&n->stats, p ? ST_PUTS : ST_DELETES, 1);
+	if ((rc = key_validate(key, strlen(key), &err)) < 0) {
+		request_fail(req, rc, err, 0, 0);
+		free(err);
+		return;
+	}
+	op = xcalloc(1, sizeof(*op));
+	op->node = n;
+	op->req = req;
+	op->key = xstrdup(key);
+	op->tombstone = d != NULL;
+	op->w = (p ? p->w : d->w) ? (p ? p->w : d->w) : n->cfg->w;
+	op->npref = ring_preference_list(&n->ring, key_hash(key, strlen(key)),
+	    op->pref);
+	vset_init(&op->delta);
+	cc_init(&op->ctx);
+	ms = op_timeout_ms(n, p ? p->timeout_ms : d->timeout_ms);
+	if (check_quorum_arg(req, op->w, op->npref, "w") < 0) {
+		op->req = NULL;
+		put_free(op);
+		return;
+	}
+	if ((rc = context_decode(ctxb.data, ctxb.len, &op->ctx, &err)) < 0) {
+		request_fail(req, QERR_INVALID, err, 0, 0);
+		free(err);
+		op->req = NULL;
+		put_free(op);
+		return;
+	}
+	for (i = 0; i < op->npref; i++)
+		self_is_replica |= op->pref[i] == n->self;
+
+	if (!self_is_replica) {
+		/* Only a replica may name the new version (its dot counter
+		 * must follow every dot it coordinated for the key). */
+		struct forward_op *f = xcalloc(1, sizeof(*f));
+		uint8_t *buf;
+		size_t len;
+
+		stats_count(&n->stats, ST_FORWARDS, 1);
+		f->node = n;
+		f->req = req;
+		f->ms = ms;
+		f->npref = op->npref;
+		memcpy(f->pref, op->pref, sizeof(f->pref));
+		len = quorum__envelope__get_packed_size(env);
+		buf = xmalloc(len);
+		quorum__envelope__pack(env, buf);
+		f->env = quorum__envelope__unpack(NULL, len, buf);
+		free(buf);
+		op->req = NULL;
+		put_free(op);
+		forward_next(f);
+		return;
+	}
+
+	if (p != NULL) {
+		op->meta = xmemdup(p->meta.data, p->meta.len);
+		op->data = xmemdup(p->data.data, p->data.len);
+		op->sw.meta_len = p->meta.len;
+		op->sw.data_len = p->data.len;
+		op->sw.reqid = p->client_request_id;
+	} else
+		op->sw.reqid = d->client_request_id;
+	op->sw.ctx = &op->ctx;
+	op->sw.node = n->actor;
+	op->sw.ts_us = now_us();
+	op->sw.tombstone = op->tombstone;
+	op->sw.meta = op->meta;
+	op->sw.data = op->data;
+	op->timer = op_timer(n, ms, put_timeout, op);
+	op->outstanding = 1;
+	diskpool_submit(n->pool, put_local_work, put_local_done, op);
+}
+
+/* ================================================================ list */
+
+struct list_op {
+	struct node		*node;
+	struct request		*req;
+	char			*dir, *after;
+	unsigned		 limit;
+	unsigned		 outstanding, ok, failed, allowed_failures;
+	int			 more;
+	struct list_entry	*e;		/* merged, sorted by name */
+	size_t			 n;
+	char			 last_error[160];
+	struct event		*timer;
+};
+
+static void
+list_free(struct list_op *op)
+{
+	if (op->timer != NULL)
+		event_free(op->timer);
+	list_entries_free(op->e, op->n);
+	free(op->dir);
+	free(op->after);
+	free(op);
+}
+
+/* Merge one member's sorted entries into the op's sorted entries. */
+static void
+list_merge_in(struct list_op *op, struct list_entry *e, size_t n)
+{
+	struct list_entry *out = xcalloc(op->n + n + 1, sizeof(*out));
+	size_t i = 0, j = 0, k = 0;
+
+	while (i < op->n || j < n) {
+		int c = i >= op->n ? 1 : j >= n ? -1 :
+		    strcmp(op->e[i].name, e[j].name);
+
+		if (c < 0)
+			out[k++] = op->e[i++];
+		else if (c > 0) {
+			out[k].name = xstrdup(e[j].name);
+			vset_copy(&out[k++].s, &e[j++].s);
+		} else {
+			out[k].name = op->e[i].name;
+			vset_merge(&op->e[i].s, &e[j].s, &out[k].s);
+			vset_release(&op->e[i].s);
+			k++, i++, j++;
+		}
+	}
+	free(op->e);
+	op->e = out;
+	op->n = k;
+}
+
+static void
+list_reply_client(struct list_op *op)
+{
+	Quorum__Envelope env;
+	Quorum__ListResponse lr;
+	struct wire_arena a = { 0 };
+	size_t i, n = op->n < op->limit ? op->n : op->limit;
+	uint8_t **ctxs = xcalloc(n + 1, sizeof(*ctxs));
+
+	quorum__envelope__init(&env);
+	quorum__list_response__init(&lr);
+	lr.more = op->more || op->n > op->limit;
+	lr.n_entries = n;
+	lr.entries = wire_alloc(&a, (n + 1) * sizeof(*lr.entries));
+	for (i = 0; i < n; i++) {
+		Quorum__ListResponse__Entry *pe = wire_alloc(&a, sizeof(*pe));
+		size_t len;
+
+		quorum__list_response__entry__init(pe);
+		vset_collapse_retries(&op->e[i].s);
+		pe->name = op->e[i].name;
+		pe->versions = wire_vset_to_pb(&op->e[i].s, 0, &a);
+		context_encode(&op->e[i].s.cc, &ctxs[i], &len);
+		pe->context.data = ctxs[i];
+		pe->context.len = len;
+		lr.entries[i] = pe;
+	}
+	env.body_case = QUORUM__ENVELOPE__BODY_LIST_RESPONSE;
+	env.list_response = &lr;
+	stats_observe(&op->node->stats, SH_LIST_US,
+	    request_elapsed_us(op->req));
+	request_reply(op->req, &env);
+	op->req = NULL;
+	for (i = 0; i < n; i++)
+		free(ctxs[i]);
+	free(ctxs);
+	wire_arena_release(&a);
+}
+
+static void
+list_fail_client(struct list_op *op)
+{
+	char msg[256];
+
+	stats_count(&op->node->stats, ST_QUORUM_FAILURES, 1);
+	snprintf(msg, sizeof(msg), "listing %s needs all but %u nodes to "
+	    "answer; %u of %u did%s%s", op->dir, op->allowed_failures, op->ok,
+	    op->ok + op->failed + op->outstanding,
+	    op->last_error[0] ? "; last error: " : "", op->last_error);
+	request_fail(op->req, QERR_QUORUM, msg, op->ok,
+	    op->ok + op->failed + op->outstanding - op->allowed_failures);
+	op->req = NULL;
+}
+
+static void
+list_replica_done(void *arg, uint32_t member, int code, const char *msg,
+    struct list_entry *e, size_t n, int more)
+{
+	struct list_op *op = arg;
+
+	(void)member;
+	op->outstanding--;
+	if (code < 0) {
+		op->failed++;
+		snprintf(op->last_error, sizeof(op->last_error), "%s",
+		    msg ? msg : qerr_name(code));
+		if (code == QERR_INVALID && op->req != NULL) {
+			request_fail(op->req, code, msg, 0, 0);
+			op->req = NULL;
+		}
+	} else {
+		op->ok++;
+		op->more |= more;
+		list_merge_in(op, e, n);
+	}
+	if (op->req != NULL) {
+		if (op->failed > op->allowed_failures)
+			list_fail_client(op);
+		else if (op->outstanding == 0)
+			list_reply_client(op);
+	}
+	if (op->outstanding == 0)
+		list_free(op);
+}
+
+static void
+list_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct list_op *op = arg;
+
+	(void)fd;
+	(void)what;
+	if (op->req != NULL) {
+		/* Answer with who answered, if enough did. */
+		op->failed += op->outstanding;
+		snprintf(op->last_error, sizeof(op->last_error), "timed out");
+		if (op->failed > op->allowed_failures)
+			list_fail_client(op);
+		else
+			list_reply_client(op);
+	}
+}
+
+#define LIST_PAGE_DEFAULT  1000
+#define LIST_PAGE_MAX      10000
+
+void
+coord_list(struct node *n, struct conn *c, uint64_t id,
+    const Quorum__List *l)
+{
+	struct request *req = request_new(n, c, id);
+	struct list_op *op;
+	unsigned r = l->r ? l->r : n->cfg->r, nrep = n->ring.n;
+	uint32_t m;
+	char *err = NULL;
+	int rc, ms;
+
+	stats_count(&n->stats, ST_LISTS, 1);
+	if ((rc = key_validate_dir(l->dir, strlen(l->dir), &err)) < 0) {
+		request_fail(req, rc, err, 0, 0);
+		free(err);
+		return;
+	}
+	if (nrep > n->ring.nmembers)
+		nrep = (unsigned)n->ring.nmembers;
+	if (check_quorum_arg(req, r, nrep, "r") < 0)
+		return;
+	op = xcalloc(1, sizeof(*op));
+	op->node = n;
+	op->req = req;
+	op->dir = xstrdup(l->dir);
+	op->after = xstrdup(l->after);
+	op->limit = l->limit == 0 ? LIST_PAGE_DEFAULT :
+	    l->limit > LIST_PAGE_MAX ? LIST_PAGE_MAX : l->limit;
+	/*
+	 * Children live wherever their own keys hash, so every node is asked.
+	 * With at most N-R nodes silent, each key still has R replicas among
+	 * those that answered, so an acknowledged create is listed when
+	 * R+W > N.
+	 */
+	op->allowed_failures = nrep - r;
+	ms = op_timeout_ms(n, l->timeout_ms);
+	op->timer = op_timer(n, ms, list_timeout, op);
+	op->outstanding = (unsigned)n->ring.nmembers;
+	for (m = 0; m < n->ring.nmembers; m++)
+		replica_list(n, m, op->dir, op->after, op->limit, ms,
+		    list_replica_done, op);
+}

@@ -1,0 +1,172 @@
+/* diskpool.c - store calls on worker threads; see diskpool.h. */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include <event2/event.h>
+
+#include "lib/xalloc.h"
+#include "replication/diskpool.h"
+
+struct job {
+	diskpool_fn	 work, done;
+	void		*arg;
+	struct job	*next;
+};
+
+/* A FIFO of jobs. */
+struct jobq {
+	struct job	*head, *tail;
+};
+
+struct diskpool {
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 wake;
+	struct jobq	 todo, finished;
+	int		 pending, stopping, nthreads;
+	pthread_t	*threads;
+	struct event	*finished_ev;	/* activated by workers */
+};
+
+static void
+jobq_push(struct jobq *q, struct job *j)
+{
+	j->next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+}
+
+static struct job *
+jobq_take_all(struct jobq *q)
+{
+	struct job *j = q->head;
+
+	q->head = q->tail = NULL;
+	return j;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct diskpool *p = arg;
+	struct job *j;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (p->todo.head == NULL && !p->stopping)
+			pthread_cond_wait(&p->wake, &p->lock);
+		if (p->todo.head == NULL)
+			break;
+		j = p->todo.head;
+		p->todo.head = j->next;
+		if (p->todo.head == NULL)
+			p->todo.tail = NULL;
+		pthread_mutex_unlock(&p->lock);
+
+		j->work(j->arg);
+
+		pthread_mutex_lock(&p->lock);
+		jobq_push(&p->finished, j);
+		if (p->finished.head == j && p->finished_ev != NULL)
+			event_active(p->finished_ev, EV_READ, 0);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* On the loop: run done() of every finished job, in finishing order. */
+static void
+run_finished(evutil_socket_t fd, short what, void *arg)
+{
+	struct diskpool *p = arg;
+	struct job *j, *next;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&p->lock);
+	j = jobq_take_all(&p->finished);
+	pthread_mutex_unlock(&p->lock);
+	for (; j != NULL; j = next) {
+		next = j->next;
+		if (j->done != NULL)
+			j->done(j->arg);
+		free(j);
+		pthread_mutex_lock(&p->lock);
+		p->pending--;
+		pthread_mutex_unlock(&p->lock);
+	}
+}
+
+struct diskpool *
+diskpool_new(struct event_base *base, int nthreads)
+{
+	struct diskpool *p = xcalloc(1, sizeof(*p));
+	int i;
+
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->wake, NULL);
+	p->finished_ev = event_new(base, -1, 0, run_finished, p);
+	p->nthreads = nthreads > 0 ? nthreads : 1;
+	p->threads = xcalloc((size_t)p->nthreads, sizeof(*p->threads));
+	for (i = 0; i < p->nthreads; i++)
+		pthread_create(&p->threads[i], NULL, worker_main, p);
+	return p;
+}
+
+void
+diskpool_submit(struct diskpool *p, diskpool_fn work, diskpool_fn done,
+    void *arg)
+{
+	struct job *j;
+
+	if (p->stopping) {
+		/* Shutting down: a done() that submits more runs it here. */
+		work(arg);
+		if (done != NULL)
+			done(arg);
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->work = work;
+	j->done = done;
+	j->arg = arg;
+	pthread_mutex_lock(&p->lock);
+	jobq_push(&p->todo, j);
+	p->pending++;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+}
+
+int
+diskpool_pending(struct diskpool *p)
+{
+	int n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->pending;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+void
+diskpool_free(struct diskpool *p)
+{
+	int i;
+
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stopping = 1;
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	for (i = 0; i < p->nthreads; i++)
+		pthread_join(p->threads[i], NULL);
+	run_finished(-1, 0, p);
+	event_free(p->finished_ev);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->wake);
+	free(p->threads);
+	free(p);
+}

@@ -1,0 +1,34 @@
+/*
+ * diskpool.h - worker threads for store calls, so the event loop never
+ * waits on the disk.
+ *
+ * A job is a pair of functions: work() runs on a worker thread (it may block
+ * on LevelDB and fsync), then done() runs on the event loop's thread.  The
+ * job's argument belongs to the caller throughout; done() usually frees it.
+ * Several workers run at once, so concurrent writes share their syncs
+ * through LevelDB's group commit: a sync on one write never stalls the loop
+ * or an unrelated request.
+ *
+ * Requires evthread_use_pthreads() before the event base is created.
+ */
+#ifndef REPLICATION_DISKPOOL_H
+#define REPLICATION_DISKPOOL_H
+
+#include <event2/event.h>
+
+struct diskpool;
+
+typedef void (*diskpool_fn)(void *arg);
+
+struct diskpool	*diskpool_new(struct event_base *base, int nthreads);
+void		 diskpool_submit(struct diskpool *p, diskpool_fn work,
+		    diskpool_fn done, void *arg);
+/* Jobs queued or running, for stats and for a clean shutdown. */
+int		 diskpool_pending(struct diskpool *p);
+/*
+ * Stop: finish every queued job (their done() runs here, on the caller's
+ * thread), join the workers and free the pool.
+ */
+void		 diskpool_free(struct diskpool *p);
+
+#endif

@@ -1,0 +1,26 @@
+## replication/: quorumd, the replication daemon (libevent loop, ring,
+## quorums, read repair, stats).
+noinst_LIBRARIES += replication/libqrepl.a
+replication_libqrepl_a_SOURCES = \
+	replication/config.c replication/config.h \
+	replication/conn.c replication/conn.h \
+	replication/coord.c \
+	replication/diskpool.c replication/diskpool.h \
+	replication/node.c replication/node.h replication/node_int.h \
+	replication/peer.c replication/peer.h \
+	replication/replica.c \
+	replication/ring.c replication/ring.h \
+	replication/stats.c replication/stats.h
+replication_libqrepl_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(PROTOBUF_C_CFLAGS) $(INIH_CFLAGS)
+REPL_LIBS = replication/libqrepl.a proto/libqproto.a $(STORE_LIBS) \
+	$(LIBEVENT_LIBS) $(INIH_LIBS)
+
+sbin_PROGRAMS += quorumd
+quorumd_SOURCES = replication/quorumd.c
+quorumd_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(PROTOBUF_C_CFLAGS)
+quorumd_LDADD = $(REPL_LIBS)
+
+noinst_PROGRAMS += replication/ring-balance
+replication_ring_balance_SOURCES = replication/ring_balance.c
+replication_ring_balance_LDADD = replication/libqrepl.a $(CAUSAL_LIBS)

@@ -1,0 +1,468 @@
+/*
+ * node.c - a quorumd node's life: open the store, build the ring, accept
+ * connections, dispatch each frame, serve stats, stop cleanly.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include "lib/log.h"
+#include "lib/qerr.h"
+#include "lib/xalloc.h"
+#include "proto/frame.h"
+#include "replication/node.h"
+#include "replication/node_int.h"
+
+int64_t
+now_us(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+/* ---- requests ---- */
+
+struct request *
+request_new(struct node *n, struct conn *c, uint64_t id)
+{
+	struct request *r = xcalloc(1, sizeof(*r));
+
+	r->node = n;
+	r->conn = conn_ref(c);
+	r->id = id;
+	gettimeofday(&r->start, NULL);
+	return r;
+}
+
+void
+request_free(struct request *r)
+{
+	conn_unref(r->conn);
+	free(r);
+}
+
+uint64_t
+request_elapsed_us(const struct request *r)
+{
+	struct timeval now;
+
+	gettimeofday(&now, NULL);
+	return (uint64_t)((now.tv_sec - r->start.tv_sec) * 1000000 +
+	    (now.tv_usec - r->start.tv_usec));
+}
+
+void
+request_reply(struct request *r, Quorum__Envelope *env)
+{
+	char *err = NULL;
+
+	env->request_id = r->id;
+	if (conn_is_open(r->conn) && conn_send(r->conn, env, &err) < 0) {
+		log_warn("reply to %s: %s", conn_peer_name(r->conn), err);
+		free(err);
+	}
+	request_free(r);
+}
+
+void
+request_fail(struct request *r, int code, const char *msg, unsigned replies,
+    unsigned needed)
+{
+	stats_count(&r->node->stats, ST_ERRORS, 1);
+	conn_send_error(r->conn, r->id, code, msg, replies, needed);
+	request_free(r);
+}
+
+/* ---- ring and stats requests ---- */
+
+static void
+serve_ring(struct node *n, struct conn *c, uint64_t id)
+{
+	Quorum__Envelope env;
+	Quorum__RingResponse rr;
+	struct wire_arena a = { 0 };
+	size_t i;
+
+	quorum__envelope__init(&env);
+	quorum__ring_response__init(&rr);
+	rr.node = n->cfg->id;
+	rr.cluster = n->cfg->cluster;
+	rr.n = n->ring.n;
+	rr.r = n->cfg->r;
+	rr.w = n->cfg->w;
+	rr.vnodes = n->cfg->vnodes;
+	rr.n_members = n->ring.nmembers;
+	rr.members = wire_alloc(&a, n->ring.nmembers * sizeof(*rr.members));
+	for (i = 0; i < n->ring.nmembers; i++) {
+		Quorum__RingResponse__Member *m = wire_alloc(&a, sizeof(*m));
+		size_t k;
+
+		quorum__ring_response__member__init(m);
+		m->id = n->ring.members[i].id;
+		m->rack = n->ring.members[i].rack;
+		for (k = 0; k < n->cfg->nmembers; k++)
+			if (strcmp(n->cfg->members[k].id, m->id) == 0)
+				m->address = n->cfg->members[k].addr;
+		ring_ownership(&n->ring, (uint32_t)i, &m->primary_share,
+		    &m->replica_share);
+		m->reachable = i == n->self || peer_is_connected(n->peers[i]);
+		rr.members[i] = m;
+	}
+	env.request_id = id;
+	env.body_case = QUORUM__ENVELOPE__BODY_RING_RESPONSE;
+	env.ring_response = &rr;
+	conn_send(c, &env, NULL);
+	wire_arena_release(&a);
+}
+
+static void
+serve_stats(struct node *n, struct conn *c, uint64_t id)
+{
+	Quorum__Envelope env;
+	struct wire_arena a = { 0 };
+
+	quorum__envelope__init(&env);
+	env.request_id = id;
+	env.body_case = QUORUM__ENVELOPE__BODY_STATS_RESPONSE;
+	env.stats_response = stats_to_pb(&n->stats, &a);
+	conn_send(c, &env, NULL);
+	wire_arena_release(&a);
+}
+
+/* ---- connections ---- */
+
+static void
+node_on_frame(struct conn *c, Quorum__Envelope *env, void *arg)
+{
+	struct node *n = arg;
+
+	switch (env->body_case) {
+	case QUORUM__ENVELOPE__BODY_GET:
+		coord_get(n, c, env->request_id, env->get);
+		break;
+	case QUORUM__ENVELOPE__BODY_PUT:
+	case QUORUM__ENVELOPE__BODY_DELETE:
+		coord_put(n, c, env->request_id, env);
+		break;
+	case QUORUM__ENVELOPE__BODY_LIST:
+		coord_list(n, c, env->request_id, env->list);
+		break;
+	case QUORUM__ENVELOPE__BODY_REPLICA_READ:
+	case QUORUM__ENVELOPE__BODY_REPLICA_WRITE:
+	case QUORUM__ENVELOPE__BODY_REPLICA_LIST:
+		replica_serve(n, c, env);
+		break;
+	case QUORUM__ENVELOPE__BODY_STATS_REQUEST:
+		serve_stats(n, c, env->request_id);
+		break;
+	case QUORUM__ENVELOPE__BODY_RING_REQUEST:
+		serve_ring(n, c, env->request_id);
+		break;
+	default:
+		stats_count(&n->stats, ST_BAD_FRAMES, 1);
+		conn_send_error(c, env->request_id, QERR_PROTO,
+		    "this node does not serve that message", 0, 0);
+		break;
+	}
+	frame_free(env);
+}
+
+static void
+node_on_close(struct conn *c, const char *why, void *arg)
+{
+	struct node *n = arg;
+	size_t i;
+
+	log_debug("%s: closed (%s)", conn_peer_name(c), why);
+	for (i = 0; i < n->nconns; i++)
+		if (n->conns[i] == c) {
+			n->conns[i] = n->conns[--n->nconns];
+			break;
+		}
+	conn_unref(c);		/* the reference conn_accept gave us */
+}
+
+static void
+node_on_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct node *n = arg;
+
+	(void)l;
+	(void)sa;
+	(void)salen;
+	if (n->stopping) {
+		close(fd);
+		return;
+	}
+	stats_count(&n->stats, ST_CONNECTIONS, 1);
+	n->conns = xreallocarray(n->conns, n->nconns + 1, sizeof(*n->conns));
+	n->conns[n->nconns++] = conn_accept(n->base, fd, &n->lim,
+	    node_on_frame, node_on_close, n);
+}
+
+static void
+node_on_listen_error(struct evconnlistener *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	/* EMFILE and friends: keep serving who is connected. */
+	log_error("accept: %s", strerror(errno));
+}
+
+/* ---- metrics over HTTP ---- */
+
+static void
+metrics_request(struct evhttp_request *req, void *arg)
+{
+	struct node *n = arg;
+	struct evbuffer *body = evbuffer_new();
+	char *text = stats_prometheus(&n->stats, n->cfg->id);
+
+	evbuffer_add(body, text, strlen(text));
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; version=0.0.4");
+	evhttp_send_reply(req, 200, "OK", body);
+	evbuffer_free(body);
+	free(text);
+}
+
+static int
+metrics_start(struct node *n, char **err)
+{
+	char host[256];
+	int port, rc;
+
+	if (n->cfg->metrics == NULL || n->cfg->metrics[0] == '\0')
+		return 0;
+	if ((rc = addr_split(n->cfg->metrics, host, sizeof(host), &port,
+	    err)) < 0)
+		return qerr_wrap(err, rc, "metrics");
+	n->http = evhttp_new(n->base);
+	evhttp_set_cb(n->http, "/metrics", metrics_request, n);
+	if (evhttp_bind_socket(n->http, host, (ev_uint16_t)port) != 0)
+		return qerr_set(err, QERR_IO, "metrics: cannot listen on %s: "
+		    "%s", n->cfg->metrics, strerror(errno));
+	log_info("metrics on http://%s/metrics", n->cfg->metrics);
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+/*
+ * The actor that names this node's dots is its id plus an epoch kept in
+ * the data directory: a node whose data is wiped starts a new epoch, so it
+ * can never reuse a dot it handed out before the wipe.
+ */
+static int
+actor_load(struct node *n, char **err)
+{
+	char path[4096], epoch[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/epoch", n->cfg->data_dir);
+	f = fopen(path, "r");
+	if (f != NULL) {
+		if (fgets(epoch, sizeof(epoch), f) == NULL)
+			epoch[0] = '\0';
+		fclose(f);
+		epoch[strcspn(epoch, "\n")] = '\0';
+	}
+	if (epoch[0] == '\0') {
+		int fd;
+
+		snprintf(epoch, sizeof(epoch), "%llx",
+		    (unsigned long long)now_us());
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || write(fd, epoch, strlen(epoch)) < 0 ||
+		    fsync(fd) < 0) {
+			if (fd >= 0)
+				close(fd);
+			return qerr_set(err, QERR_IO, "%s: %s", path,
+			    strerror(errno));
+		}
+		close(fd);
+	}
+	if (asprintf(&n->actor, "%s@%s", n->cfg->id, epoch) < 0)
+		return qerr_set(err, QERR_IO, "out of memory");
+	return 0;
+}
+
+static void
+node_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct node *n = arg;
+	struct timeval soon = { 0, 0 };
+
+	(void)what;
+	log_info("signal %d: stopping", (int)sig);
+	n->stopping = 1;
+	if (n->listener != NULL) {
+		evconnlistener_free(n->listener);
+		n->listener = NULL;
+	}
+	event_base_loopexit(n->base, &soon);
+}
+
+static int
+listen_start(struct node *n, char **err)
+{
+	struct sockaddr_in sin;
+	char host[256];
+	int port, rc;
+
+	if ((rc = addr_split(n->cfg->listen, host, sizeof(host), &port,
+	    err)) < 0)
+		return rc;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" :
+	    host, &sin.sin_addr) != 1)
+		return qerr_set(err, QERR_INVALID, "listen address \"%s\" is "
+		    "not an IPv4 address", n->cfg->listen);
+	n->listener = evconnlistener_new_bind(n->base, node_on_accept, n,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    1024, (struct sockaddr *)&sin, sizeof(sin));
+	if (n->listener == NULL)
+		return qerr_set(err, QERR_IO, "cannot listen on %s: %s",
+		    n->cfg->listen, strerror(errno));
+	evconnlistener_set_error_cb(n->listener, node_on_listen_error);
+	return 0;
+}
+
+int
+node_new(const struct config *cfg, struct node **out, char **err)
+{
+	struct node *n = xcalloc(1, sizeof(*n));
+	struct store_options so = { .create_if_missing = 1 };
+	struct ring_member *rm;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	n->cfg = cfg;
+	n->lim.max_frame = cfg->max_frame;
+	n->lim.connect_timeout_ms = (int)(cfg->timeout_ms < 2000 ?
+	    cfg->timeout_ms : 2000);
+	evthread_use_pthreads();
+	n->base = event_base_new();
+	if (n->base == NULL) {
+		rc = qerr_set(err, QERR_IO, "cannot create the event base");
+		goto fail;
+	}
+	if (mkdir(cfg->data_dir, 0755) < 0 && errno != EEXIST) {
+		rc = qerr_set(err, QERR_IO, "data directory %s: %s",
+		    cfg->data_dir, strerror(errno));
+		goto fail;
+	}
+	if ((rc = actor_load(n, err)) < 0)
+		goto fail;
+	so.max_value_size = cfg->max_value_size;
+	{
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/db", cfg->data_dir);
+		if ((rc = store_open(path, &so, &n->store, err)) < 0)
+			goto fail;
+	}
+
+	rm = xcalloc(cfg->nmembers, sizeof(*rm));
+	for (i = 0; i < cfg->nmembers; i++) {
+		rm[i].id = cfg->members[i].id;
+		rm[i].rack = cfg->members[i].rack;
+	}
+	rc = ring_build(&n->ring, rm, cfg->nmembers, cfg->vnodes, cfg->n, err);
+	free(rm);
+	if (rc < 0)
+		goto fail;
+	n->self = (uint32_t)ring_member_index(&n->ring, cfg->id);
+	n->peers = xcalloc(n->ring.nmembers, sizeof(*n->peers));
+	for (i = 0; i < n->ring.nmembers; i++) {
+		size_t k;
+
+		if (i == n->self)
+			continue;
+		for (k = 0; k < cfg->nmembers; k++)
+			if (strcmp(cfg->members[k].id,
+			    n->ring.members[i].id) == 0)
+				n->peers[i] = peer_new(n->base,
+				    cfg->members[k].id, cfg->members[k].addr,
+				    &n->lim);
+	}
+	n->pool = diskpool_new(n->base, (int)cfg->disk_threads);
+	if ((rc = listen_start(n, err)) < 0 || (rc = metrics_start(n, err)) < 0)
+		goto fail;
+	n->sig_term = evsignal_new(n->base, SIGTERM, node_on_signal, n);
+	n->sig_int = evsignal_new(n->base, SIGINT, node_on_signal, n);
+	event_add(n->sig_term, NULL);
+	event_add(n->sig_int, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	*out = n;
+	return 0;
+fail:
+	node_free(n);
+	return rc;
+}
+
+int
+node_run(struct node *n)
+{
+	log_info("node %s (actor %s) serving on %s: %zu members, n=%u r=%u "
+	    "w=%u, %u vnodes each", n->cfg->id, n->actor, n->cfg->listen,
+	    n->ring.nmembers, n->ring.n, n->cfg->r, n->cfg->w, n->cfg->vnodes);
+	if (event_base_dispatch(n->base) < 0)
+		return -1;
+	return 0;
+}
+
+void
+node_free(struct node *n)
+{
+	size_t i;
+
+	if (n == NULL)
+		return;
+	n->stopping = 1;
+	if (n->listener != NULL)
+		evconnlistener_free(n->listener);
+	/* Disk work under way completes (and syncs) before the store closes. */
+	diskpool_free(n->pool);
+	if (n->peers != NULL)
+		for (i = 0; i < n->ring.nmembers; i++)
+			peer_free(n->peers[i]);
+	free(n->peers);
+	while (n->nconns > 0)
+		conn_close(n->conns[n->nconns - 1]);	/* unlinks itself */
+	free(n->conns);
+	if (n->http != NULL)
+		evhttp_free(n->http);
+	if (n->sig_term != NULL)
+		event_free(n->sig_term);
+	if (n->sig_int != NULL)
+		event_free(n->sig_int);
+	store_close(n->store);
+	ring_release(&n->ring);
+	free(n->actor);
+	if (n->base != NULL)
+		event_base_free(n->base);
+	free(n);
+}

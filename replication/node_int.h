@@ -1,0 +1,104 @@
+/*
+ * node_int.h - what node.c, coord.c and replica.c share inside quorumd.
+ *
+ * A replica operation is addressed to a ring member by index; when the
+ * member is this node it runs on the disk pool, otherwise it goes to the
+ * peer.  Either way the callback runs once, on the loop, with the same
+ * arguments, so the coordinator treats itself as one replica among N.
+ */
+#ifndef REPLICATION_NODE_INT_H
+#define REPLICATION_NODE_INT_H
+
+#include <stdint.h>
+#include <sys/time.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+
+#include "proto/quorum.pb-c.h"
+#include "proto/wire.h"
+#include "replication/config.h"
+#include "replication/conn.h"
+#include "replication/diskpool.h"
+#include "replication/peer.h"
+#include "replication/ring.h"
+#include "replication/stats.h"
+#include "store/causal.h"
+#include "store/store.h"
+
+struct node {
+	const struct config	*cfg;
+	struct event_base	*base;
+	struct store		*store;
+	struct diskpool		*pool;
+	struct ring		 ring;
+	struct peer		**peers;	/* by ring member; NULL: self */
+	uint32_t		 self;
+	char			*actor;		/* id@epoch: names our dots */
+	struct evconnlistener	*listener;
+	struct evhttp		*http;
+	struct event		*sig_term, *sig_int;
+	struct conn_limits	 lim;
+	struct stats		 stats;
+	struct conn		**conns;	/* accepted, still open */
+	size_t			 nconns;
+	int			 stopping;
+};
+
+/* The request a client or peer sent, kept until it is answered. */
+struct request {
+	struct node	*node;
+	struct conn	*conn;		/* a reference */
+	uint64_t	 id;
+	struct timeval	 start;
+};
+
+struct request	*request_new(struct node *n, struct conn *c, uint64_t id);
+void		 request_free(struct request *r);
+/* Send the answer (body set by the caller; request_id set here). */
+void		 request_reply(struct request *r, Quorum__Envelope *env);
+void		 request_fail(struct request *r, int code, const char *msg,
+		    unsigned replies, unsigned needed);
+uint64_t	 request_elapsed_us(const struct request *r);
+
+/* ---- replica operations (replica.c) ---- */
+
+/* found: 1/0; s: the version set (the callback may keep it: see steal). */
+typedef void (*replica_read_cb)(void *arg, uint32_t member, int code,
+	    const char *msg, int found, struct vset *s);
+typedef void (*replica_write_cb)(void *arg, uint32_t member, int code,
+	    const char *msg);
+struct list_entry {
+	char		*name;
+	struct vset	 s;
+};
+typedef void (*replica_list_cb)(void *arg, uint32_t member, int code,
+	    const char *msg, struct list_entry *e, size_t n, int more);
+
+void	replica_read(struct node *n, uint32_t member, const char *key,
+	    int want_data, int timeout_ms, replica_read_cb cb, void *arg);
+/* Merge s (only read during the call) into member's copy of key. */
+void	replica_merge(struct node *n, uint32_t member, const char *key,
+	    const struct vset *s, int timeout_ms, replica_write_cb cb,
+	    void *arg);
+void	replica_list(struct node *n, uint32_t member, const char *dir,
+	    const char *after, unsigned limit, int timeout_ms,
+	    replica_list_cb cb, void *arg);
+void	list_entries_free(struct list_entry *e, size_t n);
+
+/* Serve a replica request from a peer. */
+void	replica_serve(struct node *n, struct conn *c, Quorum__Envelope *env);
+
+/* ---- coordination (coord.c) ---- */
+
+void	coord_get(struct node *n, struct conn *c, uint64_t id,
+	    const Quorum__Get *g);
+void	coord_put(struct node *n, struct conn *c, uint64_t id,
+	    const Quorum__Envelope *env);
+void	coord_list(struct node *n, struct conn *c, uint64_t id,
+	    const Quorum__List *l);
+
+int64_t	now_us(void);
+
+#endif

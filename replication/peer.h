@@ -1,0 +1,47 @@
+/*
+ * peer.h - requests from this node to another, over one pipelined
+ * connection.
+ *
+ * peer_request sends an Envelope and calls back exactly once: with the
+ * reply, or with an error code when the peer cannot be reached
+ * (QERR_UNAVAIL), the connection drops (QERR_UNAVAIL) or no reply comes
+ * within the timeout (QERR_TIMEOUT).  Many requests are in flight at once
+ * on the connection and replies may come in any order (matched by
+ * request_id).  A reply that comes after its timeout is dropped.
+ *
+ * The connection is opened on first use and reopened on a later request
+ * after it drops, no more often than once per reconnect interval: in
+ * between, requests fail at once with QERR_UNAVAIL, so a dead node costs
+ * callers nothing but a failed reply.
+ */
+#ifndef REPLICATION_PEER_H
+#define REPLICATION_PEER_H
+
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "proto/quorum.pb-c.h"
+#include "replication/conn.h"
+
+struct peer;
+
+/*
+ * reply is the peer's answer (an Error body included) or NULL with code
+ * and msg set; the callback does not own reply (it is freed after).
+ */
+typedef void (*peer_reply_cb)(void *arg, const Quorum__Envelope *reply,
+	    int code, const char *msg);
+
+struct peer	*peer_new(struct event_base *base, const char *id,
+		    const char *addr, const struct conn_limits *lim);
+void		 peer_free(struct peer *p);	/* fails what is in flight */
+const char	*peer_id(const struct peer *p);
+/* 1 when the last connection attempt succeeded and is still up. */
+int		 peer_is_connected(const struct peer *p);
+
+/* env->request_id is set here.  env is only read. */
+void		 peer_request(struct peer *p, Quorum__Envelope *env,
+		    int timeout_ms, peer_reply_cb cb, void *arg);
+
+#endif
