@@ -175,7 +175,9 @@ get_replica_done(void *arg, uint32_t member, int code, const char *msg,
 	for (i = 0; i < op->npref && op->pref[i] != member; i++)
 		;
 	op->outstanding--;
-	if (code < 0) {
+	if (member == UINT32_MAX) {
+		/* the sending loop's own count (see coord_get) */
+	} else if (code < 0) {
 		op->failed++;
 		snprintf(op->last_error, sizeof(op->last_error), "%s", msg ?
 		    msg : qerr_name(code));
@@ -233,10 +235,12 @@ coord_get(struct node *n, struct conn *c, uint64_t id, const Quorum__Get *g)
 	}
 	ms = op_timeout_ms(n, g->timeout_ms);
 	op->timer = op_timer(n, ms, get_timeout, op);
-	op->outstanding = op->npref;
+	/* One extra count while sending: a dead replica answers at once. */
+	op->outstanding = op->npref + 1;
 	for (i = 0; i < op->npref; i++)
 		replica_read(n, op->pref[i], op->key, op->want_data, ms,
 		    get_replica_done, op);
+	get_replica_done(op, UINT32_MAX, 0, NULL, 0, NULL);
 }
 
 /* ================================================================ put */
@@ -404,6 +408,11 @@ put_local_done(void *arg)
 	op->acks++;
 	if (!op->tombstone && op->live_after > 1)
 		stats_count(&n->stats, ST_SIBLINGS_CREATED, 1);
+	/*
+	 * A replica that is down answers at once, inside replica_merge: hold
+	 * one count for this loop so the op cannot finish under it.
+	 */
+	op->outstanding++;
 	for (i = 0; i < op->npref; i++) {
 		if (op->pref[i] == n->self)
 			continue;
@@ -411,6 +420,7 @@ put_local_done(void *arg)
 		replica_merge(n, op->pref[i], op->key, &op->delta, ms,
 		    put_replica_done, op);
 	}
+	op->outstanding--;
 	put_check(op);
 }
 
@@ -660,9 +670,10 @@ list_replica_done(void *arg, uint32_t member, int code, const char *msg,
 {
 	struct list_op *op = arg;
 
-	(void)member;
 	op->outstanding--;
-	if (code < 0) {
+	if (member == UINT32_MAX) {
+		/* the sending loop's own count (see coord_list) */
+	} else if (code < 0) {
 		op->failed++;
 		snprintf(op->last_error, sizeof(op->last_error), "%s",
 		    msg ? msg : qerr_name(code));
@@ -743,8 +754,10 @@ coord_list(struct node *n, struct conn *c, uint64_t id,
 	op->allowed_failures = nrep - r;
 	ms = op_timeout_ms(n, l->timeout_ms);
 	op->timer = op_timer(n, ms, list_timeout, op);
-	op->outstanding = (unsigned)n->ring.nmembers;
+	/* One extra count while sending: a dead node answers at once. */
+	op->outstanding = (unsigned)n->ring.nmembers + 1;
 	for (m = 0; m < n->ring.nmembers; m++)
 		replica_list(n, m, op->dir, op->after, op->limit, ms,
 		    list_replica_done, op);
+	list_replica_done(op, UINT32_MAX, 0, NULL, NULL, 0, 0);
 }

@@ -23,3 +23,8 @@ tests_unit_test_key_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_key_LDADD = $(STORE_LIBS) $(UNIT_LIBS)
 tests_unit_test_store_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_store_LDADD = $(STORE_LIBS) $(UNIT_LIBS)
+
+## Integration tests: real quorumd processes on loopback (tests/sh/lib.sh).
+SH_TESTS = tests/sh/t0300-cluster-basic.sh
+TESTS += $(SH_TESTS)
+EXTRA_DIST += $(SH_TESTS)

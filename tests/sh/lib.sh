@@ -1,0 +1,140 @@
+# tests/sh/lib.sh - shared by the shell tests: TAP output, real clusters of
+# quorumd processes on loopback, waits with deadlines.
+#
+# A test sources this file, sets T_NET (a number 1..250 unique among the
+# tests, so parallel tests never share an address), and calls plan N.
+# Node i of the test's cluster listens on 127.0.$T_NET.(10+i):7000+i.
+# Everything a test makes lives in $T_DIR, removed at exit when all passed.
+
+set -u
+top_builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_srcdir=${top_srcdir:-$top_builddir}
+QUORUMD="$top_builddir/quorumd"
+QUORUMCTL="$top_builddir/quorumctl"
+T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/qfs-test.XXXXXX")
+T_COUNT=0
+T_FAILED=0
+T_PLANNED=0
+T_NODES=0
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+
+plan() { T_PLANNED=$1; echo "1..$1"; }
+diag() { echo "# $*"; }
+
+ok() {	# ok DESCRIPTION COMMAND...
+	local desc=$1; shift
+	T_COUNT=$((T_COUNT + 1))
+	if "$@" >"$T_DIR/last.out" 2>&1; then
+		echo "ok $T_COUNT - $desc"
+	else
+		echo "not ok $T_COUNT - $desc"
+		T_FAILED=$((T_FAILED + 1))
+		sed 's/^/#   /' "$T_DIR/last.out" | tail -n 20
+	fi
+}
+
+is() {	# is GOT EXPECTED DESCRIPTION
+	T_COUNT=$((T_COUNT + 1))
+	if [ "$1" = "$2" ]; then
+		echo "ok $T_COUNT - $3"
+	else
+		echo "not ok $T_COUNT - $3"
+		echo "#   got:      '$1'"
+		echo "#   expected: '$2'"
+		T_FAILED=$((T_FAILED + 1))
+	fi
+}
+
+bail() { echo "Bail out! $*"; exit 1; }
+
+# wait_until SECONDS COMMAND...: poll COMMAND until it succeeds; 1 on timeout.
+wait_until() {
+	local deadline=$(( $(date +%s%N) / 1000000 + $1 * 1000 )); shift
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		[ $(( $(date +%s%N) / 1000000 )) -ge $deadline ] && return 1
+		sleep 0.05
+	done
+}
+
+node_addr() { echo "127.0.$T_NET.$((10 + $1)):$((7000 + $1))"; }
+node_list() {
+	local i l=""
+	for i in $(seq 1 "$T_NODES"); do l="$l${l:+,}$(node_addr "$i")"; done
+	echo "$l"
+}
+node_members() {
+	local i m=""
+	for i in $(seq 1 "$T_NODES"); do m="$m${m:+,}n$i@$(node_addr "$i")"; done
+	echo "$m"
+}
+node_pid() { cat "$T_DIR/n$1.pid" 2>/dev/null; }
+
+# node_start I: start node I of the cluster (again) with T_FLAGS.
+node_start() {
+	"$QUORUMD" --id "n$1" --data-dir "$T_DIR/n$1" --members "$(node_members)" \
+		--pid-file "$T_DIR/n$1.pid" --daemon ${T_FLAGS:-} \
+		2>>"$T_DIR/n$1.log" || return 1
+	wait_until 20 "$QUORUMCTL" --node "$(node_addr "$1")" --timeout-ms 500 status
+}
+
+# node_kill I [SIGNAL]: signal node I (default KILL) and, unless it is a
+# STOP/CONT, wait for it to be gone.
+node_kill() {
+	local pid; pid=$(node_pid "$1")
+	[ -n "$pid" ] || return 1
+	kill -"${2:-KILL}" "$pid" 2>/dev/null
+	case "${2:-KILL}" in STOP|CONT) return 0 ;; esac
+	wait_until 20 sh -c "! kill -0 $pid 2>/dev/null"
+	rm -f "$T_DIR/n$1.pid"
+}
+
+# cluster_start N [quorumd flags...]: N nodes, all answering; sets NODES.
+cluster_start() {
+	T_NODES=$1; shift
+	T_FLAGS="$*"
+	local i
+	for i in $(seq 1 "$T_NODES"); do
+		node_start "$i" || { cat "$T_DIR/n$i.log" >&2; bail "node $i did not start"; }
+	done
+	NODES=$(node_list)
+	export QUORUM_NODES=$NODES
+}
+
+cluster_stop() {
+	local i pid
+	for i in $(seq 1 "$T_NODES"); do
+		pid=$(node_pid "$i")
+		[ -n "$pid" ] || continue
+		kill -CONT "$pid" 2>/dev/null
+		kill -TERM "$pid" 2>/dev/null
+		wait_until 20 sh -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null
+	done
+}
+
+# Sanitizer reports in any node's log fail the test.
+check_logs() {
+	if grep -l -E 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' \
+		"$T_DIR"/n*.log >/dev/null 2>&1; then
+		grep -h -B2 -A20 -E 'Sanitizer|runtime error:' "$T_DIR"/n*.log | sed 's/^/# /' | head -60
+		return 1
+	fi
+	return 0
+}
+
+t_finish() {
+	cluster_stop
+	T_COUNT=$((T_COUNT + 1))
+	if check_logs; then
+		echo "ok $T_COUNT - no sanitizer reports in the daemons' logs"
+	else
+		echo "not ok $T_COUNT - no sanitizer reports in the daemons' logs"
+		T_FAILED=$((T_FAILED + 1))
+	fi
+	if [ "$T_FAILED" -eq 0 ] && [ "$T_COUNT" -eq "$T_PLANNED" ]; then
+		rm -rf "$T_DIR"
+	else
+		diag "kept $T_DIR for inspection"
+	fi
+}
+trap t_finish EXIT

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# A 3-node cluster: writes read back, siblings from a stale context and
+# their resolution, R=W=1, quorum errors with nodes down, nothing hangs.
+. "$(dirname "$0")/lib.sh"
+T_NET=30
+plan 13
+cluster_start 3 --timeout-ms 1500
+Q="$QUORUMCTL"
+
+ok "put then get" sh -c "'$Q' put /a hello && test \"\$('$Q' get /a)\" = hello"
+ok "binary value round trip" sh -c "head -c 65536 /dev/urandom > '$T_DIR/bin' && '$Q' put -f '$T_DIR/bin' /bin && '$Q' get /bin | cmp - '$T_DIR/bin'"
+ok "R=W=1 works" sh -c "'$Q' --w 1 put /one x && test \"\$('$Q' --r 1 get /one)\" = x"
+
+# Two writers that both read the same version write concurrently.
+"$Q" put /s base
+"$Q" get --context-out "$T_DIR/ctx" /s >/dev/null
+"$Q" --context @"$T_DIR/ctx" put /s left
+"$Q" --context @"$T_DIR/ctx" put /s right
+"$Q" get /s >"$T_DIR/s.out" 2>/dev/null; rc=$?
+is "$rc" 4 "two writes from one stale context leave siblings (exit 4)"
+ok "both siblings are shown" sh -c "grep -qx left '$T_DIR/s.out' && grep -qx right '$T_DIR/s.out'"
+"$Q" get --context-out "$T_DIR/ctx2" /s >/dev/null 2>&1
+"$Q" --context @"$T_DIR/ctx2" put /s merged
+is "$("$Q" get /s)" merged "a write with the merged context resolves them"
+
+node_kill 3
+ok "with one node of three killed, R=2 W=2 write" "$Q" put /after-kill v
+is "$("$Q" get /after-kill)" v "... and read work"
+node_kill 2
+start=$(date +%s)
+"$Q" --blind --timeout-ms 1500 put /nope v 2>"$T_DIR/err"; rc=$?
+is "$rc" 5 "with two killed, a write fails with the quorum error"
+ok "the error says how many replicas answered" grep -q "of 3 replicas synced it, 2 needed" "$T_DIR/err"
+cat "$T_DIR/err" | sed "s/^/# /"
+"$Q" --timeout-ms 1500 get /a >/dev/null 2>"$T_DIR/err"; rc=$?
+is "$rc" 5 "... and a read too"
+ok "within the timeout, not a hang" test $(( $(date +%s) - start )) -le 10
