@@ -1,4 +1,5 @@
 /* ring.c - consistent hashing with virtual nodes and racks; see ring.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -73,6 +74,21 @@ compute_preference(const struct ring *r, size_t t, uint32_t *out)
 	return got;
 }
 
+/*
+ * Token v of a member: XXH3 of "quorumfs-token:<id>:<v>".  Hashing a
+ * string rather than seeding the hash with v matters: for inputs under 4
+ * bytes XXH3 folds the seed in by XOR before mixing, so short ids such as
+ * "n1" and "n10" with nearby seeds collide and the ring degenerates.
+ */
+static uint64_t
+token_of(const char *id, unsigned v)
+{
+	char buf[128];
+	int len = snprintf(buf, sizeof(buf), "quorumfs-token:%s:%u", id, v);
+
+	return XXH3_64bits(buf, (size_t)len);
+}
+
 int
 ring_build(struct ring *r, const struct ring_member *members,
     size_t nmembers, unsigned vnodes, unsigned n, char **err)
@@ -111,8 +127,7 @@ ring_build(struct ring *r, const struct ring_member *members,
 	r->tokens = xcalloc(r->ntokens, sizeof(*r->tokens));
 	for (i = 0, t = 0; i < nmembers; i++)
 		for (v = 0; v < vnodes; v++, t++) {
-			r->tokens[t].token = XXH3_64bits_withSeed(
-			    r->members[i].id, strlen(r->members[i].id), v);
+			r->tokens[t].token = token_of(r->members[i].id, v);
 			r->tokens[t].member = (uint32_t)i;
 		}
 	qsort(r->tokens, r->ntokens, sizeof(*r->tokens), token_compare);

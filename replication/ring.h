@@ -2,8 +2,8 @@
  * ring.h - the consistent-hash ring with virtual nodes.
  *
  * Each member owns `vnodes` tokens on a 64-bit ring: token i of member m is
- * XXH3-64 of m's id with seed i, so every node that knows the same members
- * builds the same ring, with no coordination.  A key (hashed by key_hash in
+ * XXH3-64 of the string "quorumfs-token:<id>:<i>", so every node that knows
+ * the same members builds the same ring, with no coordination.  A key (hashed by key_hash in
  * store/key.h) belongs to the first token clockwise at or after its hash.
  * Its preference list is the next N distinct members clockwise from there;
  * when members have racks, members of racks not yet used come first, so the

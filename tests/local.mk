@@ -28,3 +28,8 @@ tests_unit_test_store_LDADD = $(STORE_LIBS) $(UNIT_LIBS)
 SH_TESTS = tests/sh/t0300-cluster-basic.sh
 TESTS += $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS)
+
+check_PROGRAMS += tests/unit/test_ring
+TESTS += tests/unit/test_ring
+tests_unit_test_ring_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ring_LDADD = replication/libqrepl.a $(CAUSAL_LIBS) $(UNIT_LIBS)
