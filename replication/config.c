@@ -184,6 +184,7 @@ struct ini_state {
 	struct config	*c;
 	char		*err;
 	const char	*path;
+	char		*members;	/* every members line so far, joined */
 };
 
 static int
@@ -200,6 +201,18 @@ config_ini_line(void *user, const char *section, const char *name,
 		    st->path, section);
 		return 0;
 	}
+	/* libinih hands over each continuation line of a value on its own:
+	 * members lines add up. */
+	if (strcmp(name, "members") == 0) {
+		char *joined;
+
+		if (asprintf(&joined, "%s,%s", st->members ? st->members : "",
+		    value) < 0)
+			abort();
+		free(st->members);
+		st->members = joined;
+		value = joined;
+	}
 	if (config_set(st->c, name, value, &err) < 0) {
 		qerr_set(&st->err, QERR_INVALID, "%s: [%s] %s", st->path,
 		    section, err);
@@ -212,9 +225,10 @@ config_ini_line(void *user, const char *section, const char *name,
 int
 config_load_file(struct config *c, const char *path, char **err)
 {
-	struct ini_state st = { c, NULL, path };
+	struct ini_state st = { c, NULL, path, NULL };
 	int line = ini_parse(path, config_ini_line, &st);
 
+	free(st.members);
 	if (line == -1)
 		return qerr_set(err, QERR_INVALID, "%s: cannot open: %s", path,
 		    strerror(errno));
