@@ -19,26 +19,15 @@
 #include <sys/stat.h>
 
 #include <leveldb/c.h>
+#include <xxhash.h>
 
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
 #include "store/key.h"
 #include "store/record.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
-#define STORE_STRIPES  1024
-
-struct store {
-	leveldb_t		*db;
-	leveldb_options_t	*options;
-	leveldb_cache_t		*cache;
-	leveldb_filterpolicy_t	*filter;
-	leveldb_writeoptions_t	*wsync;
-	leveldb_readoptions_t	*rdefault;
-	size_t			 max_value;
-	atomic_int		 fail_writes;
-	pthread_mutex_t		 stripes[STORE_STRIPES];
-};
 
 /* A growable byte string for building LevelDB keys. */
 struct kbuf {
@@ -215,6 +204,32 @@ store_close(struct store *st)
 	for (i = 0; i < STORE_STRIPES; i++)
 		pthread_mutex_destroy(&st->stripes[i]);
 	free(st);
+}
+
+void
+store_set_change_hook(struct store *st, store_change_fn fn, void *arg)
+{
+	st->on_change = fn;
+	st->on_change_arg = arg;
+}
+
+uint64_t
+store_record_digest(const char *key, size_t klen, const struct vset *s)
+{
+	XXH3_state_t *h = XXH3_createState();
+	uint8_t *rec;
+	size_t len;
+	uint64_t d;
+
+	record_encode(s, &rec, &len);
+	XXH3_64bits_reset(h);
+	XXH3_64bits_update(h, key, klen);
+	XXH3_64bits_update(h, "", 1);
+	XXH3_64bits_update(h, rec, len);
+	d = XXH3_64bits_digest(h);
+	XXH3_freeState(h);
+	free(rec);
+	return d == 0 ? 1 : d;	/* 0 means "no record" */
 }
 
 size_t
@@ -430,6 +445,10 @@ merge_locked(struct store *st, const char *key, size_t klen,
 	}
 	*changed = 1;
 	rc = 0;
+	if (st->on_change != NULL)
+		st->on_change(st->on_change_arg, key, klen,
+		    found ? store_record_digest(key, klen, local) : 0,
+		    store_record_digest(key, klen, &merged));
 out:
 	if (wb != NULL)
 		leveldb_writebatch_destroy(wb);
@@ -733,6 +752,9 @@ store_purge_tombstones(struct store *st, const char *key, size_t klen,
 	leveldb_write(st->db, st->wsync, wb, &lerr);
 	leveldb_writebatch_destroy(wb);
 	rc = lerr != NULL ? leveldb_failure(err, lerr, "purge") : 1;
+	if (rc == 1 && st->on_change != NULL)
+		st->on_change(st->on_change_arg, key, klen,
+		    store_record_digest(key, klen, &local), 0);
 out:
 	vset_release(&local);
 	pthread_mutex_unlock(lock);

@@ -141,6 +141,25 @@ int	store_scan_hash(struct store *st, uint64_t lo, uint64_t hi,
 int	store_purge_tombstones(struct store *st, const char *key, size_t klen,
 	    int64_t older_than_us, char **err);
 
+/*
+ * A record's digest: XXH3 of the key and its record (versions' headers and
+ * metadata, cc; not data).  Equal version sets give equal digests on every
+ * node; never 0, which stands for "no record".
+ */
+uint64_t store_record_digest(const char *key, size_t klen,
+	    const struct vset *s);
+
+/*
+ * Call fn after every change of a key's record, with the digests before and
+ * after (0: absent), from the thread that made the change, with the key's
+ * lock held: fn must be quick and must not call back into the store.  Set
+ * it before the store is shared between threads.  (Anti-entropy keeps its
+ * Merkle trees up to date with it.)
+ */
+typedef void (*store_change_fn)(void *arg, const char *key, size_t klen,
+	    uint64_t old_digest, uint64_t new_digest);
+void	store_set_change_hook(struct store *st, store_change_fn fn, void *arg);
+
 /* Fault injection for tests: the next n syncing writes fail with QERR_IO. */
 void	store_fail_next_writes(struct store *st, int n);
 

@@ -511,6 +511,57 @@ test_concurrent_writers_one_key(void **state)
 	vset_release(&s);
 }
 
+struct changes {
+	int		n;
+	uint64_t	last_old, last_new;
+};
+
+static void
+on_change(void *arg, const char *key, size_t klen, uint64_t old_digest,
+    uint64_t new_digest)
+{
+	struct changes *c = arg;
+
+	(void)key;
+	(void)klen;
+	c->n++;
+	c->last_old = old_digest;
+	c->last_new = new_digest;
+}
+
+/* The change hook sees every record change with digests that replicas
+ * holding equal version sets agree on. */
+static void
+test_change_hook_digests(void **state)
+{
+	struct fixture *f = *state;
+	struct changes c1 = { 0 }, c2 = { 0 };
+	struct vset d, s;
+	char *err = NULL;
+
+	store_set_change_hook(f->st, on_change, &c1);
+	store_set_change_hook(f->st2, on_change, &c2);
+	put(f->st, "/h", NULL, "A", "v1", &d);
+	assert_int_equal(c1.n, 1);
+	assert_true(c1.last_old == 0 && c1.last_new != 0);
+	assert_int_equal(store_merge(f->st2, "/h", 2, &d, NULL, &err), 0);
+	assert_true(c2.last_new == c1.last_new);	/* same set, same digest */
+	get(f->st, "/h", 0, &s);
+	assert_true(store_record_digest("/h", 2, &s) == c1.last_new);
+	/* a repeated merge changes nothing and reports nothing */
+	assert_int_equal(store_merge(f->st2, "/h", 2, &d, NULL, &err), 0);
+	assert_int_equal(c2.n, 1);
+	put(f->st, "/h", &s.cc, "A", NULL, NULL);	/* delete */
+	assert_int_equal(c1.n, 2);
+	assert_true(c1.last_old == store_record_digest("/h", 2, &s));
+	assert_int_equal(store_purge_tombstones(f->st, "/h", 2, INT64_MAX,
+	    &err), 1);
+	assert_int_equal(c1.n, 3);
+	assert_true(c1.last_new == 0);
+	vset_release(&s);
+	vset_release(&d);
+}
+
 int
 main(void)
 {
@@ -539,6 +590,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_concurrent_writers_one_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_change_hook_digests,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);

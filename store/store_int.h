@@ -1,0 +1,38 @@
+/*
+ * store_int.h - the store's insides, shared by the files of store/ only
+ * (store.c, hints.c).  Nothing outside store/ includes this.
+ */
+#ifndef STORE_STORE_INT_H
+#define STORE_STORE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include <leveldb/c.h>
+
+#include "store/store.h"
+
+#define STORE_STRIPES  1024
+
+struct store {
+	leveldb_t		*db;
+	leveldb_options_t	*options;
+	leveldb_cache_t		*cache;
+	leveldb_filterpolicy_t	*filter;
+	leveldb_writeoptions_t	*wsync;		/* sync = 1: every change */
+	leveldb_readoptions_t	*rdefault;
+	size_t			 max_value;
+	atomic_int		 fail_writes;	/* store_fail_next_writes */
+	pthread_mutex_t		 stripes[STORE_STRIPES];
+	store_change_fn		 on_change;
+	void			*on_change_arg;
+	void			*hints;		/* hints.c's state */
+};
+
+/*
+ * Key-space prefixes of the one LevelDB: 'k' records, 'd' data chunks,
+ * 'h' the hash index, 'x' hints (hints.c).  A new kind takes a new letter.
+ */
+
+#endif
