@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -223,7 +224,7 @@ conn_connect(struct event_base *base, const char *addr,
 	struct conn *c;
 	struct timeval tv;
 	char host[256];
-	int port;
+	int port, fd;
 
 	if (addr_split(addr, host, sizeof(host), &port, err) < 0)
 		return NULL;
@@ -239,7 +240,31 @@ conn_connect(struct event_base *base, const char *addr,
 	c = conn_alloc(lim, on_frame, on_close, arg);
 	c->on_ready = on_ready;
 	snprintf(c->name, sizeof(c->name), "%s", addr);
-	c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	fd = -1;
+	if (c->lim.source_host[0] != '\0') {
+		/*
+		 * Leave from this node's own address, so that a node is one
+		 * address on the network both ways (firewall rules between
+		 * nodes' addresses then cut every connection between them).
+		 */
+		struct sockaddr_in src;
+
+		memset(&src, 0, sizeof(src));
+		src.sin_family = AF_INET;
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+		if (fd < 0 || inet_pton(AF_INET, c->lim.source_host,
+		    &src.sin_addr) != 1 || bind(fd, (struct sockaddr *)&src,
+		    sizeof(src)) < 0) {
+			qerr_set(err, QERR_IO, "bind to %s: %s",
+			    c->lim.source_host, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			free(c);
+			return NULL;
+		}
+	}
+	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(c->bev, conn_read_frames, conn_write_done,
 	    conn_event, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);

@@ -38,6 +38,7 @@ struct conn_limits {
 	size_t	max_frame;		/* payload bytes; 0: FRAME_DEFAULT_MAX */
 	size_t	max_output;		/* queued output bytes; 0: 512 MiB */
 	int	connect_timeout_ms;	/* 0: 2000 */
+	char	source_host[64];	/* bind outgoing connections here; "" */
 };
 
 /* Take over an accepted socket. */

@@ -363,6 +363,19 @@ node_new(const struct config *cfg, struct node **out, char **err)
 	n->lim.max_frame = cfg->max_frame;
 	n->lim.connect_timeout_ms = (int)(cfg->timeout_ms < 2000 ?
 	    cfg->timeout_ms : 2000);
+	{
+		char host[256];
+		int port;
+
+		/* Peers see this node at its own address (see conn_limits). */
+		if (addr_split(cfg->listen, host, sizeof(host), &port,
+		    NULL) == 0 && strcmp(host, "0.0.0.0") != 0 &&
+		    strlen(host) < sizeof(n->lim.source_host))
+			snprintf(n->lim.source_host,
+			    sizeof(n->lim.source_host), "%s",
+			    strcmp(host, "localhost") == 0 ? "127.0.0.1" :
+			    host);
+	}
 	evthread_use_pthreads();
 	n->base = event_base_new();
 	if (n->base == NULL) {
