@@ -8,7 +8,8 @@ store_libqcausal_a_SOURCES = \
 	store/record.c store/record.h
 nodist_store_libqcausal_a_SOURCES = store/record.pb-c.c store/record.pb-c.h
 store_libqcausal_a_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
-store_libqstore_a_SOURCES = store/store.c store/store.h store/store_int.h
+store_libqstore_a_SOURCES = store/store.c store/store.h store/store_int.h \
+	store/hints.c store/hints.h
 store_libqstore_a_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 BUILT_SOURCES += store/record.pb-c.h
 CLEANFILES += store/record.pb-c.c store/record.pb-c.h

@@ -150,6 +150,7 @@ store_open(const char *dir, const struct store_options *opt,
 	struct stat sb;
 	char *lerr = NULL;
 	size_t i;
+	int rc;
 
 	*out = NULL;
 	if (dir == NULL || dir[0] == '\0')
@@ -183,6 +184,10 @@ store_open(const char *dir, const struct store_options *opt,
 		store_close(st);
 		return QERR_IO;
 	}
+	if ((rc = hints_open(st, err)) < 0) {
+		store_close(st);
+		return rc;
+	}
 	*out = st;
 	return 0;
 }
@@ -194,6 +199,7 @@ store_close(struct store *st)
 
 	if (st == NULL)
 		return;
+	hints_close(st);
 	if (st->db != NULL)
 		leveldb_close(st->db);
 	leveldb_options_destroy(st->options);

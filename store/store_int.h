@@ -31,6 +31,14 @@ struct store {
 };
 
 /*
+ * The hint log's state (hints.c): hints_open builds it from the 'x' rows
+ * once the db is open (store_open fails when it fails); hints_close frees
+ * it, before the db closes.
+ */
+int	hints_open(struct store *st, char **err);
+void	hints_close(struct store *st);
+
+/*
  * Key-space prefixes of the one LevelDB: 'k' records, 'd' data chunks,
  * 'h' the hash index, 'x' hints (hints.c).  A new kind takes a new letter.
  */
