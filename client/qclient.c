@@ -35,6 +35,8 @@ struct qc_node {
 
 struct qc {
 	struct qc_options opt;
+	struct sockaddr_in source;
+	int		 bind_source;
 	struct qc_node	*nodes;
 	size_t		 nnodes;
 	pthread_mutex_t	 lock;
@@ -97,6 +99,17 @@ qc_open(const struct qc_options *opt, struct qc **out, char **err)
 		qc->opt.timeout_ms = 5000;
 	if (qc->opt.max_frame == 0)
 		qc->opt.max_frame = FRAME_DEFAULT_MAX;
+	if (opt->source_host != NULL && opt->source_host[0] != '\0') {
+		qc->source.sin_family = AF_INET;
+		if (inet_pton(AF_INET, opt->source_host,
+		    &qc->source.sin_addr) != 1) {
+			free(qc);
+			return qerr_set(err, QERR_INVALID, "source address "
+			    "\"%s\" is not an IPv4 address", opt->source_host);
+		}
+		qc->bind_source = 1;
+	}
+	qc->opt.source_host = NULL;
 	pthread_mutex_init(&qc->lock, NULL);
 	/* Request ids only need to differ among one connection's requests. */
 	qc->next_id = (uint64_t)mono_ms() << 16;
@@ -175,7 +188,7 @@ wait_fd(int fd, short events, int64_t deadline)
 }
 
 static int
-conn_open(struct qc_node *n, int64_t deadline, char **err)
+conn_open(struct qc *qc, struct qc_node *n, int64_t deadline, char **err)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1, soerr = 0, rc;
@@ -183,6 +196,12 @@ conn_open(struct qc_node *n, int64_t deadline, char **err)
 
 	if (fd < 0)
 		return qerr_set(err, QERR_IO, "socket: %s", strerror(errno));
+	if (qc->bind_source && bind(fd, (struct sockaddr *)&qc->source,
+	    sizeof(qc->source)) < 0) {
+		rc = qerr_set(err, QERR_IO, "bind: %s", strerror(errno));
+		close(fd);
+		return rc;
+	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (struct sockaddr *)&n->sin, sizeof(n->sin)) < 0) {
 		if (errno != EINPROGRESS) {
@@ -207,7 +226,7 @@ conn_open(struct qc_node *n, int64_t deadline, char **err)
 }
 
 static int
-conn_take(struct qc_node *n, int64_t deadline, char **err)
+conn_take(struct qc *qc, struct qc_node *n, int64_t deadline, char **err)
 {
 	int fd = -1;
 
@@ -215,7 +234,7 @@ conn_take(struct qc_node *n, int64_t deadline, char **err)
 	if (n->nidle > 0)
 		fd = n->idle[--n->nidle];
 	pthread_mutex_unlock(&n->lock);
-	return fd >= 0 ? fd : conn_open(n, deadline, err);
+	return fd >= 0 ? fd : conn_open(qc, n, deadline, err);
 }
 
 static void
@@ -350,7 +369,7 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 			continue;
 		if (i >= tries && n->skip_until_ms <= mono_ms())
 			continue;	/* tried in the first round already */
-		fd = conn_take(n, deadline, &cerr);
+		fd = conn_take(qc, n, deadline, &cerr);
 		if (fd < 0) {
 			snprintf(last, sizeof(last), "%s", cerr);
 			free(cerr);

@@ -32,6 +32,7 @@ struct qc_options {
 	unsigned	 timeout_ms;	/* per request; 0: 5000 */
 	unsigned	 r, w;		/* 0: the cluster's defaults */
 	size_t		 max_frame;	/* 0: FRAME_DEFAULT_MAX */
+	const char	*source_host;	/* bind connections here; NULL: any */
 };
 
 int	qc_open(const struct qc_options *opt, struct qc **out, char **err);

@@ -35,6 +35,7 @@ struct ctl {
 	const char		*siblings_dir;
 	const char		*file;
 	int			 blind;
+	int			 strict;
 	int			 long_list;
 	unsigned		 wait_s;
 };
@@ -50,8 +51,11 @@ usage(FILE *f)
 "  head KEY            print KEY's versions without reading data\n"
 "  delete KEY          delete what KEY holds now\n"
 "  ls [-l] PATH        list the children of directory PATH\n"
-"  status | ring       members, reachability and ring ownership\n"
+"  status | members   members, their state (up, suspect, down) and phi as\n"
+"                      the answering node sees them, ring ownership\n"
 "  stats               counters and latency percentiles of every node\n"
+"  repair [PEER]       run anti-entropy now on each node given (with PEER,\n"
+"                      or with every member that is up); print a summary\n"
 "  wait                wait until every node answers (see --wait)\n"
 "  bench ...           load generator: quorumctl bench --help\n"
 "options:\n"
@@ -62,6 +66,8 @@ usage(FILE *f)
 "  --timeout-ms MS     request timeout (default 5000)\n"
 "  --context HEX|@FILE write against this context (default: read it first)\n"
 "  --blind             write with the empty context (replace nothing)\n"
+"  --strict            count only the key's home replicas toward W\n"
+"                      (no stand-ins holding hints)\n"
 "  --context-out FILE  save the context of a get/put/delete to FILE\n"
 "  --siblings-dir DIR  get: also write each sibling to DIR/sibling-N\n"
 "  -f, --file FILE     put: read the value from FILE ('-': stdin)\n"
@@ -327,6 +333,7 @@ cmd_put(struct ctl *c, const char *key, const char *value, int tombstone)
 	}
 	w.context = ctx;
 	w.context_len = clen;
+	w.strict = c->strict;
 	w.data = data;
 	w.data_len = dlen;
 	rc = tombstone ? qc_delete(c->qc, key, &w, &out, &err) :
@@ -423,15 +430,17 @@ cmd_status(struct ctl *c)
 	printf("cluster %s, as seen by %s: %zu members, n=%u r=%u w=%u, "
 	    "%u vnodes each\n", r->cluster, r->node, r->n_members, r->n, r->r,
 	    r->w, r->vnodes);
-	printf("%-12s %-22s %-8s %-10s %9s %9s\n", "member", "address", "rack",
-	    "state", "primary", "replicas");
+	printf("%-12s %-22s %-8s %-8s %6s %-9s %9s %9s\n", "member",
+	    "address", "rack", "state", "phi", "connected", "primary",
+	    "replicas");
 	for (i = 0; i < r->n_members; i++) {
 		Quorum__RingResponse__Member *m = r->members[i];
 
-		printf("%-12s %-22s %-8s %-10s %8.1f%% %8.1f%%\n", m->id,
-		    m->address, m->rack[0] ? m->rack : "-",
-		    m->reachable ? "up" : "unreached",
-		    m->primary_share * 100, m->replica_share * 100);
+		printf("%-12s %-22s %-8s %-8s %6.1f %-9s %8.1f%% %8.1f%%\n",
+		    m->id, m->address, m->rack[0] ? m->rack : "-",
+		    m->state[0] ? m->state : "?", m->phi,
+		    m->reachable ? "yes" : "no", m->primary_share * 100,
+		    m->replica_share * 100);
 	}
 	qc_reply_free(reply);
 	return 0;
@@ -488,6 +497,60 @@ cmd_stats(struct ctl *c)
 	return status;
 }
 
+/* Anti-entropy now on each node given, one after the other. */
+static int
+cmd_repair(struct ctl *c, const char *peer)
+{
+	struct qc_options o = c->opt;
+	struct qc *qc;
+	char *err = NULL;
+	size_t i;
+	int rc, status = 0;
+	uint64_t repaired = 0, bytes = 0;
+
+	o.timeout_ms = c->opt.timeout_ms ? c->opt.timeout_ms * 60 : 600000;
+	if ((rc = qc_open(&o, &qc, &err)) < 0)
+		return fail(rc, "nodes", err);
+	for (i = 0; i < qc_node_count(qc); i++) {
+		Quorum__Envelope env, *reply;
+		Quorum__RepairRequest rr;
+		Quorum__RepairResponse *r;
+
+		quorum__envelope__init(&env);
+		quorum__repair_request__init(&rr);
+		rr.peer = (char *)(peer ? peer : "");
+		env.body_case = QUORUM__ENVELOPE__BODY_REPAIR_REQUEST;
+		env.repair_request = &rr;
+		printf("repair %zu/%zu: %s ...", i + 1, qc_node_count(qc),
+		    qc_node_addr(qc, i));
+		fflush(stdout);
+		if ((rc = qc_request(qc, (int)i, &env, &reply, &err)) < 0) {
+			printf(" failed\n");
+			status = fail(rc, qc_node_addr(qc, i), err);
+			err = NULL;
+			continue;
+		}
+		r = reply->repair_response;
+		printf(" %u peers, %u of %u ranges differed (%u leaves), "
+		    "%" PRIu64 " keys pulled, %" PRIu64 " pushed, %" PRIu64
+		    " repaired, %" PRIu64 " bytes%s%s\n", r->peers,
+		    r->ranges_differing, r->ranges_compared, r->leaves_differing,
+		    r->keys_pulled, r->keys_pushed, r->keys_repaired,
+		    r->bytes_sent + r->bytes_received,
+		    r->failed_peers ? "; failed: " : "",
+		    r->failed_peers ? r->error : "");
+		repaired += r->keys_repaired;
+		bytes += r->bytes_sent + r->bytes_received;
+		if (r->failed_peers)
+			status = EXIT_CLUSTER;
+		qc_reply_free(reply);
+	}
+	printf("repair: %" PRIu64 " keys repaired, %" PRIu64 " bytes "
+	    "exchanged\n", repaired, bytes);
+	qc_close(qc);
+	return status;
+}
+
 static int
 cmd_wait(struct ctl *c)
 {
@@ -522,7 +585,7 @@ cmd_wait(struct ctl *c)
 
 enum {
 	OPT_NODES = 256, OPT_R, OPT_W, OPT_TIMEOUT, OPT_CONTEXT, OPT_BLIND,
-	OPT_CONTEXT_OUT, OPT_SIBLINGS_DIR, OPT_WAIT,
+	OPT_CONTEXT_OUT, OPT_SIBLINGS_DIR, OPT_WAIT, OPT_STRICT,
 };
 
 static const struct option options[] = {
@@ -533,6 +596,7 @@ static const struct option options[] = {
 	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
 	{ "context", required_argument, NULL, OPT_CONTEXT },
 	{ "blind", no_argument, NULL, OPT_BLIND },
+	{ "strict", no_argument, NULL, OPT_STRICT },
 	{ "context-out", required_argument, NULL, OPT_CONTEXT_OUT },
 	{ "siblings-dir", required_argument, NULL, OPT_SIBLINGS_DIR },
 	{ "wait", required_argument, NULL, OPT_WAIT },
@@ -609,6 +673,9 @@ main(int argc, char **argv)
 		case OPT_BLIND:
 			c.blind = 1;
 			break;
+		case OPT_STRICT:
+			c.strict = 1;
+			break;
 		case OPT_CONTEXT_OUT:
 			c.context_out = optarg;
 			break;
@@ -669,12 +736,16 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "ls") == 0) {
 		NEED_ARGS(0, 1);
 		rc = cmd_ls(&c, optind < argc ? argv[optind] : "/");
-	} else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "ring") == 0) {
+	} else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "ring") == 0 ||
+	    strcmp(cmd, "members") == 0) {
 		NEED_ARGS(0, 0);
 		rc = cmd_status(&c);
 	} else if (strcmp(cmd, "stats") == 0) {
 		NEED_ARGS(0, 0);
 		rc = cmd_stats(&c);
+	} else if (strcmp(cmd, "repair") == 0) {
+		NEED_ARGS(0, 1);
+		rc = cmd_repair(&c, optind < argc ? argv[optind] : NULL);
 	} else if (strcmp(cmd, "wait") == 0) {
 		NEED_ARGS(0, 0);
 		rc = cmd_wait(&c);

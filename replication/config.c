@@ -30,6 +30,12 @@ config_init(struct config *c)
 	c->disk_threads = 8;
 	c->max_value_size = 64u << 20;
 	c->max_frame = 80u << 20;
+	c->gossip_interval_ms = 200;
+	c->phi_threshold = 8.0;
+	c->handoff_interval_ms = 500;
+	c->handoff_rate = 16u << 20;
+	c->ae_interval_ms = 30000;
+	c->ae_rate = 32u << 20;
 }
 
 static void
@@ -176,7 +182,27 @@ config_set(struct config *c, const char *name, const char *value,
 	UINT_OPTION("disk_threads", "disk-threads", disk_threads, 1, 64)
 	UINT_OPTION("max_value_size", "max-value-size", max_value_size, 1,
 	    1u << 30)
+	UINT_OPTION("gossip_interval_ms", "gossip-interval-ms",
+	    gossip_interval_ms, 10, 60000)
+	UINT_OPTION("handoff_interval_ms", "handoff-interval-ms",
+	    handoff_interval_ms, 10, 600000)
+	UINT_OPTION("handoff_rate", "handoff-rate", handoff_rate, 1024,
+	    1u << 30)
+	UINT_OPTION("ae_interval_ms", "ae-interval-ms", ae_interval_ms, 0,
+	    86400000)
+	UINT_OPTION("ae_rate", "ae-rate", ae_rate, 1024, 1u << 30)
 #undef UINT_OPTION
+	if (strcmp(name, "phi_threshold") == 0 ||
+	    strcmp(name, "phi-threshold") == 0) {
+		char *end;
+		double d = strtod(value, &end);
+
+		if (*end != '\0' || end == value || !(d >= 0.5 && d <= 100))
+			return qerr_set(err, QERR_INVALID, "phi_threshold: "
+			    "\"%s\" is not a number from 0.5 to 100", value);
+		c->phi_threshold = d;
+		return 0;
+	}
 	return qerr_set(err, QERR_INVALID, "unknown option \"%s\"", name);
 }
 

@@ -251,8 +251,12 @@ struct put_op {
 	char		*key;
 	unsigned	 w;
 	int		 tombstone;
+	int		 strict;	/* only home replicas count, no hints */
 	uint32_t	 pref[RING_MAX_N];
 	unsigned	 npref;
+	uint32_t	*walk;		/* every member from the key on */
+	unsigned	 nwalk, next_standin;
+	unsigned	 hinted;
 	unsigned	 outstanding, acks, failed;
 	char		 last_error[160];
 	struct event	*timer;
@@ -275,6 +279,7 @@ put_free(struct put_op *op)
 	cc_release(&op->ctx);
 	vset_release(&op->delta);
 	dot_release(&op->dot);
+	free(op->walk);
 	free(op->meta);
 	free(op->data);
 	free(op->err);
@@ -346,20 +351,77 @@ put_check(struct put_op *op)
 		put_free(op);
 }
 
+/* One copy of the write on its way: to a home replica, or to a stand-in
+ * holding it as a hint for that home replica. */
+struct put_send {
+	struct put_op	*op;
+	uint32_t	 home;
+	int		 hinted;
+};
+
+static void put_send_to(struct put_op *op, uint32_t home, uint32_t to,
+    int hinted);
+
+/* Send the copy meant for `home` to the next stand-in that is up. */
+static int
+put_send_hinted(struct put_op *op, uint32_t home)
+{
+	struct node *n = op->node;
+
+	while (op->next_standin < op->nwalk) {
+		uint32_t s = op->walk[op->next_standin++];
+
+		if (s == n->self || !members_available(&n->members, s))
+			continue;
+		put_send_to(op, home, s, 1);
+		return 0;
+	}
+	return -1;
+}
+
 static void
 put_replica_done(void *arg, uint32_t member, int code, const char *msg)
 {
-	struct put_op *op = arg;
+	struct put_send *ps = arg;
+	struct put_op *op = ps->op;
 
 	(void)member;
+	if (code == QERR_UNAVAIL && !ps->hinted && !op->strict &&
+	    op->req != NULL && put_send_hinted(op, ps->home) == 0) {
+		/* the home replica is out: a stand-in took the copy */
+		op->outstanding--;
+		free(ps);
+		return;
+	}
 	op->outstanding--;
 	if (code < 0) {
 		op->failed++;
 		snprintf(op->last_error, sizeof(op->last_error), "%s",
 		    msg ? msg : qerr_name(code));
-	} else
+	} else {
 		op->acks++;
+		if (ps->hinted)
+			op->hinted++;
+	}
+	free(ps);
 	put_check(op);
+}
+
+static void
+put_send_to(struct put_op *op, uint32_t home, uint32_t to, int hinted)
+{
+	struct node *n = op->node;
+	struct put_send *ps = xcalloc(1, sizeof(*ps));
+
+	ps->op = op;
+	ps->home = home;
+	ps->hinted = hinted;
+	op->outstanding++;
+	if (hinted)
+		stats_count(&n->stats, ST_HINTED_WRITES, 1);
+	replica_merge_hint(n, to, op->key, &op->delta,
+	    hinted ? n->ring.members[home].id : NULL, (int)n->cfg->timeout_ms,
+	    put_replica_done, ps);
 }
 
 static void
@@ -392,7 +454,6 @@ put_local_done(void *arg)
 	struct put_op *op = arg;
 	struct node *n = op->node;
 	unsigned i;
-	int ms = (int)n->cfg->timeout_ms;
 
 	op->outstanding--;
 	if (op->rc < 0) {
@@ -414,11 +475,18 @@ put_local_done(void *arg)
 	 */
 	op->outstanding++;
 	for (i = 0; i < op->npref; i++) {
-		if (op->pref[i] == n->self)
+		uint32_t home = op->pref[i];
+
+		if (home == n->self)
 			continue;
-		op->outstanding++;
-		replica_merge(n, op->pref[i], op->key, &op->delta, ms,
-		    put_replica_done, op);
+		/*
+		 * Sloppy quorum: a home replica the failure detector holds
+		 * down gets its copy through the next stand-in that is up,
+		 * as a hint; a strict write only counts home replicas.
+		 */
+		if (op->strict || members_available(&n->members, home) ||
+		    put_send_hinted(op, home) < 0)
+			put_send_to(op, home, home, 0);
 	}
 	op->outstanding--;
 	put_check(op);
@@ -512,6 +580,10 @@ coord_put(struct node *n, struct conn *c, uint64_t id,
 	}
 	for (i = 0; i < op->npref; i++)
 		self_is_replica |= op->pref[i] == n->self;
+	op->strict = p ? p->strict_quorum : d->strict_quorum;
+	op->walk = xcalloc(n->ring.nmembers, sizeof(*op->walk));
+	op->nwalk = ring_walk(&n->ring, key_hash(key, strlen(key)), op->walk);
+	op->next_standin = op->npref;
 
 	if (!self_is_replica) {
 		/* Only a replica may name the new version (its dot counter
@@ -524,8 +596,13 @@ coord_put(struct node *n, struct conn *c, uint64_t id,
 		f->node = n;
 		f->req = req;
 		f->ms = ms;
-		f->npref = op->npref;
-		memcpy(f->pref, op->pref, sizeof(f->pref));
+		/* Homes the failure detector holds up first, then the rest. */
+		for (i = 0; i < op->npref; i++)
+			if (members_available(&n->members, op->pref[i]))
+				f->pref[f->npref++] = op->pref[i];
+		for (i = 0; i < op->npref; i++)
+			if (!members_available(&n->members, op->pref[i]))
+				f->pref[f->npref++] = op->pref[i];
 		len = quorum__envelope__get_packed_size(env);
 		buf = xmalloc(len);
 		quorum__envelope__pack(env, buf);

@@ -151,11 +151,11 @@ diskpool_pending(struct diskpool *p)
 }
 
 void
-diskpool_free(struct diskpool *p)
+diskpool_stop(struct diskpool *p)
 {
 	int i;
 
-	if (p == NULL)
+	if (p == NULL || p->threads == NULL)
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->stopping = 1;
@@ -163,10 +163,19 @@ diskpool_free(struct diskpool *p)
 	pthread_mutex_unlock(&p->lock);
 	for (i = 0; i < p->nthreads; i++)
 		pthread_join(p->threads[i], NULL);
+	free(p->threads);
+	p->threads = NULL;
 	run_finished(-1, 0, p);
+}
+
+void
+diskpool_free(struct diskpool *p)
+{
+	if (p == NULL)
+		return;
+	diskpool_stop(p);
 	event_free(p->finished_ev);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->wake);
-	free(p->threads);
 	free(p);
 }

@@ -27,8 +27,11 @@ void		 diskpool_submit(struct diskpool *p, diskpool_fn work,
 int		 diskpool_pending(struct diskpool *p);
 /*
  * Stop: finish every queued job (their done() runs here, on the caller's
- * thread), join the workers and free the pool.
+ * thread) and join the workers.  Jobs submitted after this run at once on
+ * the caller's thread, so shutdown paths need no special case.
  */
+void		 diskpool_stop(struct diskpool *p);
+/* Stop if not stopped, and free the pool. */
 void		 diskpool_free(struct diskpool *p);
 
 #endif

@@ -4,8 +4,11 @@ noinst_LIBRARIES += replication/libqrepl.a
 replication_libqrepl_a_SOURCES = \
 	replication/config.c replication/config.h \
 	replication/conn.c replication/conn.h \
+	replication/antientropy.c \
 	replication/coord.c \
 	replication/diskpool.c replication/diskpool.h \
+	replication/gossip.c replication/handoff.c \
+	replication/members.c replication/members.h \
 	replication/node.c replication/node.h replication/node_int.h \
 	replication/peer.c replication/peer.h \
 	replication/replica.c \
@@ -13,7 +16,8 @@ replication_libqrepl_a_SOURCES = \
 	replication/stats.c replication/stats.h
 replication_libqrepl_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(PROTOBUF_C_CFLAGS) $(INIH_CFLAGS)
-REPL_LIBS = replication/libqrepl.a proto/libqproto.a $(STORE_LIBS) \
+REPL_LIBS = replication/libqrepl.a client/libqclient.a proto/libqproto.a \
+	$(STORE_LIBS) \
 	$(LIBEVENT_LIBS) $(INIH_LIBS)
 
 sbin_PROGRAMS += quorumd
@@ -24,3 +28,6 @@ quorumd_LDADD = $(REPL_LIBS)
 noinst_PROGRAMS += replication/ring-balance
 replication_ring_balance_SOURCES = replication/ring_balance.c
 replication_ring_balance_LDADD = replication/libqrepl.a $(CAUSAL_LIBS)
+
+## Merkle trees per ring range, for anti-entropy.
+replication_libqrepl_a_SOURCES += replication/merkle.c replication/merkle.h

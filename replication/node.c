@@ -124,6 +124,9 @@ serve_ring(struct node *n, struct conn *c, uint64_t id)
 		ring_ownership(&n->ring, (uint32_t)i, &m->primary_share,
 		    &m->replica_share);
 		m->reachable = i == n->self || peer_is_connected(n->peers[i]);
+		m->state = (char *)member_state_name(n->members.m[i].state);
+		m->phi = members_phi(&n->members, (uint32_t)i,
+		    members_now_ms());
 		rr.members[i] = m;
 	}
 	env.request_id = id;
@@ -133,17 +136,57 @@ serve_ring(struct node *n, struct conn *c, uint64_t id)
 	wire_arena_release(&a);
 }
 
+struct backlog_pb {
+	Quorum__StatsResponse	*r;
+	struct wire_arena	*a;
+};
+
+/* Hints kept for each target: count, bytes and the oldest's age. */
+static void
+backlog_to_pb(void *arg, const char *target, uint64_t count, uint64_t bytes,
+    int64_t oldest_us)
+{
+	struct backlog_pb *b = arg;
+	uint64_t values[3] = { count, bytes, count && oldest_us ?
+	    (uint64_t)((now_us() - oldest_us) / 1000) : 0 };
+	static const char *what[3] = { "count", "bytes", "oldest_age_ms" };
+	size_t k;
+
+	b->r->counters = xreallocarray(b->r->counters, b->r->n_counters + 3,
+	    sizeof(*b->r->counters));
+	for (k = 0; k < 3; k++) {
+		Quorum__Counter *c = wire_alloc(b->a, sizeof(*c));
+		char *name = wire_alloc(b->a, 128);
+
+		quorum__counter__init(c);
+		snprintf(name, 128, "hints.%s.%s", target, what[k]);
+		c->name = name;
+		c->value = values[k];
+		b->r->counters[b->r->n_counters++] = c;
+	}
+}
+
 static void
 serve_stats(struct node *n, struct conn *c, uint64_t id)
 {
 	Quorum__Envelope env;
 	struct wire_arena a = { 0 };
+	struct backlog_pb b;
+	Quorum__Counter **fixed;
 
 	quorum__envelope__init(&env);
 	env.request_id = id;
 	env.body_case = QUORUM__ENVELOPE__BODY_STATS_RESPONSE;
 	env.stats_response = stats_to_pb(&n->stats, &a);
+	/* The fixed counters live in the arena; grow a copy of the array. */
+	fixed = env.stats_response->counters;
+	env.stats_response->counters = xmemdup(fixed,
+	    env.stats_response->n_counters * sizeof(*fixed));
+	b.r = env.stats_response;
+	b.a = &a;
+	handoff_backlog(n, backlog_to_pb, &b);
 	conn_send(c, &env, NULL);
+	free(env.stats_response->counters);
 	wire_arena_release(&a);
 }
 
@@ -175,6 +218,24 @@ node_on_frame(struct conn *c, Quorum__Envelope *env, void *arg)
 		break;
 	case QUORUM__ENVELOPE__BODY_RING_REQUEST:
 		serve_ring(n, c, env->request_id);
+		break;
+	case QUORUM__ENVELOPE__BODY_GOSSIP:
+		gossip_serve(n, c, env);
+		break;
+	case QUORUM__ENVELOPE__BODY_HINT_BATCH:
+		handoff_serve_batch(n, c, env);
+		break;
+	case QUORUM__ENVELOPE__BODY_MERKLE_REQUEST:
+		ae_serve_merkle(n, c, env);
+		break;
+	case QUORUM__ENVELOPE__BODY_KEY_STATES_REQUEST:
+		ae_serve_states_request(n, c, env);
+		break;
+	case QUORUM__ENVELOPE__BODY_KEY_STATES:
+		ae_serve_states_push(n, c, env);
+		break;
+	case QUORUM__ENVELOPE__BODY_REPAIR_REQUEST:
+		ae_serve_repair(n, c, env);
 		break;
 	default:
 		stats_count(&n->stats, ST_BAD_FRAMES, 1);
@@ -421,7 +482,14 @@ node_new(const struct config *cfg, struct node **out, char **err)
 				    cfg->members[k].id, cfg->members[k].addr,
 				    &n->lim);
 	}
+	members_init(&n->members, &n->ring, n->self, (uint64_t)now_us(),
+	    cfg->phi_threshold, cfg->gossip_interval_ms);
 	n->pool = diskpool_new(n->base, (int)cfg->disk_threads);
+	if ((rc = ae_new(n, err)) < 0)
+		goto fail;
+	n->handoff = handoff_new(n);
+	gossip_start(n);
+	ae_start_timer(n);
 	if ((rc = listen_start(n, err)) < 0 || (rc = metrics_start(n, err)) < 0)
 		goto fail;
 	n->sig_term = evsignal_new(n->base, SIGTERM, node_on_signal, n);
@@ -457,15 +525,30 @@ node_free(struct node *n)
 	n->stopping = 1;
 	if (n->listener != NULL)
 		evconnlistener_free(n->listener);
-	/* Disk work under way completes (and syncs) before the store closes. */
-	diskpool_free(n->pool);
-	if (n->peers != NULL)
+	gossip_stop(n);
+	handoff_stop(n->handoff);
+	ae_stop(n);
+	/*
+	 * Disk work under way completes (and syncs) before the store closes;
+	 * then requests to peers fail.  Whatever those failures start runs
+	 * at once: the pool runs late jobs inline, shut peers fail at once.
+	 */
+	diskpool_stop(n->pool);
+	if (n->peers != NULL) {
+		for (i = 0; i < n->ring.nmembers; i++)
+			peer_shutdown(n->peers[i]);
 		for (i = 0; i < n->ring.nmembers; i++)
 			peer_free(n->peers[i]);
+	}
 	free(n->peers);
+	n->peers = NULL;
 	while (n->nconns > 0)
 		conn_close(n->conns[n->nconns - 1]);	/* unlinks itself */
 	free(n->conns);
+	diskpool_free(n->pool);
+	handoff_free(n->handoff);
+	ae_free(n);
+	members_release(&n->members);
 	if (n->http != NULL)
 		evhttp_free(n->http);
 	if (n->sig_term != NULL)

@@ -21,6 +21,7 @@
 #include "replication/config.h"
 #include "replication/conn.h"
 #include "replication/diskpool.h"
+#include "replication/members.h"
 #include "replication/peer.h"
 #include "replication/ring.h"
 #include "replication/stats.h"
@@ -41,6 +42,10 @@ struct node {
 	struct event		*sig_term, *sig_int;
 	struct conn_limits	 lim;
 	struct stats		 stats;
+	struct members		 members;	/* who is alive */
+	struct event		*gossip_timer;
+	struct handoff		*handoff;
+	struct antientropy	*ae;
 	struct conn		**conns;	/* accepted, still open */
 	size_t			 nconns;
 	int			 stopping;
@@ -82,6 +87,10 @@ void	replica_read(struct node *n, uint32_t member, const char *key,
 void	replica_merge(struct node *n, uint32_t member, const char *key,
 	    const struct vset *s, int timeout_ms, replica_write_cb cb,
 	    void *arg);
+/* The same, as a hint that member keeps for hint_for (NULL: none). */
+void	replica_merge_hint(struct node *n, uint32_t member, const char *key,
+	    const struct vset *s, const char *hint_for, int timeout_ms,
+	    replica_write_cb cb, void *arg);
 void	replica_list(struct node *n, uint32_t member, const char *dir,
 	    const char *after, unsigned limit, int timeout_ms,
 	    replica_list_cb cb, void *arg);
@@ -100,5 +109,39 @@ void	coord_list(struct node *n, struct conn *c, uint64_t id,
 	    const Quorum__List *l);
 
 int64_t	now_us(void);
+
+/* ---- gossip (gossip.c) ---- */
+
+void	gossip_start(struct node *n);
+void	gossip_stop(struct node *n);
+void	gossip_serve(struct node *n, struct conn *c, Quorum__Envelope *env);
+
+/* ---- anti-entropy (antientropy.c) ---- */
+
+int	ae_new(struct node *n, char **err);	/* builds the trees */
+void	ae_start_timer(struct node *n);
+void	ae_stop(struct node *n);		/* no new sessions */
+void	ae_free(struct node *n);
+void	ae_serve_repair(struct node *n, struct conn *c, Quorum__Envelope *env);
+void	ae_serve_merkle(struct node *n, struct conn *c, Quorum__Envelope *env);
+void	ae_serve_states_request(struct node *n, struct conn *c,
+	    Quorum__Envelope *env);
+void	ae_serve_states_push(struct node *n, struct conn *c,
+	    Quorum__Envelope *env);
+
+/* ---- hinted handoff (handoff.c) ---- */
+
+struct handoff	*handoff_new(struct node *n);
+void		 handoff_stop(struct handoff *h);	/* no new deliveries */
+void		 handoff_free(struct handoff *h);
+/* A stand-in keeps a write for `target` (ReplicaWrite with hint_for). */
+void		 handoff_serve_write(struct node *n, struct conn *c,
+		    Quorum__Envelope *env);
+void		 handoff_serve_batch(struct node *n, struct conn *c,
+		    Quorum__Envelope *env);
+/* Backlog per target, for stats: calls cb for each target. */
+void		 handoff_backlog(struct node *n,
+		    void (*cb)(void *arg, const char *target, uint64_t count,
+		    uint64_t bytes, int64_t oldest_us), void *arg);
 
 #endif

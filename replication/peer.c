@@ -30,6 +30,7 @@ struct peer {
 	struct conn		*conn;
 	int			 connected;
 	struct timeval		 last_attempt;
+	int			 shut;
 	uint64_t		 next_id;
 	struct pending		*buckets[PEER_BUCKETS];
 };
@@ -138,10 +139,11 @@ peer_new(struct event_base *base, const char *id, const char *addr,
 }
 
 void
-peer_free(struct peer *p)
+peer_shutdown(struct peer *p)
 {
 	if (p == NULL)
 		return;
+	p->shut = 1;
 	if (p->conn != NULL) {
 		struct conn *c = p->conn;
 
@@ -150,6 +152,14 @@ peer_free(struct peer *p)
 		conn_unref(c);
 	}
 	fail_all(p, QERR_UNAVAIL, "shutting down");
+}
+
+void
+peer_free(struct peer *p)
+{
+	if (p == NULL)
+		return;
+	peer_shutdown(p);
 	free(p->id);
 	free(p->addr);
 	free(p);
@@ -185,6 +195,8 @@ peer_conn(struct peer *p)
 
 	if (p->conn != NULL)
 		return p->conn;
+	if (p->shut)
+		return NULL;
 	if (p->last_attempt.tv_sec != 0 &&
 	    ms_since(&p->last_attempt) < PEER_RECONNECT_MS)
 		return NULL;

@@ -35,7 +35,9 @@ typedef void (*peer_reply_cb)(void *arg, const Quorum__Envelope *reply,
 
 struct peer	*peer_new(struct event_base *base, const char *id,
 		    const char *addr, const struct conn_limits *lim);
-void		 peer_free(struct peer *p);	/* fails what is in flight */
+/* Close: fail what is in flight; later requests fail at once. */
+void		 peer_shutdown(struct peer *p);
+void		 peer_free(struct peer *p);	/* shuts down first */
 const char	*peer_id(const struct peer *p);
 /* 1 when the last connection attempt succeeded and is still up. */
 int		 peer_is_connected(const struct peer *p);

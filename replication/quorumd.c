@@ -31,6 +31,9 @@ usage(FILE *f)
 "      --vnodes T         ring positions per node\n"
 "      --timeout-ms MS    request timeout\n"
 "      --metrics HOST:PORT  serve Prometheus metrics at /metrics\n"
+"      --gossip-interval-ms MS, --phi-threshold PHI  failure detection\n"
+"      --handoff-interval-ms MS, --handoff-rate BYTES/S  hinted handoff\n"
+"      --ae-interval-ms MS, --ae-rate BYTES/S  anti-entropy (0: on demand)\n"
 "      --log-level LEVEL  debug, info, warn or error\n"
 "  -d, --daemon           detach; with --pid-file FILE write the pid there\n"
 "      --pid-file FILE\n"
@@ -57,6 +60,12 @@ static const struct option long_options[] = {
 	{ "log-level", required_argument, NULL, 0 },
 	{ "pid-file", required_argument, NULL, 0 },
 	{ "cluster", required_argument, NULL, 0 },
+	{ "gossip-interval-ms", required_argument, NULL, 0 },
+	{ "phi-threshold", required_argument, NULL, 0 },
+	{ "handoff-interval-ms", required_argument, NULL, 0 },
+	{ "handoff-rate", required_argument, NULL, 0 },
+	{ "ae-interval-ms", required_argument, NULL, 0 },
+	{ "ae-rate", required_argument, NULL, 0 },
 	{ NULL, 0, NULL, 0 }
 };
 

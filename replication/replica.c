@@ -234,11 +234,19 @@ void
 replica_merge(struct node *n, uint32_t member, const char *key,
     const struct vset *s, int timeout_ms, replica_write_cb cb, void *arg)
 {
+	replica_merge_hint(n, member, key, s, NULL, timeout_ms, cb, arg);
+}
+
+void
+replica_merge_hint(struct node *n, uint32_t member, const char *key,
+    const struct vset *s, const char *hint_for, int timeout_ms,
+    replica_write_cb cb, void *arg)
+{
 	Quorum__Envelope env;
 	Quorum__ReplicaWrite rw;
 	struct remote_ctx *rc;
 
-	if (member == n->self) {
+	if (member == n->self && hint_for == NULL) {
 		struct local_op *op = local_op_new(n, member, key, cb, arg);
 
 		vset_copy(&op->in, s);
@@ -251,6 +259,7 @@ replica_merge(struct node *n, uint32_t member, const char *key,
 	quorum__replica_write__init(&rw);
 	rw.key = (char *)key;
 	rw.delta = wire_vset_to_pb(s, 1, &rc->arena);
+	rw.hint_for = (char *)(hint_for != NULL ? hint_for : "");
 	env.body_case = QUORUM__ENVELOPE__BODY_REPLICA_WRITE;
 	env.replica_write = &rw;
 	peer_request(n->peers[member], &env, timeout_ms, remote_merge_reply,
@@ -461,6 +470,13 @@ replica_serve(struct node *n, struct conn *c, Quorum__Envelope *env)
 		break;
 	case QUORUM__ENVELOPE__BODY_REPLICA_WRITE:
 		stats_count(&n->stats, ST_REPLICA_WRITES, 1);
+		if (env->replica_write->hint_for != NULL &&
+		    env->replica_write->hint_for[0] != '\0' &&
+		    strcmp(env->replica_write->hint_for, n->cfg->id) != 0) {
+			request_free(r);
+			handoff_serve_write(n, c, env);
+			break;
+		}
 		if ((rc = wire_vset_from_pb(env->replica_write->delta, &s,
 		    &err)) < 0) {
 			request_fail(r, rc, err, 0, 0);

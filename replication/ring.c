@@ -180,6 +180,21 @@ ring_preference_list(const struct ring *r, uint64_t hash, uint32_t *out)
 	return r->nprefs[t];
 }
 
+unsigned
+ring_walk(const struct ring *r, uint64_t hash, uint32_t *out)
+{
+	size_t t = token_for(r, hash), k;
+	unsigned got = ring_preference_list(r, hash, out);
+
+	for (k = 0; k < r->ntokens && got < r->nmembers; k++) {
+		uint32_t m = r->tokens[(t + k) % r->ntokens].member;
+
+		if (!chosen(out, got, m))
+			out[got++] = m;
+	}
+	return got;
+}
+
 long
 ring_member_index(const struct ring *r, const char *id)
 {

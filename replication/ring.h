@@ -57,6 +57,13 @@ void	ring_release(struct ring *r);
 unsigned ring_preference_list(const struct ring *r, uint64_t hash,
 	    uint32_t *out);
 
+/*
+ * Every member in ring order from a key hash's position: the preference
+ * list first, then the members a sloppy quorum takes as stand-ins, in the
+ * order it takes them.  out has room for r->nmembers; returns how many.
+ */
+unsigned ring_walk(const struct ring *r, uint64_t hash, uint32_t *out);
+
 /* Index of the member with this id, or -1. */
 long	ring_member_index(const struct ring *r, const char *id);
 

@@ -11,6 +11,8 @@ static const char *counter_names[ST__COUNT] = {
 	"forwards", "quorum_failures", "read_repairs", "siblings_created",
 	"replica_writes", "replica_reads", "replica_lists",
 	"bad_frames", "connections", "errors",
+	"hinted_writes", "hints_stored", "hints_delivered", "hints_received",
+	"ae_sessions", "ae_keys_repaired", "ae_bytes",
 };
 
 static const char *hist_names[SH__COUNT] = {

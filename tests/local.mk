@@ -25,7 +25,8 @@ tests_unit_test_store_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_store_LDADD = $(STORE_LIBS) $(UNIT_LIBS)
 
 ## Integration tests: real quorumd processes on loopback (tests/sh/lib.sh).
-SH_TESTS = tests/sh/t0300-cluster-basic.sh
+SH_TESTS = tests/sh/t0300-cluster-basic.sh \
+	tests/sh/t0400-hinted-handoff.sh tests/sh/t0410-anti-entropy.sh
 TESTS += $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS)
 
@@ -33,3 +34,13 @@ check_PROGRAMS += tests/unit/test_ring
 TESTS += tests/unit/test_ring
 tests_unit_test_ring_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ring_LDADD = replication/libqrepl.a $(CAUSAL_LIBS) $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/test_hints
+TESTS += tests/unit/test_hints
+tests_unit_test_hints_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_hints_LDADD = $(STORE_LIBS) $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/test_merkle
+TESTS += tests/unit/test_merkle
+tests_unit_test_merkle_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_merkle_LDADD = replication/libqrepl.a $(CAUSAL_LIBS) $(UNIT_LIBS)
