@@ -138,3 +138,29 @@ t_finish() {
 	fi
 }
 trap t_finish EXIT
+
+# ---- network faults ----
+# A test that cuts the network starts with, before sourcing this file:
+#   [ -n "${QFS_IN_NETNS:-}" ] || QFS_IN_NETNS=1 exec unshare --net -- bash "$0" "$@"
+# so that it runs in a network namespace of its own (loopback only, its
+# firewall rules touching nothing else), then calls net_up.
+net_up() {
+	ip link set lo up || bail "cannot bring up loopback in the namespace"
+	command -v iptables >/dev/null || bail "iptables is not installed"
+}
+
+node_ip() { echo "127.0.$T_NET.$((10 + $1))"; }
+
+# partition "1 2" "3": drop every packet between the two groups of nodes,
+# both ways (peers connect from their own address, so this cuts them).
+partition() {
+	local a b
+	for a in $1; do
+		for b in $2; do
+			iptables -A INPUT -s "$(node_ip "$a")" -d "$(node_ip "$b")" -j DROP || return 1
+			iptables -A INPUT -s "$(node_ip "$b")" -d "$(node_ip "$a")" -j DROP || return 1
+		done
+	done
+}
+
+heal() { iptables -F INPUT; }
