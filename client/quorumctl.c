@@ -20,6 +20,8 @@
 #include "client/qclient.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
+#include "proto/wire.h"
+#include "store/record.h"
 
 #define EXIT_ERROR     1
 #define EXIT_USAGE     2
@@ -54,6 +56,8 @@ usage(FILE *f)
 "  status | members   members, their state (up, suspect, down) and phi as\n"
 "                      the answering node sees them, ring ownership\n"
 "  stats               counters and latency percentiles of every node\n"
+"  dump                every key each node given holds in its own store,\n"
+"                      with its record digest and versions (no quorum)\n"
 "  repair [PEER]       run anti-entropy now on each node given (with PEER,\n"
 "                      or with every member that is up); print a summary\n"
 "  wait                wait until every node answers (see --wait)\n"
@@ -497,6 +501,79 @@ cmd_stats(struct ctl *c)
 	return status;
 }
 
+/*
+ * What one node holds, read from its own store (not a quorum read): a
+ * line per key - its record digest (equal on replicas that agree), the
+ * key, and its versions (node:counter, "tombstone" or the data length).
+ */
+static int
+cmd_dump(struct ctl *c)
+{
+	size_t i;
+	int status = 0;
+
+	for (i = 0; i < qc_node_count(c->qc); i++) {
+		char *after = xstrdup("");
+		int more = 1;
+
+		while (more) {
+			Quorum__Envelope env, *reply;
+			Quorum__KeyStatesRequest kr;
+			char *err = NULL;
+			size_t k, v;
+			int rc;
+
+			quorum__envelope__init(&env);
+			quorum__key_states_request__init(&kr);
+			kr.lo = 0;
+			kr.hi = UINT64_MAX;
+			kr.after = after;
+			kr.limit = 1024;
+			env.body_case =
+			    QUORUM__ENVELOPE__BODY_KEY_STATES_REQUEST;
+			env.key_states_request = &kr;
+			if ((rc = qc_request(c->qc, (int)i, &env, &reply,
+			    &err)) < 0) {
+				status = fail(rc, qc_node_addr(c->qc, i), err);
+				break;
+			}
+			more = reply->key_states->more &&
+			    reply->key_states->n_states > 0;
+			for (k = 0; k < reply->key_states->n_states; k++) {
+				const Quorum__KeyState *ks =
+				    reply->key_states->states[k];
+				struct vset s;
+
+				if (wire_vset_from_pb(ks->versions, &s,
+				    &err) < 0) {
+					status = fail(QERR_CORRUPT, ks->key,
+					    err);
+					err = NULL;
+					continue;
+				}
+				printf("%s %016" PRIx64 " %s", qc_node_addr(c->qc,
+				    i), record_digest(ks->key, strlen(ks->key),
+				    &s), ks->key);
+				for (v = 0; v < s.n; v++) {
+					printf(" %s:%" PRIu64 "=", s.v[v].dot.node,
+					    s.v[v].dot.counter);
+					if (s.v[v].tombstone)
+						printf("tombstone");
+					else
+						printf("%zu", s.v[v].data_len);
+				}
+				printf("\n");
+				vset_release(&s);
+				free(after);
+				after = xstrdup(ks->key);
+			}
+			qc_reply_free(reply);
+		}
+		free(after);
+	}
+	return status;
+}
+
 /* Anti-entropy now on each node given, one after the other. */
 static int
 cmd_repair(struct ctl *c, const char *peer)
@@ -743,6 +820,9 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "stats") == 0) {
 		NEED_ARGS(0, 0);
 		rc = cmd_stats(&c);
+	} else if (strcmp(cmd, "dump") == 0) {
+		NEED_ARGS(0, 0);
+		rc = cmd_dump(&c);
 	} else if (strcmp(cmd, "repair") == 0) {
 		NEED_ARGS(0, 1);
 		rc = cmd_repair(&c, optind < argc ? argv[optind] : NULL);

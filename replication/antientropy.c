@@ -653,6 +653,7 @@ struct states_op {
 	uint64_t	 lo, hi;
 	char		*after;
 	unsigned	 limit;
+	int		 want_data;
 	/* a pull's answer, or a push's input */
 	char		**keys;
 	struct vset	*sets;
@@ -726,9 +727,10 @@ states_read_work(void *arg)
 	op->sets = xcalloc(op->n + 1, sizeof(*op->sets));
 	for (i = 0; i < op->n && op->rc >= 0; i++) {
 		op->rc = store_get(op->req->node->store, op->keys[i],
-		    strlen(op->keys[i]), 1, &op->sets[i], &op->err);
+		    strlen(op->keys[i]), op->want_data, &op->sets[i],
+		    &op->err);
 		for (k = 0; k < op->sets[i].n; k++)
-			bytes += op->sets[i].v[k].data_len;
+			bytes += op->want_data ? op->sets[i].v[k].data_len : 0;
 		/* Keep a page's frame bounded: the rest comes next page. */
 		if (bytes >= AE_PUSH_BYTES && i + 1 < op->n) {
 			for (k = i + 1; k < op->n; k++)
@@ -790,6 +792,7 @@ ae_serve_states_request(struct node *n, struct conn *c,
 	op->hi = kr->hi;
 	op->after = xstrdup(kr->after ? kr->after : "");
 	op->limit = kr->limit == 0 || kr->limit > 4096 ? 4096 : kr->limit;
+	op->want_data = kr->want_data;
 	diskpool_submit(n->pool, states_read_work, states_read_done, op);
 }
 

@@ -7,6 +7,8 @@
 #include "store/record.h"
 #include "store/record.pb-c.h"
 
+#include <xxhash.h>
+
 /*
  * The protobuf-c structs built here point into the vset (no copies): they
  * live only for the duration of one pack call.
@@ -171,4 +173,23 @@ record_decode(const uint8_t *buf, size_t len, struct vset *s, char **err)
 		return QERR_CORRUPT;
 	}
 	return 0;
+}
+
+uint64_t
+record_digest(const char *key, size_t klen, const struct vset *s)
+{
+	XXH3_state_t *h = XXH3_createState();
+	uint8_t *rec;
+	size_t len;
+	uint64_t d;
+
+	record_encode(s, &rec, &len);
+	XXH3_64bits_reset(h);
+	XXH3_64bits_update(h, key, klen);
+	XXH3_64bits_update(h, "", 1);
+	XXH3_64bits_update(h, rec, len);
+	d = XXH3_64bits_digest(h);
+	XXH3_freeState(h);
+	free(rec);
+	return d == 0 ? 1 : d;	/* 0 means "no record" */
 }

@@ -23,6 +23,13 @@ void	record_encode(const struct vset *s, uint8_t **out, size_t *len);
 int	record_decode(const uint8_t *buf, size_t len, struct vset *s,
 	    char **err);
 
+/*
+ * A record's digest: XXH3 of the key, a NUL and the record's encoding.
+ * Equal version sets give equal digests on every node; never 0, which
+ * stands for "no record".
+ */
+uint64_t record_digest(const char *key, size_t klen, const struct vset *s);
+
 void	context_encode(const struct cc *cc, uint8_t **out, size_t *len);
 /* Decode a context into *cc (initialised here). */
 int	context_decode(const uint8_t *buf, size_t len, struct cc *cc,

@@ -222,20 +222,7 @@ store_set_change_hook(struct store *st, store_change_fn fn, void *arg)
 uint64_t
 store_record_digest(const char *key, size_t klen, const struct vset *s)
 {
-	XXH3_state_t *h = XXH3_createState();
-	uint8_t *rec;
-	size_t len;
-	uint64_t d;
-
-	record_encode(s, &rec, &len);
-	XXH3_64bits_reset(h);
-	XXH3_64bits_update(h, key, klen);
-	XXH3_64bits_update(h, "", 1);
-	XXH3_64bits_update(h, rec, len);
-	d = XXH3_64bits_digest(h);
-	XXH3_freeState(h);
-	free(rec);
-	return d == 0 ? 1 : d;	/* 0 means "no record" */
+	return record_digest(key, klen, s);
 }
 
 size_t
