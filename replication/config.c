@@ -36,6 +36,10 @@ config_init(struct config *c)
 	c->handoff_rate = 16u << 20;
 	c->ae_interval_ms = 30000;
 	c->ae_rate = 32u << 20;
+	c->tombstone_purge = xstrdup("replicas");
+	c->tombstone_min_age_ms = 600000;	/* 10 minutes */
+	c->tombstone_grace_ms = 86400000;	/* a day */
+	c->purge_interval_ms = 60000;
 }
 
 static void
@@ -64,6 +68,7 @@ config_release(struct config *c)
 	free(c->metrics);
 	free(c->pid_file);
 	free(c->log_level);
+	free(c->tombstone_purge);
 	members_release(c);
 }
 
@@ -191,6 +196,20 @@ config_set(struct config *c, const char *name, const char *value,
 	UINT_OPTION("ae_interval_ms", "ae-interval-ms", ae_interval_ms, 0,
 	    86400000)
 	UINT_OPTION("ae_rate", "ae-rate", ae_rate, 1024, 1u << 30)
+	UINT_OPTION("tombstone_min_age_ms", "tombstone-min-age-ms",
+	    tombstone_min_age_ms, 0, 4000000000u)
+	UINT_OPTION("tombstone_grace_ms", "tombstone-grace-ms",
+	    tombstone_grace_ms, 0, 4000000000u)
+	UINT_OPTION("purge_interval_ms", "purge-interval-ms",
+	    purge_interval_ms, 0, 86400000)
+	if (strcmp(name, "tombstone_purge") == 0 ||
+	    strcmp(name, "tombstone-purge") == 0) {
+		if (strcmp(value, "replicas") != 0 &&
+		    strcmp(value, "grace") != 0)
+			return qerr_set(err, QERR_INVALID, "tombstone_purge: "
+			    "\"%s\": use replicas or grace", value);
+		return set_string(&c->tombstone_purge, value);
+	}
 #undef UINT_OPTION
 	if (strcmp(name, "phi_threshold") == 0 ||
 	    strcmp(name, "phi-threshold") == 0) {
@@ -304,6 +323,12 @@ config_check(struct config *c, char **err)
 	if (c->r > c->n || c->w > c->n)
 		return qerr_set(err, QERR_INVALID, "r=%u and w=%u must not "
 		    "exceed n=%u", c->r, c->w, c->n);
+	if (strcmp(c->tombstone_purge, "grace") == 0 &&
+	    c->tombstone_grace_ms <= c->ae_interval_ms)
+		return qerr_set(err, QERR_INVALID, "tombstone_grace_ms (%u) "
+		    "must be longer than ae_interval_ms (%u), or a replica "
+		    "could bring a purged key back", c->tombstone_grace_ms,
+		    c->ae_interval_ms);
 	if (log_level_parse(c->log_level) < 0)
 		return qerr_set(err, QERR_INVALID, "log level \"%s\": use "
 		    "debug, info, warn or error", c->log_level);

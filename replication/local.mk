@@ -11,6 +11,7 @@ replication_libqrepl_a_SOURCES = \
 	replication/members.c replication/members.h \
 	replication/node.c replication/node.h replication/node_int.h \
 	replication/peer.c replication/peer.h \
+	replication/purge.c \
 	replication/replica.c \
 	replication/ring.c replication/ring.h \
 	replication/stats.c replication/stats.h

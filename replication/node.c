@@ -237,6 +237,9 @@ node_on_frame(struct conn *c, Quorum__Envelope *env, void *arg)
 	case QUORUM__ENVELOPE__BODY_REPAIR_REQUEST:
 		ae_serve_repair(n, c, env);
 		break;
+	case QUORUM__ENVELOPE__BODY_PURGE_REQUEST:
+		purge_serve(n, c, env);
+		break;
 	default:
 		stats_count(&n->stats, ST_BAD_FRAMES, 1);
 		conn_send_error(c, env->request_id, QERR_PROTO,
@@ -490,6 +493,7 @@ node_new(const struct config *cfg, struct node **out, char **err)
 	n->handoff = handoff_new(n);
 	gossip_start(n);
 	ae_start_timer(n);
+	purge_start(n);
 	if ((rc = listen_start(n, err)) < 0 || (rc = metrics_start(n, err)) < 0)
 		goto fail;
 	n->sig_term = evsignal_new(n->base, SIGTERM, node_on_signal, n);
@@ -528,6 +532,7 @@ node_free(struct node *n)
 	gossip_stop(n);
 	handoff_stop(n->handoff);
 	ae_stop(n);
+	purge_stop(n);
 	/*
 	 * Disk work under way completes (and syncs) before the store closes;
 	 * then requests to peers fail.  Whatever those failures start runs
@@ -548,6 +553,7 @@ node_free(struct node *n)
 	diskpool_free(n->pool);
 	handoff_free(n->handoff);
 	ae_free(n);
+	purge_free(n);
 	members_release(&n->members);
 	if (n->http != NULL)
 		evhttp_free(n->http);

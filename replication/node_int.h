@@ -46,6 +46,7 @@ struct node {
 	struct event		*gossip_timer;
 	struct handoff		*handoff;
 	struct antientropy	*ae;
+	struct purge		*purge;
 	struct conn		**conns;	/* accepted, still open */
 	size_t			 nconns;
 	int			 stopping;
@@ -128,6 +129,13 @@ void	ae_serve_states_request(struct node *n, struct conn *c,
 	    Quorum__Envelope *env);
 void	ae_serve_states_push(struct node *n, struct conn *c,
 	    Quorum__Envelope *env);
+
+/* ---- tombstone purge (purge.c) ---- */
+
+void	purge_start(struct node *n);
+void	purge_stop(struct node *n);
+void	purge_free(struct node *n);
+void	purge_serve(struct node *n, struct conn *c, Quorum__Envelope *env);
 
 /* ---- hinted handoff (handoff.c) ---- */
 

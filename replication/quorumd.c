@@ -34,6 +34,8 @@ usage(FILE *f)
 "      --gossip-interval-ms MS, --phi-threshold PHI  failure detection\n"
 "      --handoff-interval-ms MS, --handoff-rate BYTES/S  hinted handoff\n"
 "      --ae-interval-ms MS, --ae-rate BYTES/S  anti-entropy (0: on demand)\n"
+"      --tombstone-purge replicas|grace, --tombstone-min-age-ms MS,\n"
+"      --tombstone-grace-ms MS, --purge-interval-ms MS  tombstone removal\n"
 "      --log-level LEVEL  debug, info, warn or error\n"
 "  -d, --daemon           detach; with --pid-file FILE write the pid there\n"
 "      --pid-file FILE\n"
@@ -66,6 +68,10 @@ static const struct option long_options[] = {
 	{ "handoff-rate", required_argument, NULL, 0 },
 	{ "ae-interval-ms", required_argument, NULL, 0 },
 	{ "ae-rate", required_argument, NULL, 0 },
+	{ "tombstone-purge", required_argument, NULL, 0 },
+	{ "tombstone-min-age-ms", required_argument, NULL, 0 },
+	{ "tombstone-grace-ms", required_argument, NULL, 0 },
+	{ "purge-interval-ms", required_argument, NULL, 0 },
 	{ NULL, 0, NULL, 0 }
 };
 

@@ -13,6 +13,7 @@ static const char *counter_names[ST__COUNT] = {
 	"bad_frames", "connections", "errors",
 	"hinted_writes", "hints_stored", "hints_delivered", "hints_received",
 	"ae_sessions", "ae_keys_repaired", "ae_bytes",
+	"tombstones_purged",
 };
 
 static const char *hist_names[SH__COUNT] = {

@@ -715,6 +715,13 @@ int
 store_purge_tombstones(struct store *st, const char *key, size_t klen,
     int64_t older_than_us, char **err)
 {
+	return store_purge_if(st, key, klen, older_than_us, 0, err);
+}
+
+int
+store_purge_if(struct store *st, const char *key, size_t klen,
+    int64_t older_than_us, uint64_t digest, char **err)
+{
 	struct vset local;
 	struct kbuf kb = { 0 };
 	leveldb_writebatch_t *wb;
@@ -733,7 +740,8 @@ store_purge_tombstones(struct store *st, const char *key, size_t klen,
 	for (i = 0; i < local.n; i++)
 		if (!local.v[i].tombstone || local.v[i].ts_us >= older_than_us)
 			break;
-	if (i < local.n) {
+	if (i < local.n || (digest != 0 &&
+	    store_record_digest(key, klen, &local) != digest)) {
 		rc = 0;
 		goto out;
 	}

@@ -160,6 +160,14 @@ typedef void (*store_change_fn)(void *arg, const char *key, size_t klen,
 	    uint64_t old_digest, uint64_t new_digest);
 void	store_set_change_hook(struct store *st, store_change_fn fn, void *arg);
 
+/*
+ * store_purge_tombstones, and only if the record's digest is still digest
+ * (0: any): a purge agreed on by every replica for the state they all
+ * held never removes a write that arrived since.
+ */
+int	store_purge_if(struct store *st, const char *key, size_t klen,
+	    int64_t older_than_us, uint64_t digest, char **err);
+
 /* Fault injection for tests: the next n syncing writes fail with QERR_IO. */
 void	store_fail_next_writes(struct store *st, int n);
 
