@@ -396,25 +396,80 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
+/*
+ * Keep only the ranges whose roots differ from the peer's, asking for all
+ * the roots in one request.  Returns the number kept, or an error.
+ */
+static long
+ae_differing_roots(struct antientropy *ae, uint32_t peer, uint32_t *ranges,
+    size_t n, char **err)
+{
+	Quorum__Envelope env, *reply = NULL;
+	Quorum__MerkleRootsRequest rr;
+	uint64_t *lo = xcalloc(n + 1, sizeof(*lo)), *hi = xcalloc(n + 1,
+	    sizeof(*hi)), mine;
+	size_t i, kept = 0;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		merkle_range_bounds(ae->merkle, ranges[i], &lo[i], &hi[i], NULL);
+	quorum__envelope__init(&env);
+	quorum__merkle_roots_request__init(&rr);
+	rr.n_lo = rr.n_hi = n;
+	rr.lo = lo;
+	rr.hi = hi;
+	env.body_case = QUORUM__ENVELOPE__BODY_MERKLE_ROOTS_REQUEST;
+	env.merkle_roots_request = &rr;
+	rc = ae_call(ae, peer, &env, QUORUM__ENVELOPE__BODY_MERKLE_ROOTS_RESPONSE,
+	    &reply, err);
+	free(lo);
+	free(hi);
+	if (rc < 0)
+		return rc;
+	if (reply->merkle_roots_response->n_hashes != n) {
+		qc_reply_free(reply);
+		return qerr_set(err, QERR_PROTO, "Merkle roots answer of the "
+		    "wrong size");
+	}
+	for (i = 0; i < n; i++) {
+		uint32_t root = 0;
+
+		if (merkle_level_hashes(ae->merkle, ranges[i], 0, &root, 1,
+		    &mine, err) < 0) {
+			qc_reply_free(reply);
+			return QERR_UNAVAIL;
+		}
+		if (mine != reply->merkle_roots_response->hashes[i])
+			ranges[kept++] = ranges[i];
+	}
+	qc_reply_free(reply);
+	return (long)kept;
+}
+
 static int
 ae_session(struct antientropy *ae, uint32_t peer, char **err)
 {
 	size_t nranges = merkle_shared_ranges(ae->merkle, peer, NULL, 0);
 	uint32_t *ranges = xcalloc(nranges + 1, sizeof(*ranges));
 	size_t r, l;
+	long differing;
 	int rc = 0;
 
 	merkle_shared_ranges(ae->merkle, peer, ranges, nranges);
-	for (r = 0; r < nranges && rc == 0; r++) {
+	ae->tally.ranges_compared += nranges;
+	if ((differing = ae_differing_roots(ae, peer, ranges, nranges,
+	    err)) < 0) {
+		free(ranges);
+		return (int)differing;
+	}
+	for (r = 0; r < (size_t)differing && rc == 0; r++) {
 		uint32_t *leaves;
+		size_t nleaves;
 
 		if (ae->stopping) {
 			rc = qerr_set(err, QERR_UNAVAIL, "shutting down");
 			break;
 		}
-		size_t nleaves;
-
-		ae->tally.ranges_compared++;
 		if ((rc = ae_diff_range(ae, peer, ranges[r], &leaves, &nleaves,
 		    err)) < 0)
 			break;
@@ -603,6 +658,40 @@ ae_serve_repair(struct node *n, struct conn *c, Quorum__Envelope *env)
 }
 
 /* ---- the peer's side, on the event loop ---- */
+
+void
+ae_serve_merkle_roots(struct node *n, struct conn *c, Quorum__Envelope *env)
+{
+	const Quorum__MerkleRootsRequest *rr = env->merkle_roots_request;
+	Quorum__Envelope reply;
+	Quorum__MerkleRootsResponse resp;
+	uint64_t *hashes;
+	size_t i;
+
+	if (rr->n_lo != rr->n_hi) {
+		conn_send_error(c, env->request_id, QERR_INVALID, "lo and hi "
+		    "lists differ in length", 0, 0);
+		return;
+	}
+	hashes = xcalloc(rr->n_lo + 1, sizeof(*hashes));
+	for (i = 0; i < rr->n_lo; i++) {
+		uint32_t range, root = 0;
+
+		if (merkle_range_find(n->ae->merkle, rr->lo[i], rr->hi[i],
+		    &range) == 1)
+			merkle_level_hashes(n->ae->merkle, range, 0, &root, 1,
+			    &hashes[i], NULL);
+	}
+	quorum__envelope__init(&reply);
+	quorum__merkle_roots_response__init(&resp);
+	resp.n_hashes = rr->n_lo;
+	resp.hashes = hashes;
+	reply.request_id = env->request_id;
+	reply.body_case = QUORUM__ENVELOPE__BODY_MERKLE_ROOTS_RESPONSE;
+	reply.merkle_roots_response = &resp;
+	conn_send(c, &reply, NULL);
+	free(hashes);
+}
 
 void
 ae_serve_merkle(struct node *n, struct conn *c, Quorum__Envelope *env)

@@ -127,6 +127,8 @@ serve_ring(struct node *n, struct conn *c, uint64_t id)
 		m->state = (char *)member_state_name(n->members.m[i].state);
 		m->phi = members_phi(&n->members, (uint32_t)i,
 		    members_now_ms());
+		m->generation = n->members.m[i].generation;
+		m->heartbeat = n->members.m[i].heartbeat;
 		rr.members[i] = m;
 	}
 	env.request_id = id;
@@ -227,6 +229,9 @@ node_on_frame(struct conn *c, Quorum__Envelope *env, void *arg)
 		break;
 	case QUORUM__ENVELOPE__BODY_MERKLE_REQUEST:
 		ae_serve_merkle(n, c, env);
+		break;
+	case QUORUM__ENVELOPE__BODY_MERKLE_ROOTS_REQUEST:
+		ae_serve_merkle_roots(n, c, env);
 		break;
 	case QUORUM__ENVELOPE__BODY_KEY_STATES_REQUEST:
 		ae_serve_states_request(n, c, env);

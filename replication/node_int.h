@@ -125,6 +125,8 @@ void	ae_stop(struct node *n);		/* no new sessions */
 void	ae_free(struct node *n);
 void	ae_serve_repair(struct node *n, struct conn *c, Quorum__Envelope *env);
 void	ae_serve_merkle(struct node *n, struct conn *c, Quorum__Envelope *env);
+void	ae_serve_merkle_roots(struct node *n, struct conn *c,
+	    Quorum__Envelope *env);
 void	ae_serve_states_request(struct node *n, struct conn *c,
 	    Quorum__Envelope *env);
 void	ae_serve_states_push(struct node *n, struct conn *c,

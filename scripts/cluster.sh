@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Start or stop a local quorumfs cluster: node i listens on 127.0.0.(10+i)
-# port 7000+i, keeps its data in DIR/nI and logs to DIR/nI.log.
+# Start or stop a local quorumfs cluster: node i listens on 127.0.B.(10+i)
+# port 7000+i (B is 0 unless -b says otherwise, so that clusters for
+# different purposes never share an address), keeps its data in DIR/nI and
+# logs to DIR/nI.log.
 #
-#   scripts/cluster.sh start [-n NODES] [-d DIR] [-- quorumd flags...]
+#   scripts/cluster.sh start [-n NODES] [-b B] [-d DIR] [-- quorumd flags...]
 #   scripts/cluster.sh stop  [-d DIR]
-#   scripts/cluster.sh nodes [-n NODES]       print the node list
+#   scripts/cluster.sh nodes [-n NODES] [-b B]      print the node list
 #
 # QFS_BIN names the directory holding quorumd and quorumctl (default: the
 # build directory made by scripts/build.sh).  Prints the node list on start.
@@ -13,17 +15,19 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${QFS_BIN:-$top/build}
 cmd=${1:-}; shift || true
 nodes=3
+net=0
 dir=${QFS_CLUSTER_DIR:-/tmp/quorumfs-cluster}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-n) nodes=$2; shift 2 ;;
 	-d) dir=$2; shift 2 ;;
+	-b) net=$2; shift 2 ;;
 	--) shift; break ;;
 	*) echo "cluster.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
 
-node_addr() { echo "127.0.0.$((10 + $1)):$((7000 + $1))"; }
+node_addr() { echo "127.0.$net.$((10 + $1)):$((7000 + $1))"; }
 members() {
 	local i m=""
 	for i in $(seq 1 "$nodes"); do m="$m${m:+,}n$i@$(node_addr "$i")"; done
@@ -64,7 +68,7 @@ nodes)
 	node_list
 	;;
 *)
-	sed -n '2,12p' "$0" >&2
+	sed -n '2,13p' "$0" >&2
 	exit 2
 	;;
 esac
