@@ -1,0 +1,555 @@
+#!/usr/bin/env bash
+# Throughput and latency (p50, p99, p99.9) of quorumfs puts and gets on a
+# 3-node loopback cluster (N=3), next to redis-server (appendonly yes,
+# appendfsync always: one node, synced writes) and a 3-member etcd cluster
+# (raft, fsync'd writes), all on this machine and on loopback only.
+#
+#   scripts/bench-kv.sh [--quick | --full] [--seconds S] [--rounds N]
+#                       [--keys K] [--keep]
+#
+#   (default)  (R,W)=(2,2) for 100 B and 4 KiB values, 1, 16 and 64 clients,
+#              pipeline 1 and 16 (not 1 client at 16); (1,1) and (1,3) too
+#              at 64 clients, pipeline 1: about 15 minutes
+#   --quick    only the target rows: 64 clients, (R,W)=(2,2), pipeline 1
+#   --full     every (R,W) for every row of the matrix (about 25 minutes)
+#   --seconds  length of one measurement (default 3)
+#   --rounds   rounds per configuration (default 3)
+#   --keys     the key space of the gets (default 10000)
+#   --keep     keep the temporary directory (data, logs, raw results)
+#
+# The machine's speed drifts, so each configuration is measured in rounds,
+# the systems interleaved within a round (quorumfs, redis, etcd, then again);
+# the table shows each figure's median over the rounds, and each ratio is
+# the median of the ratios taken within a round.  Progress goes to stderr,
+# the tables (markdown) to stdout.  docs/bench-kv.md explains the columns.
+#
+# Environment: QFS_BENCH_BUILD, the build directory (default build-bench in
+# the source tree; built with scripts/build.sh, no sanitizers);
+# QFS_BENCH_TMP, where the temporary directory goes (default $TMPDIR).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+mode=default
+secs=3
+rounds=3
+keys=10000
+keep=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) mode=quick; shift ;;
+	--full) mode=full; shift ;;
+	--seconds) secs=$2; shift 2 ;;
+	--rounds) rounds=$2; shift 2 ;;
+	--keys) keys=$2; shift 2 ;;
+	--keep) keep=1; shift ;;
+	-h|--help) sed -n '2,28s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	*) echo "bench-kv.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+	esac
+done
+case "$secs$rounds$keys" in
+*[!0-9]*) echo "bench-kv.sh: --seconds, --rounds and --keys take whole numbers" >&2
+	exit 2 ;;
+esac
+if [ "$secs" -lt 1 ] || [ "$rounds" -lt 1 ] || [ "$keys" -lt 1 ]; then
+	echo "bench-kv.sh: --seconds, --rounds and --keys must be >= 1" >&2
+	exit 2
+fi
+
+say() { echo "bench-kv: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+# ---- what is needed --------------------------------------------------------
+
+bash "$top/scripts/deps.sh"
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-benchmark >/dev/null || need+=(redis-tools)
+command -v etcd >/dev/null || need+=(etcd-server)
+command -v etcdctl >/dev/null || need+=(etcd-client)
+command -v wrk >/dev/null || need+=(wrk)
+command -v curl >/dev/null || need+=(curl)
+command -v jq >/dev/null || need+=(jq)
+if [ ${#need[@]} -gt 0 ]; then
+	SUDO=
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	say "installing ${need[*]}"
+	$SUDO apt-get update -q >&2
+	# Packaged services are not started here (policy-rc.d); none is used:
+	# every server below is started by hand on loopback and stopped at exit.
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
+		--no-install-recommends "${need[@]}" >&2
+fi
+
+build=$(QFS_BUILD="${QFS_BENCH_BUILD:-$top/build-bench}" QFS_CONFIGURE_FLAGS="" \
+	bash "$top/scripts/build.sh") || die "the build failed (see above)"
+Q="$build/quorumctl"
+if [ ! -x "$Q" ] || [ ! -x "$build/quorumd" ]; then
+	die "no quorumd/quorumctl in $build"
+fi
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true	# 64 x 16 connections for etcd
+work=$(mktemp -d "${QFS_BENCH_TMP:-${TMPDIR:-/tmp}}/bench-kv.XXXXXX")
+results=$work/results.tsv
+: > "$results"
+
+# ---- start and stop the systems --------------------------------------------
+
+qfs_started=0
+redis_pid=
+etcd_pids=()
+failed=1
+
+cleanup() {
+	local rc=$? p
+	set +e
+	if [ "$qfs_started" = 1 ]; then
+		QFS_BIN=$build bash "$top/scripts/cluster.sh" stop -d "$work/qfs" 2>/dev/null
+	fi
+	for p in $redis_pid "${etcd_pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in $redis_pid "${etcd_pids[@]}"; do
+		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	if [ "$keep" = 1 ] || [ "$failed" = 1 ]; then
+		say "kept $work (logs: qfs/n*.log, redis/redis.log, etcd/e*.log)"
+	else
+		rm -rf "$work"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Is something listening on host port?
+listening() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# Wait until a command succeeds (at most $1 seconds).
+wait_for() {
+	local n=$(( $1 * 10 )); shift
+	while [ $n -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1; n=$((n - 1))
+	done
+	return 1
+}
+
+qfs_start() {
+	local i net busy members="" nodes=""
+	busy=0
+	for i in 1 2 3; do
+		listening "127.0.0.$((10 + i))" "$((7000 + i))" && busy=1
+	done
+	qfs_started=1
+	if [ $busy = 0 ]; then
+		nodes=$(QFS_BIN=$build bash "$top/scripts/cluster.sh" start -d "$work/qfs") ||
+			die "the quorumfs cluster did not start: see $work/qfs/n*.log"
+	else
+		# scripts/cluster.sh's addresses (127.0.0.11-13:7001-7003) are
+		# taken, by a developer's cluster, which would answer in place of
+		# ours.  Start the same nodes the same way on 127.0.N.11-13, N in
+		# 251..254 (the shell tests use 1..250); scripts/cluster.sh stop
+		# -d stops them all the same (same pid files).
+		for net in 251 252 253 254 none; do
+			busy=0
+			for i in 1 2 3; do
+				[ $net = none ] || ! listening "127.0.$net.$((10 + i))" "$((7000 + i))" || busy=1
+			done
+			[ $busy = 0 ] && break
+		done
+		[ $net != none ] || die "no free loopback addresses for quorumfs"
+		say "127.0.0.11-13:7001-7003 are taken (another quorumfs cluster): using 127.0.$net.11-13"
+		for i in 1 2 3; do
+			members="$members${members:+,}n$i@127.0.$net.$((10 + i)):$((7000 + i))"
+			nodes="$nodes${nodes:+,}127.0.$net.$((10 + i)):$((7000 + i))"
+		done
+		mkdir -p "$work/qfs"
+		for i in 1 2 3; do
+			"$build/quorumd" --id "n$i" --data-dir "$work/qfs/n$i" \
+				--members "$members" --pid-file "$work/qfs/n$i.pid" \
+				--daemon 2>>"$work/qfs/n$i.log" ||
+				die "quorumd n$i did not start: $(tail -3 "$work/qfs/n$i.log")"
+		done
+		QUORUM_NODES=$nodes "$Q" wait --wait 30 >&2 ||
+			die "the quorumfs cluster did not come up: see $work/qfs/n*.log"
+	fi
+	for i in 1 2 3; do
+		kill -0 "$(cat "$work/qfs/n$i.pid" 2>/dev/null)" 2>/dev/null ||
+			die "quorumd n$i is not running: $(tail -3 "$work/qfs/n$i.log")"
+	done
+	QFS_NODES=$nodes
+}
+
+# First port from $2 up that is free on every address of $1 (and $2+1 too).
+free_port() {
+	local port=$2 a ok
+	while [ "$port" -lt 65000 ]; do
+		ok=1
+		for a in $1; do
+			if listening "$a" "$port" || listening "$a" $((port + 1)); then
+				ok=0
+			fi
+		done
+		[ $ok = 1 ] && { echo "$port"; return 0; }
+		port=$((port + 2))
+	done
+	return 1
+}
+
+redis_start() {
+	mkdir -p "$work/redis"
+	REDIS_PORT=$(free_port 127.0.0.1 16379) || die "no free port for redis"
+	redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$work/redis" \
+		--daemonize no --save "" --appendonly yes --appendfsync always \
+		--logfile "$work/redis/redis.log" >/dev/null 2>&1 &
+	redis_pid=$!
+	wait_for 20 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping ||
+		die "redis-server did not start: $(tail -3 "$work/redis/redis.log")"
+	[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" config get appendfsync | tail -1)" = always ] ||
+		die "redis-server is not at appendfsync always"
+}
+
+etcd_start() {
+	local i a cluster="" eps=""
+	ETCD_ADDRS="127.0.0.21 127.0.0.22 127.0.0.23"
+	ETCD_PORT=$(free_port "$ETCD_ADDRS" 12379) || die "no free ports for etcd"
+	for i in 1 2 3; do
+		cluster="$cluster${cluster:+,}e$i=http://127.0.0.2$i:$((ETCD_PORT + 1))"
+		eps="$eps${eps:+,}http://127.0.0.2$i:$ETCD_PORT"
+	done
+	mkdir -p "$work/etcd"
+	for i in 1 2 3; do
+		a=127.0.0.2$i
+		# Durable as shipped (raft fsyncs its log); a big quota and
+		# compaction so a long run cannot fill the backend.
+		etcd --name "e$i" --data-dir "$work/etcd/e$i" \
+			--listen-client-urls "http://$a:$ETCD_PORT" \
+			--advertise-client-urls "http://$a:$ETCD_PORT" \
+			--listen-peer-urls "http://$a:$((ETCD_PORT + 1))" \
+			--initial-advertise-peer-urls "http://$a:$((ETCD_PORT + 1))" \
+			--initial-cluster "$cluster" --initial-cluster-state new \
+			--initial-cluster-token "bench-kv-$$" \
+			--quota-backend-bytes $((8 << 30)) \
+			--auto-compaction-mode revision --auto-compaction-retention 20000 \
+			>"$work/etcd/e$i.log" 2>&1 &
+		etcd_pids+=($!)
+	done
+	ETCD_EPS=$eps
+	wait_for 30 env ETCDCTL_API=3 etcdctl --endpoints "$eps" endpoint health ||
+		die "etcd did not start: $(tail -3 "$work/etcd/e1.log")"
+	# Load goes to the leader: followers would forward writes to it.
+	ETCD_URL=$(ETCDCTL_API=3 etcdctl --endpoints "$eps" endpoint status -w json |
+		jq -r '.[] | select(.Status.header.member_id == .Status.leader) | .Endpoint')
+	[ -n "$ETCD_URL" ] || die "etcd has no leader"
+}
+
+# wrk's script: POST to etcd's v3 JSON gateway (put or range) with random
+# keys /bench/v<size>/k<n>, one request at a time per connection.  (wrk's
+# HTTP pipelining is not used: its latency percentiles come out wrong with
+# it, 0 above the median; see run_etcd.)
+cat > "$work/etcd.lua" <<'EOF'
+local b64c = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+local function b64(s)
+  local out, n = {}, #s
+  for i = 1, n, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local v = a * 65536 + (b or 0) * 256 + (c or 0)
+    local q = { math.floor(v / 262144) % 64, math.floor(v / 4096) % 64,
+      math.floor(v / 64) % 64, v % 64 }
+    out[#out + 1] = b64c:sub(q[1] + 1, q[1] + 1) .. b64c:sub(q[2] + 1, q[2] + 1) ..
+      (b and b64c:sub(q[3] + 1, q[3] + 1) or '=') .. (c and b64c:sub(q[4] + 1, q[4] + 1) or '=')
+  end
+  return table.concat(out)
+end
+local nthreads = 0
+function setup(thread)
+  nthreads = nthreads + 1
+  thread:set("tid", nthreads)
+end
+function init(args)
+  local op, prefix, nkeys, value = args[1], args[2], tonumber(args[3]), args[4]
+  math.randomseed(os.time() * 1000 + tid)
+  local path = op == "put" and "/v3/kv/put" or "/v3/kv/range"
+  local headers = { ["Content-Type"] = "application/json" }
+  reqs = {}
+  for i = 1, 1024 do
+    local key = b64(prefix .. math.random(0, nkeys - 1))
+    local body = op == "put" and
+      ('{"key":"' .. key .. '","value":"' .. value .. '"}') or
+      ('{"key":"' .. key .. '"}')
+    reqs[i] = wrk.format("POST", path, headers, body)
+  end
+  nreq = 0
+end
+function request()
+  nreq = nreq % #reqs + 1
+  return reqs[nreq]
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRK ops_per_s=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f errors=%d\n",
+    (summary.requests - e.status) / (summary.duration / 1e6),
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+EOF
+
+# ---- one measurement of each system: prints "ops p50 p99 p999 errors" -----
+
+NA="nan nan nan nan nan"
+
+run_qfs() {	# op value clients pipeline r w
+	local out
+	out=$("$Q" --nodes "$QFS_NODES" bench --op "$1" --value-size "$2" \
+		--clients "$3" --pipeline "$4" --r "$5" --w "$6" \
+		--seconds "$secs" --keys "$keys" 2>>"$work/qfs-bench.err" |
+		grep '^RESULT ') || { echo "$NA"; return; }
+	echo "$out" | tr ' ' '\n' | awk -F= '
+		{ v[$1] = $2 }
+		END { print v["ops_per_s"], v["p50_us"], v["p99_us"], v["p999_us"], v["errors"] }'
+}
+
+declare -A redis_rate
+
+run_redis() {	# op value clients pipeline
+	local key="$1 $2 $3 $4" n out
+	n=${redis_rate[$key]:-}
+	if [ -z "$n" ]; then	# calibrate: redis-benchmark counts requests, not time
+		n=$(( 50 * $3 * $4 )); [ $n -lt 500 ] && n=500
+		out=$(redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -t "${1/put/set}" \
+			-c "$3" -P "$4" -d "$2" -r "$keys" -n "$n" -q 2>/dev/null | tr '\r' '\n' |
+			awk '/requests per second/ { for (i = 1; i < NF; i++) if ($(i+1) == "requests") r = $i } END { print r + 0 }')
+		redis_rate[$key]=$out
+		n=$out
+	fi
+	n=$(awk -v r="$n" -v s="$secs" -v m=$(( $3 * $4 * 10 )) \
+		'BEGIN { n = int(r * s); if (n < m) n = m; if (n < 100) n = 100; print n }')
+	out=$(redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -t "${1/put/set}" \
+		-c "$3" -P "$4" -d "$2" -r "$keys" -n "$n" 2>/dev/null | tr '\r' '\n' |
+		awk '
+		/^[0-9.]+% <= [0-9.]+ milliseconds/ && !done999 {
+			p = $1; sub("%", "", p)
+			if (p + 0 >= 99.9) { p999 = $3 * 1000; done999 = 1 }
+		}
+		/throughput summary:/ { ops = $3 }
+		/avg +min +p50 +p95 +p99 +max/ { getline; p50 = $3 * 1000; p99 = $5 * 1000 }
+		END {
+			if (ops == "") print "nan nan nan nan nan"
+			else printf "%.0f %.1f %.1f %.1f 0\n", ops, p50, p99, p999
+		}') || out=$NA
+	[ "${out%% *}" != nan ] && redis_rate[$key]=${out%% *}
+	echo "$out"
+}
+
+# Pipelining D for etcd is D times the connections, each with one request
+# in flight: the same requests in flight per client (an etcd client would
+# multiplex them as gRPC streams on one HTTP/2 connection; its JSON gateway
+# speaks HTTP/1.1, where that takes D connections).
+run_etcd() {	# op value clients pipeline
+	local conns=$(( $3 * $4 )) t=2 value out
+	[ "$conns" -lt 2 ] && t=1
+	value=$(head -c "$2" /dev/zero | tr '\0' x | base64 -w0)
+	out=$(wrk -t "$t" -c "$conns" -d "${secs}s" --timeout 10s -s "$work/etcd.lua" \
+		"$ETCD_URL" -- "$1" "/bench/v$2/k" "$keys" "$value" 2>&1 |
+		grep '^WRK ') || { echo "$NA"; return; }
+	echo "$out" | tr ' ' '\n' | awk -F= '
+		{ v[$1] = $2 }
+		END { print v["ops_per_s"], v["p50_us"], v["p99_us"], v["p999_us"], v["errors"] }'
+}
+
+# ---- the key spaces the gets read ------------------------------------------
+
+declare -A populated
+
+populate() {	# value
+	local v=$1 t0 t1 t2 t3 count
+	[ -n "${populated[$v]:-}" ] && return 0
+	populated[$v]=1
+	t0=$(date +%s%N)
+	"$Q" --nodes "$QFS_NODES" bench --op get --populate --seconds 0 \
+		--value-size "$v" --keys "$keys" --clients 64 --w 3 >&2 ||
+		die "populating quorumfs failed"
+	t1=$(date +%s%N)
+	# redis: every key once, named as redis-benchmark -r names them.
+	awk -v k="$keys" -v n="$v" 'BEGIN {
+		val = sprintf("%*s", n, ""); gsub(/ /, "x", val)
+		for (i = 0; i < k; i++)
+			printf "*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$%d\r\n%s\r\n", i, n, val
+	}' | redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --pipe >"$work/redis-populate.log" 2>&1 ||
+		die "populating redis failed: $(tail -3 "$work/redis-populate.log")"
+	[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" strlen "key:$(printf %012d $((keys - 1)))")" = "$v" ] ||
+		die "redis does not hold the $v-byte key space"
+	t2=$(date +%s%N)
+	# etcd: every key once, 100 puts per transaction (its limit is 128),
+	# through its JSON gateway.
+	rm -rf "$work/etcd-populate"; mkdir -p "$work/etcd-populate"
+	jq -cn --argjson k "$keys" --argjson b 100 --arg p "/bench/v$v/k" \
+		--arg v "$(head -c "$v" /dev/zero | tr '\0' x | base64 -w0)" '
+		range(0; $k; $b) as $i |
+		{success: [range($i; [$i + $b, $k] | min) |
+		    {requestPut: {key: (($p + tostring) | @base64), value: $v}}]}' |
+		split -l 1 -a 5 - "$work/etcd-populate/txn."
+	for f in "$work/etcd-populate"/txn.*; do
+		curl -sS -f -o /dev/null -H "Expect:" "$ETCD_URL/v3/kv/txn" --data-binary "@$f" \
+			2>>"$work/etcd-populate.log" ||
+			die "populating etcd failed: $(tail -3 "$work/etcd-populate.log")"
+	done
+	rm -rf "$work/etcd-populate"
+	count=$(curl -s "$ETCD_URL/v3/kv/range" -d "$(jq -nc --arg a "/bench/v$v/k" --arg b "/bench/v$v/l" \
+		'{key: ($a | @base64), range_end: ($b | @base64), count_only: true}')" | jq -r '.count // 0')
+	[ "$count" -ge "$keys" ] || die "etcd holds $count of the $keys keys of size $v"
+	t3=$(date +%s%N)
+	say "populated the $v-byte key spaces, $keys keys each: quorumfs $(( (t1 - t0) / 1000000 )) ms, redis $(( (t2 - t1) / 1000000 )) ms, etcd $(( (t3 - t2) / 1000000 )) ms"
+}
+
+# ---- the matrix ------------------------------------------------------------
+
+# One group: op value clients pipeline, then the (R,W) pairs measured for it.
+groups=()
+for value in 100 4096; do
+	for op in put get; do
+		case $mode in
+		quick)
+			groups+=("$op $value 64 1 2,2") ;;
+		full)
+			for c in 1 16 64; do for p in 1 16; do
+				groups+=("$op $value $c $p 2,2 1,1 1,3")
+			done; done ;;
+		*)
+			for c in 1 16 64; do for p in 1 16; do
+				if [ "$c" = 64 ] && [ "$p" = 1 ]; then
+					groups+=("$op $value $c $p 2,2 1,1 1,3")
+				elif [ "$c" != 1 ] || [ "$p" = 1 ]; then
+					groups+=("$op $value $c $p 2,2")
+				fi
+			done; done ;;
+		esac
+	done
+done
+
+total=0
+for g in "${groups[@]}"; do
+	# shellcheck disable=SC2086 # a group is words
+	set -- $g
+	total=$(( total + rounds * ($# - 4 + 2) ))
+done
+say "$mode run: ${#groups[@]} configurations, $total measurements of ${secs} s (about $(( (total * (secs + 1) + 59) / 60 )) min)"
+
+qfs_start
+redis_start
+etcd_start
+say "quorumfs $QFS_NODES; redis 127.0.0.1:$REDIS_PORT; etcd $ETCD_EPS (leader $ETCD_URL); work dir $work"
+
+nproc_=$(nproc)
+started_at=$(date -u '+%Y-%m-%d %H:%M UTC')
+done_n=0
+record() {	# system op value clients pipeline rw round figures...
+	echo "$*" >> "$results"
+	done_n=$((done_n + 1))
+	say "[$done_n/$total] round $7: $2 ${3}B c$4 p$5 $1 $6 -> ops/s ${8} p50 ${9} p99 ${10} p99.9 ${11} us, errors ${12}"
+}
+
+# shellcheck disable=SC2046 # run_* print five words: the figures
+for g in "${groups[@]}"; do
+	# shellcheck disable=SC2086
+	set -- $g
+	op=$1 value=$2 c=$3 p=$4; shift 4
+	rws=("$@")
+	[ "$op" = get ] && populate "$value"
+	for r in $(seq 1 "$rounds"); do
+		for rw in "${rws[@]}"; do
+			record quorumfs "$op" "$value" "$c" "$p" "$rw" "$r" \
+				$(run_qfs "$op" "$value" "$c" "$p" "${rw%,*}" "${rw#*,}")
+		done
+		record redis "$op" "$value" "$c" "$p" - "$r" $(run_redis "$op" "$value" "$c" "$p")
+		record etcd "$op" "$value" "$c" "$p" - "$r" $(run_etcd "$op" "$value" "$c" "$p")
+	done
+done
+
+# ---- the tables ------------------------------------------------------------
+
+echo
+echo "## quorumfs vs redis-server (appendfsync always) vs etcd (3 members)"
+echo
+echo "Run $started_at on $(uname -n), $nproc_ cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), mode $mode, $rounds rounds of $secs s, medians over the rounds; ratios are medians of same-round ratios. Latencies in microseconds."
+echo
+awk '
+function median(s,    a, n, i, j, t) {
+	n = split(s, a, " ")
+	for (i = 2; i <= n; i++) {		# insertion sort, numerically
+		t = a[i] + 0
+		for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]
+		a[j + 1] = t
+	}
+	if (n == 0) return "nan"
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function add(k, field, v) { if (v != "nan" && v != "") vals[k, field] = vals[k, field] " " v }
+function fmt(v) { return v == "nan" ? "n/a" : sprintf("%.0f", v) }
+function ratio(v) { return v == "nan" ? "n/a" : sprintf("%.2fx", v) }
+{
+	sys = $1; g = $2 " " $3 " " $4 " " $5; rw = $6; round = $7
+	k = sys SUBSEP g SUBSEP rw
+	if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+	if (!(g in gseen)) { gseen[g] = 1; gorder[++ng] = g }
+	add(k, "ops", $8); add(k, "p50", $9); add(k, "p99", $10); add(k, "p999", $11)
+	if ($12 != "nan") errs[k] += $12; else failed[k]++
+	ops[sys, g, rw, round] = $8
+	rounds[g, round] = 1
+}
+END {
+	print "| op | value | clients | pipeline | system | R,W | ops/s | p50 | p99 | p99.9 | errors | vs etcd | vs redis | target |"
+	print "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+	for (gi = 1; gi <= ng; gi++) {
+		g = gorder[gi]; split(g, f, " ")
+		for (i = 1; i <= n; i++) {
+			split(order[i], kk, SUBSEP)
+			if (kk[2] != g) continue
+			sys = kk[1]; rw = kk[3]; k = order[i]
+			re = ""; rr = ""; tgt = ""
+			if (sys == "quorumfs") {
+				se = ""; sr = ""
+				for (r = 1; (g, r) in rounds; r++) {
+					o = ops[sys, g, rw, r]; e = ops["etcd", g, "-", r]; d = ops["redis", g, "-", r]
+					if (o != "nan" && e != "nan" && e > 0) se = se " " o / e
+					if (o != "nan" && d != "nan" && d > 0) sr = sr " " o / d
+				}
+				re = median(se); rr = median(sr)
+				if (rw == "2,2" && f[3] == 64 && f[4] == 1) {
+					if (f[1] == "put") {
+						ok = re != "nan" && rr != "nan" && re >= 4 && rr >= 0.5
+						want = ">=4x etcd, >=0.5x redis"
+					} else {
+						ok = rr != "nan" && rr >= 0.5
+						want = ">=0.5x redis"
+					}
+					if (errs[k] > 0 || failed[k] > 0) ok = 0
+					tgt = want ": " (ok ? "**met**" : "**not met**")
+					tline[++nt] = "| " f[1] " " f[2] " B, 64 clients, R=2 W=2 | " want " | " ratio(re) " vs etcd, " ratio(rr) " vs redis | " (ok ? "met" : "not met") (errs[k] > 0 ? " (" errs[k] " errors)" : "") " |"
+				}
+				re = ratio(re); rr = ratio(rr)
+			}
+			e = errs[k] + 0
+			if (failed[k] > 0) e = e " (+" failed[k] " failed runs)"
+			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", \
+			    f[1], f[2], f[3], f[4], sys, rw == "-" ? "" : rw, \
+			    fmt(median(vals[k, "ops"])), fmt(median(vals[k, "p50"])), \
+			    fmt(median(vals[k, "p99"])), fmt(median(vals[k, "p999"])), \
+			    e, re, rr, tgt
+		}
+	}
+	print ""
+	print "### Targets (N=3, R=2, W=2, durable acknowledgements, 64 clients, no pipelining)"
+	print ""
+	print "| row | target | measured (median ratio) | result |"
+	print "|---|---|---|---|"
+	for (i = 1; i <= nt; i++) print tline[i]
+}' "$results"
+if [ "$keep" = 1 ]; then
+	echo
+	echo "Raw figures (one line per measurement): $results"
+fi
+failed=0
