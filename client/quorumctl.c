@@ -434,17 +434,18 @@ cmd_status(struct ctl *c)
 	printf("cluster %s, as seen by %s: %zu members, n=%u r=%u w=%u, "
 	    "%u vnodes each\n", r->cluster, r->node, r->n_members, r->n, r->r,
 	    r->w, r->vnodes);
-	printf("%-12s %-22s %-8s %-8s %6s %-9s %9s %9s\n", "member",
+	printf("%-12s %-22s %-8s %-8s %6s %-9s %9s %9s %s\n", "member",
 	    "address", "rack", "state", "phi", "connected", "primary",
-	    "replicas");
+	    "replicas", "generation");
 	for (i = 0; i < r->n_members; i++) {
 		Quorum__RingResponse__Member *m = r->members[i];
 
-		printf("%-12s %-22s %-8s %-8s %6.1f %-9s %8.1f%% %8.1f%%\n",
-		    m->id, m->address, m->rack[0] ? m->rack : "-",
-		    m->state[0] ? m->state : "?", m->phi,
-		    m->reachable ? "yes" : "no", m->primary_share * 100,
-		    m->replica_share * 100);
+		printf("%-12s %-22s %-8s %-8s %6.1f %-9s %8.1f%% %8.1f%% "
+		    "%" PRIu64 "\n", m->id, m->address,
+		    m->rack[0] ? m->rack : "-", m->state[0] ? m->state : "?",
+		    m->phi, m->reachable ? "yes" : "no",
+		    m->primary_share * 100, m->replica_share * 100,
+		    m->generation);
 	}
 	qc_reply_free(reply);
 	return 0;
