@@ -338,6 +338,7 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 {
 	uint8_t *frame;
 	size_t frame_len, first, tries, i;
+	unsigned char *tried;
 	char last[256] = "no node tried";
 	int rc, last_rc = QERR_UNAVAIL;
 
@@ -354,7 +355,11 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 		return qerr_set(err, QERR_INVALID, "no node %d", node);
 	}
 	tries = node >= 0 ? 1 : qc->nnodes;
-	/* Two rounds: the second also tries nodes that failed recently. */
+	tried = xcalloc(qc->nnodes, 1);
+	/*
+	 * Two rounds: the first skips nodes that failed recently; the second
+	 * tries those, but never a node already tried by this call.
+	 */
 	for (i = 0; i < tries * 2; i++) {
 		size_t idx = node >= 0 ? (size_t)node :
 		    (first + i) % qc->nnodes;
@@ -365,10 +370,11 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 
 		if (i >= tries && node >= 0)
 			break;
+		if (tried[idx])
+			continue;
 		if (i < tries && n->skip_until_ms > mono_ms() && tries > 1)
 			continue;
-		if (i >= tries && n->skip_until_ms <= mono_ms())
-			continue;	/* tried in the first round already */
+		tried[idx] = 1;
 		fd = conn_take(qc, n, deadline, &cerr);
 		if (fd < 0) {
 			snprintf(last, sizeof(last), "%s", cerr);
@@ -397,6 +403,7 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 		n->skip_until_ms = mono_ms() + QC_SKIP_MS;
 	}
 	free(frame);
+	free(tried);
 	if (*reply == NULL)
 		return qerr_set(err, last_rc, "no node answered: %s", last);
 	if ((*reply)->body_case == QUORUM__ENVELOPE__BODY_ERROR) {

@@ -316,10 +316,16 @@ config_check(struct config *c, char **err)
 		    "the member list", c->id);
 	if (c->listen == NULL)
 		c->listen = xstrdup(c->members[self].addr);
-	if (c->rack[0] != '\0' && c->members[self].rack[0] == '\0') {
-		free(c->members[self].rack);
-		c->members[self].rack = xstrdup(c->rack);
-	}
+	/*
+	 * Racks shape every node's ring, so they must come from the member
+	 * list every node shares: a rack set for this node alone would give
+	 * it a ring the others do not have.
+	 */
+	if (c->rack[0] != '\0' && strcmp(c->rack, c->members[self].rack) != 0)
+		return qerr_set(err, QERR_INVALID, "rack \"%s\" differs from "
+		    "this node's rack in the member list (\"%s\"): give racks "
+		    "in members as id@host:port/rack, the same on every node",
+		    c->rack, c->members[self].rack);
 	if (c->r > c->n || c->w > c->n)
 		return qerr_set(err, QERR_INVALID, "r=%u and w=%u must not "
 		    "exceed n=%u", c->r, c->w, c->n);

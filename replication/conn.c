@@ -105,6 +105,8 @@ conn_read_frames(struct bufferevent *bev, void *arg)
 		rc = frame_peek_length(head, FRAME_HEADER_LEN,
 		    c->lim.max_frame, &frame_len, &err);
 		if (rc < 0) {
+			if (c->lim.bad_frames != NULL)
+				(*c->lim.bad_frames)++;
 			log_warn("%s: %s; closing", c->name, err);
 			conn_send_error(c, 0, rc, err, 0, 0);
 			free(err);
@@ -118,6 +120,8 @@ conn_read_frames(struct bufferevent *bev, void *arg)
 		    &env, &err);
 		evbuffer_drain(in, frame_len);
 		if (rc < 0) {
+			if (c->lim.bad_frames != NULL)
+				(*c->lim.bad_frames)++;
 			log_warn("%s: bad frame: %s", c->name, err);
 			conn_send_error(c, 0, rc, err, 0, 0);
 			free(err);

@@ -39,6 +39,7 @@ struct conn_limits {
 	size_t	max_output;		/* queued output bytes; 0: 512 MiB */
 	int	connect_timeout_ms;	/* 0: 2000 */
 	char	source_host[64];	/* bind outgoing connections here; "" */
+	uint64_t *bad_frames;		/* counts refused frames; NULL */
 };
 
 /* Take over an accepted socket. */

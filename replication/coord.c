@@ -257,6 +257,7 @@ struct put_op {
 	uint32_t	*walk;		/* every member from the key on */
 	unsigned	 nwalk, next_standin;
 	unsigned	 hinted;
+	int		 ms;		/* the request's timeout */
 	unsigned	 outstanding, acks, failed;
 	char		 last_error[160];
 	struct event	*timer;
@@ -420,7 +421,7 @@ put_send_to(struct put_op *op, uint32_t home, uint32_t to, int hinted)
 	if (hinted)
 		stats_count(&n->stats, ST_HINTED_WRITES, 1);
 	replica_merge_hint(n, to, op->key, &op->delta,
-	    hinted ? n->ring.members[home].id : NULL, (int)n->cfg->timeout_ms,
+	    hinted ? n->ring.members[home].id : NULL, op->ms,
 	    put_replica_done, ps);
 }
 
@@ -628,6 +629,7 @@ coord_put(struct node *n, struct conn *c, uint64_t id,
 	op->sw.tombstone = op->tombstone;
 	op->sw.meta = op->meta;
 	op->sw.data = op->data;
+	op->ms = ms;
 	op->timer = op_timer(n, ms, put_timeout, op);
 	op->outstanding = 1;
 	diskpool_submit(n->pool, put_local_work, put_local_done, op);

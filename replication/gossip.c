@@ -6,8 +6,10 @@
  * table.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/log.h"
+#include "lib/qerr.h"
 #include "lib/xalloc.h"
 #include "replication/node_int.h"
 
@@ -95,14 +97,46 @@ gossip_stop(struct node *n)
 	n->gossip_timer = NULL;
 }
 
+/*
+ * Gossip is taken only from a member, over a connection from that member's
+ * own address (members connect from it): a stranger could otherwise claim
+ * any generation for any member and have it ignored as dead.
+ */
+static long
+gossip_sender(struct node *n, struct conn *c, const char *from)
+{
+	char host[256], peer_host[256];
+	int port;
+	long i = from != NULL ? ring_member_index(&n->ring, from) : -1;
+	size_t k;
+
+	if (i < 0 || (uint32_t)i == n->self)
+		return -1;
+	if (addr_split(conn_peer_name(c), peer_host, sizeof(peer_host), &port,
+	    NULL) < 0)
+		return -1;
+	for (k = 0; k < n->cfg->nmembers; k++)
+		if (strcmp(n->cfg->members[k].id, from) == 0 &&
+		    addr_split(n->cfg->members[k].addr, host, sizeof(host),
+		    &port, NULL) == 0)
+			return strcmp(host, peer_host) == 0 ||
+			    strcmp(host, "0.0.0.0") == 0 ? i : -1;
+	return -1;
+}
+
 void
 gossip_serve(struct node *n, struct conn *c, Quorum__Envelope *env)
 {
 	Quorum__Envelope reply;
 	struct wire_arena a = { 0 };
-	long i = env->gossip->from ? ring_member_index(&n->ring,
-	    env->gossip->from) : -1;
+	long i = gossip_sender(n, c, env->gossip->from);
 
+	if (i < 0) {
+		stats_count(&n->stats, ST_BAD_FRAMES, 1);
+		conn_send_error(c, env->request_id, QERR_PROTO, "gossip is "
+		    "taken only from members, from their own address", 0, 0);
+		return;
+	}
 	members_merge(&n->members, env->gossip, members_now_ms());
 	/* It reached us: a direct contact both ways. */
 	if (i >= 0)

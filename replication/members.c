@@ -8,6 +8,8 @@
 #include "lib/xalloc.h"
 #include "replication/members.h"
 
+#define MEMBERS_MAX_SKEW_US  (600ll * 1000000)	/* 10 minutes of clocks */
+
 int64_t
 members_now_ms(void)
 {
@@ -15,6 +17,15 @@ members_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+members_wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 void
@@ -152,6 +163,10 @@ members_merge(struct members *ms, const Quorum__Gossip *g, int64_t now_ms)
 		if (i < 0 || (uint32_t)i == ms->self)
 			continue;
 		m = &ms->m[i];
+		/* Generations are start times in us: none from the future. */
+		if (pm->generation > (uint64_t)members_wall_us() +
+		    MEMBERS_MAX_SKEW_US)
+			continue;
 		if (pm->generation < m->generation ||
 		    (pm->generation == m->generation &&
 		    pm->heartbeat <= m->heartbeat))

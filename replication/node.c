@@ -430,6 +430,7 @@ node_new(const struct config *cfg, struct node **out, char **err)
 	*out = NULL;
 	n->cfg = cfg;
 	n->lim.max_frame = cfg->max_frame;
+	n->lim.bad_frames = &n->stats.c[ST_BAD_FRAMES];
 	n->lim.connect_timeout_ms = (int)(cfg->timeout_ms < 2000 ?
 	    cfg->timeout_ms : 2000);
 	{

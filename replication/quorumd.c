@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -94,6 +95,54 @@ write_pid_file(const char *path, char **err)
 	return 0;
 }
 
+/*
+ * Fork; the parent waits for one byte on a pipe from the child (0: the
+ * node is up, else it failed and said why on stderr) and exits with it.
+ * The child goes on in a new session, its read end of nothing, and later
+ * reports through *ready_fd.
+ */
+static int
+detach(int *ready_fd, char **err)
+{
+	int fds[2], devnull;
+	pid_t pid;
+	char status = 1;
+
+	if (pipe(fds) < 0)
+		return qerr_set(err, QERR_IO, "pipe: %s", strerror(errno));
+	if ((pid = fork()) < 0)
+		return qerr_set(err, QERR_IO, "fork: %s", strerror(errno));
+	if (pid > 0) {
+		close(fds[1]);
+		if (read(fds[0], &status, 1) != 1)
+			status = 1;	/* the child died before saying */
+		_exit(status == 0 ? 0 : 1);
+	}
+	close(fds[0]);
+	setsid();
+	if ((devnull = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		if (devnull > STDERR_FILENO)
+			close(devnull);
+	}
+	*ready_fd = fds[1];
+	return 0;
+}
+
+static void
+report_ready(int *ready_fd, int failed)
+{
+	char status = failed ? 1 : 0;
+
+	if (*ready_fd < 0)
+		return;
+	/* If the parent is gone there is no one to tell: ignore the result. */
+	(void)!write(*ready_fd, &status, 1);
+	close(*ready_fd);
+	*ready_fd = -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -101,7 +150,7 @@ main(int argc, char **argv)
 	struct node *node = NULL;
 	char *err = NULL;
 	const char *config_file = NULL;
-	int c, idx, rc = 1, i;
+	int c, idx, rc = 1, i, ready_fd = -1;
 
 	config_init(&cfg);
 	/* The file first, so that flags given in any order override it. */
@@ -148,14 +197,21 @@ main(int argc, char **argv)
 		goto fail;
 	log_init("quorumd", (enum log_level)log_level_parse(cfg.log_level));
 
-	if (cfg.daemonize && daemon(1, 1) < 0) {
-		qerr_set(&err, QERR_IO, "daemon: %s", strerror(errno));
-		goto fail;
-	}
-	if (cfg.pid_file != NULL && write_pid_file(cfg.pid_file, &err) < 0)
+	/*
+	 * Detach before opening anything (LevelDB's threads do not survive a
+	 * fork), but let the parent exit only once the node is up, with the
+	 * child's verdict: a daemon that cannot start says so in its exit
+	 * status, and leaves no pid file.
+	 */
+	if (cfg.daemonize && detach(&ready_fd, &err) < 0)
 		goto fail;
 	if (node_new(&cfg, &node, &err) < 0)
 		goto fail;
+	if (cfg.pid_file != NULL && write_pid_file(cfg.pid_file, &err) < 0) {
+		node_free(node);
+		goto fail;
+	}
+	report_ready(&ready_fd, 0);
 	rc = node_run(node) < 0 ? 1 : 0;
 	node_free(node);
 	log_info("stopped");
@@ -166,6 +222,7 @@ main(int argc, char **argv)
 fail:
 	fprintf(stderr, "quorumd: %s\n", err ? err : "failed");
 	free(err);
+	report_ready(&ready_fd, 1);
 	config_release(&cfg);
 	return 1;
 }

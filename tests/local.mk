@@ -26,6 +26,9 @@ tests_unit_test_store_LDADD = $(STORE_LIBS) $(UNIT_LIBS)
 
 ## Integration tests: real quorumd processes on loopback (tests/sh/lib.sh).
 SH_TESTS = tests/sh/t0300-cluster-basic.sh \
+	tests/sh/t0310-five-nodes.sh tests/sh/t0320-read-repair.sh \
+	tests/sh/t0330-bad-clients.sh tests/sh/t0340-lifecycle.sh \
+	tests/sh/t0350-quorumctl.sh \
 	tests/sh/t0400-hinted-handoff.sh tests/sh/t0410-anti-entropy.sh \
 	tests/sh/t0415-tombstones.sh tests/sh/t0420-partition.sh
 TESTS += $(SH_TESTS)

@@ -70,6 +70,11 @@ node_members() {
 }
 node_pid() { cat "$T_DIR/n$1.pid" 2>/dev/null; }
 
+# proc_gone PID: the process has exited (a zombie not yet reaped counts).
+proc_gone() {
+	[ ! -d "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+}
+
 # node_start I: start node I of the cluster (again) with T_FLAGS.
 node_start() {
 	"$QUORUMD" --id "n$1" --data-dir "$T_DIR/n$1" --members "$(node_members)" \
@@ -85,7 +90,7 @@ node_kill() {
 	[ -n "$pid" ] || return 1
 	kill -"${2:-KILL}" "$pid" 2>/dev/null
 	case "${2:-KILL}" in STOP|CONT) return 0 ;; esac
-	wait_until 20 sh -c "! kill -0 $pid 2>/dev/null"
+	wait_until 20 proc_gone "$pid"
 	rm -f "$T_DIR/n$1.pid"
 }
 
@@ -108,7 +113,7 @@ cluster_stop() {
 		[ -n "$pid" ] || continue
 		kill -CONT "$pid" 2>/dev/null
 		kill -TERM "$pid" 2>/dev/null
-		wait_until 20 sh -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null
+		wait_until 20 proc_gone "$pid" || kill -KILL "$pid" 2>/dev/null
 	done
 }
 
