@@ -56,6 +56,7 @@
 #include "store/key.h"
 #include "store/record.h"
 #include "store/store_int.h"
+#include "store/kbuf.h"
 
 #define HINT_FORMAT       1
 #define HINT_FIXED_LEN    21	/* format, added_us, data bytes, klen */
@@ -82,94 +83,31 @@ struct hints {
 	leveldb_readoptions_t	*rnocache;	/* hint reads skip the cache */
 };
 
-/* A growable byte string for LevelDB keys and values. */
-struct hbuf {
-	char	*p;
-	size_t	 len, cap;
-};
-
-static void
-hbuf_put(struct hbuf *b, const void *p, size_t n)
-{
-	if (b->len + n > b->cap) {
-		b->cap = (b->len + n) * 2 + 32;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-static void
-hbuf_put_byte(struct hbuf *b, char c)
-{
-	hbuf_put(b, &c, 1);
-}
-
-static void
-hbuf_put_be64(struct hbuf *b, uint64_t v)
-{
-	unsigned char x[8];
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		x[i] = v & 0xff;
-	hbuf_put(b, x, 8);
-}
-
-static void
-hbuf_put_be32(struct hbuf *b, uint32_t v)
-{
-	unsigned char x[4] = { v >> 24, v >> 16, v >> 8, v };
-
-	hbuf_put(b, x, 4);
-}
-
-static uint64_t
-be64_read(const void *p)
-{
-	const unsigned char *x = p;
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | x[i];
-	return v;
-}
-
-static uint32_t
-be32_read(const void *p)
-{
-	const unsigned char *x = p;
-
-	return (uint32_t)x[0] << 24 | (uint32_t)x[1] << 16 |
-	    (uint32_t)x[2] << 8 | x[3];
-}
-
 /* P = 'x' target '\0': a target's state row, and the prefix of its rows. */
 static void
-target_prefix(struct hbuf *b, const char *target)
+target_prefix(struct kbuf *b, const char *target)
 {
 	b->len = 0;
-	hbuf_put_byte(b, 'x');
-	hbuf_put(b, target, strlen(target));
-	hbuf_put_byte(b, '\0');
+	kbuf_put_byte(b, 'x');
+	kbuf_put(b, target, strlen(target));
+	kbuf_put_byte(b, '\0');
 }
 
 /* P be64 seq: a hint's header row, and the prefix of its chunks. */
 static void
-hint_key(struct hbuf *b, const char *target, uint64_t seq)
+hint_key(struct kbuf *b, const char *target, uint64_t seq)
 {
 	target_prefix(b, target);
-	hbuf_put_be64(b, seq);
+	kbuf_put_be64(b, seq);
 }
 
 /* Turn the key at b[0..hint_len) into the key of a data chunk. */
 static void
-chunk_key(struct hbuf *b, size_t hint_len, size_t version, size_t chunk)
+chunk_key(struct kbuf *b, size_t hint_len, size_t version, size_t chunk)
 {
 	b->len = hint_len;
-	hbuf_put_be32(b, (uint32_t)version);
-	hbuf_put_be32(b, (uint32_t)chunk);
+	kbuf_put_be32(b, (uint32_t)version);
+	kbuf_put_be32(b, (uint32_t)chunk);
 }
 
 static size_t
@@ -212,20 +150,20 @@ injected_failure(struct store *st)
 /* ---- the header of a hint ---- */
 
 static void
-header_encode(struct hbuf *b, const char *key, size_t klen,
+header_encode(struct kbuf *b, const char *key, size_t klen,
     const struct vset *s, int64_t added_us, uint64_t data_bytes)
 {
 	uint8_t *rec;
 	size_t rec_len;
 
 	b->len = 0;
-	hbuf_put_byte(b, HINT_FORMAT);
-	hbuf_put_be64(b, (uint64_t)added_us);
-	hbuf_put_be64(b, data_bytes);
-	hbuf_put_be32(b, (uint32_t)klen);
-	hbuf_put(b, key, klen);
+	kbuf_put_byte(b, HINT_FORMAT);
+	kbuf_put_be64(b, (uint64_t)added_us);
+	kbuf_put_be64(b, data_bytes);
+	kbuf_put_be32(b, (uint32_t)klen);
+	kbuf_put(b, key, klen);
 	record_encode(s, &rec, &rec_len);
-	hbuf_put(b, rec, rec_len);
+	kbuf_put(b, rec, rec_len);
 	free(rec);
 }
 
@@ -316,7 +254,7 @@ header_decode(struct store *st, const char *val, size_t len,
 /* Read the chunks of every live version of h; kb holds its header key. */
 static int
 hint_data_load(struct store *st, const leveldb_readoptions_t *ro,
-    struct hbuf *kb, struct store_hint *h, char **err)
+    struct kbuf *kb, struct store_hint *h, char **err)
 {
 	size_t hint_len = kb->len, i, c;
 
@@ -475,7 +413,7 @@ static int
 oldest_find(struct store *st, struct hint_target *t, char **err)
 {
 	struct hints *h = st->hints;
-	struct hbuf kb = { 0 };
+	struct kbuf kb = { 0 };
 	leveldb_iterator_t *it;
 	size_t plen;
 	char *lerr = NULL;
@@ -486,7 +424,7 @@ oldest_find(struct store *st, struct hint_target *t, char **err)
 		return 0;
 	target_prefix(&kb, t->id);
 	plen = kb.len;
-	hbuf_put_be64(&kb, t->dropped + 1);
+	kbuf_put_be64(&kb, t->dropped + 1);
 	it = leveldb_create_iterator(st->db, h->rnocache);
 	for (leveldb_iter_seek(it, kb.p, kb.len); leveldb_iter_valid(it);
 	    leveldb_iter_next(it)) {
@@ -522,7 +460,7 @@ int
 hints_open(struct store *st, char **err)
 {
 	struct hints *h = xcalloc(1, sizeof(*h));
-	struct hbuf kb = { 0 };
+	struct kbuf kb = { 0 };
 	leveldb_iterator_t *it;
 	char *lerr = NULL;
 	int rc = 0;
@@ -659,7 +597,7 @@ store_hint_add(struct store *st, const char *target, const char *key,
 {
 	struct hints *h = st->hints;
 	struct hint_target *t;
-	struct hbuf kb = { 0 }, hdr = { 0 };
+	struct kbuf kb = { 0 }, hdr = { 0 };
 	leveldb_writebatch_t *wb;
 	size_t hint_len, i, c;
 	uint64_t seq, charge;
@@ -746,7 +684,7 @@ target_visible(struct hints *h, const char *target)
  * before them are stepped over.  kb receives the header's key.
  */
 static int
-header_seek(leveldb_iterator_t *it, struct hbuf *kb, const char *target,
+header_seek(leveldb_iterator_t *it, struct kbuf *kb, const char *target,
     uint64_t after_seq, uint64_t visible, uint64_t *seq)
 {
 	size_t plen;
@@ -768,7 +706,7 @@ header_seek(leveldb_iterator_t *it, struct hbuf *kb, const char *target,
 			return 0;
 		if (klen == plen + 8) {
 			kb->len = plen;
-			hbuf_put_be64(kb, *seq);
+			kbuf_put_be64(kb, *seq);
 			return 1;
 		}
 	}
@@ -782,7 +720,7 @@ store_hint_read(struct store *st, const char *target, uint64_t after_seq,
 {
 	struct hints *h = st->hints;
 	struct store_hint *hs = NULL;
-	struct hbuf kb = { 0 };
+	struct kbuf kb = { 0 };
 	const leveldb_snapshot_t *snap;
 	leveldb_readoptions_t *ro;
 	leveldb_iterator_t *it;
@@ -859,7 +797,7 @@ store_hint_next_seq(struct store *st, const char *target, uint64_t after_seq,
     uint64_t *seq, char **err)
 {
 	struct hints *h = st->hints;
-	struct hbuf kb = { 0 };
+	struct kbuf kb = { 0 };
 	leveldb_iterator_t *it;
 	uint64_t visible, found = 0;
 	char *lerr = NULL;
@@ -889,7 +827,7 @@ store_hint_drop_through(struct store *st, const char *target, uint64_t seq,
 {
 	struct hints *h = st->hints;
 	struct hint_target *t;
-	struct hbuf kb = { 0 }, val = { 0 };
+	struct kbuf kb = { 0 }, val = { 0 };
 	leveldb_writebatch_t *wb = NULL;
 	leveldb_iterator_t *it;
 	uint64_t dropped, visible, count = 0, bytes = 0;
@@ -952,8 +890,8 @@ store_hint_drop_through(struct store *st, const char *target, uint64_t seq,
 	}
 	/* The new dropped-through point, in the same batch. */
 	target_prefix(&kb, target);
-	hbuf_put_byte(&val, HINT_FORMAT);
-	hbuf_put_be64(&val, seq);
+	kbuf_put_byte(&val, HINT_FORMAT);
+	kbuf_put_be64(&val, seq);
 	leveldb_writebatch_put(wb, kb.p, kb.len, val.p, val.len);
 
 	if (injected_failure(st)) {

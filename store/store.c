@@ -27,60 +27,8 @@
 #include "store/record.h"
 #include "store/store.h"
 #include "store/store_int.h"
+#include "store/kbuf.h"
 
-
-/* A growable byte string for building LevelDB keys. */
-struct kbuf {
-	char	*p;
-	size_t	 len, cap;
-};
-
-static void
-kbuf_put(struct kbuf *b, const void *p, size_t n)
-{
-	if (b->len + n > b->cap) {
-		b->cap = (b->len + n) * 2 + 32;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-static void
-kbuf_put_byte(struct kbuf *b, char c)
-{
-	kbuf_put(b, &c, 1);
-}
-
-static void
-kbuf_put_be64(struct kbuf *b, uint64_t v)
-{
-	unsigned char x[8];
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		x[i] = v & 0xff;
-	kbuf_put(b, x, 8);
-}
-
-static void
-kbuf_put_be32(struct kbuf *b, uint32_t v)
-{
-	unsigned char x[4] = { v >> 24, v >> 16, v >> 8, v };
-
-	kbuf_put(b, x, 4);
-}
-
-static uint64_t
-be64_read(const unsigned char *x)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | x[i];
-	return v;
-}
 
 /* 'k' parent '\0' name: records of one directory are contiguous. */
 static void
@@ -679,7 +627,7 @@ scan_hash_range(struct store *st, uint64_t lo, uint64_t hi,
 		k = leveldb_iter_key(it, &klen);
 		if (klen < 9 || k[0] != 'h')
 			break;
-		h = be64_read((const unsigned char *)k + 1);
+		h = be64_read(k + 1);
 		if (h > hi)
 			break;
 		if (cb(arg, h, k + 9, klen - 9) != 0) {
