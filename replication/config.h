@@ -1,0 +1,62 @@
+/*
+ * config.h - quorumd's configuration: a file (quorumd.conf(5), INI syntax
+ * read with libinih) and command-line flags, flags winning.
+ *
+ * Every value is checked when loaded; a bad one is QERR_INVALID with a
+ * message naming the file, line or flag and what was expected.
+ */
+#ifndef REPLICATION_CONFIG_H
+#define REPLICATION_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_MAX_MEMBERS  512
+
+struct config_member {
+	char	*id;
+	char	*addr;		/* host:port */
+	char	*rack;		/* "" when none */
+};
+
+struct config {
+	char			*id;
+	char			*listen;	/* host:port; default: own member's */
+	char			*data_dir;
+	char			*rack;
+	char			*cluster;
+	char			*metrics;	/* host:port of the HTTP endpoint */
+	char			*pid_file;
+	char			*log_level;
+	int			 daemonize;
+	struct config_member	*members;
+	size_t			 nmembers;
+	unsigned		 n, r, w, vnodes;
+	unsigned		 timeout_ms;
+	unsigned		 disk_threads;
+	size_t			 max_value_size;
+	size_t			 max_frame;
+	unsigned		 gossip_interval_ms;
+	double			 phi_threshold;
+	unsigned		 handoff_interval_ms;
+	size_t			 handoff_rate;	/* bytes per second */
+	unsigned		 ae_interval_ms;	/* 0: no periodic runs */
+	size_t			 ae_rate;	/* bytes per second */
+	char			*tombstone_purge;	/* replicas or grace */
+	unsigned		 tombstone_min_age_ms;
+	unsigned		 tombstone_grace_ms;
+	unsigned		 purge_interval_ms;	/* 0: never */
+};
+
+void	config_init(struct config *c);		/* the defaults */
+void	config_release(struct config *c);
+/* Read a config file over c. */
+int	config_load_file(struct config *c, const char *path, char **err);
+/* Set one option by its name (the file's key, or a flag's long name). */
+int	config_set(struct config *c, const char *name, const char *value,
+	    char **err);
+/* Check the whole: required values present, R/W within N, self a member. */
+int	config_check(struct config *c, char **err);
+/* Parse a member list "id@host:port[/rack], ..." into c->members. */
+int	config_parse_members(struct config *c, const char *list, char **err);
+
+#endif
