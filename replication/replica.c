@@ -33,6 +33,7 @@ struct local_op {
 	/* the caller */
 	void			*cb;
 	void			*arg;
+	struct store_job	 job;		/* merge */
 };
 
 static struct local_op *
@@ -194,19 +195,13 @@ replica_read(struct node *n, uint32_t member, const char *key,
 /* -- merge -- */
 
 static void
-local_merge_work(void *arg)
-{
-	struct local_op *op = arg;
-
-	op->rc = store_merge(op->node->store, op->key, strlen(op->key),
-	    &op->in, NULL, &op->err);
-}
-
-static void
 local_merge_done(void *arg)
 {
 	struct local_op *op = arg;
 	replica_write_cb cb = (replica_write_cb)op->cb;
+
+	op->rc = op->job.op.rc;
+	op->err = op->job.op.err;
 
 	cb(op->arg, op->member, op->rc < 0 ? op->rc : 0, op->err);
 	local_op_free(op);
@@ -250,8 +245,11 @@ replica_merge_hint(struct node *n, uint32_t member, const char *key,
 		struct local_op *op = local_op_new(n, member, key, cb, arg);
 
 		vset_copy(&op->in, s);
-		diskpool_submit(n->pool, local_merge_work, local_merge_done,
-		    op);
+		op->job.op.kind = STORE_OP_MERGE;
+		op->job.op.key = op->key;
+		op->job.op.klen = strlen(op->key);
+		op->job.op.remote = &op->in;
+		node_store_submit(n, &op->job, local_merge_done, op);
 		return;
 	}
 	rc = remote_ctx_new(n, member, cb, arg);

@@ -725,7 +725,7 @@ static void *
 writer_main(void *arg)
 {
 	struct store *st = arg;
-	struct store_op *head, *op, *last, *next;
+	struct store_op *head, *op, *last, *next, *waited;
 	size_t nops, bytes;
 
 	pthread_mutex_lock(&st->qlock);
@@ -755,15 +755,27 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&st->qlock);
 
 		batch_run(st, head);
-		for (op = head; op != NULL; op = op->next)
+		/*
+		 * An op with done() may be freed once the hook has passed it
+		 * on, and one waited for (store_run) once it is complete:
+		 * touch neither after that.
+		 */
+		waited = NULL;
+		for (op = head; op != NULL; op = next) {
+			next = op->next;
 			if (op->done != NULL)
 				op->done(op);
+			else {
+				op->next = waited;
+				waited = op;
+			}
+		}
 		if (st->on_batch != NULL)
 			st->on_batch(st->on_batch_arg);
 
 		pthread_mutex_lock(&st->qlock);
-		for (op = head; op != NULL; op = next) {
-			next = op->next;	/* op may go once complete */
+		for (op = waited; op != NULL; op = next) {
+			next = op->next;
 			op->complete = 1;
 		}
 		st->writer_busy = 0;
