@@ -343,9 +343,16 @@ int
 store_get(struct store *st, const char *key, size_t klen, int want_data,
     struct vset *out, char **err)
 {
+	return store_get_bounded(st, key, klen, want_data, SIZE_MAX, out, err);
+}
+
+int
+store_get_bounded(struct store *st, const char *key, size_t klen,
+    int want_data, size_t max_data, struct vset *out, char **err)
+{
 	leveldb_readoptions_t *ro = st->rdefault;
 	const leveldb_snapshot_t *snap = NULL;
-	size_t i;
+	size_t i, total = 0;
 	int rc;
 
 	vset_init(out);
@@ -357,6 +364,12 @@ store_get(struct store *st, const char *key, size_t klen, int want_data,
 		leveldb_readoptions_set_snapshot(ro, snap);
 	}
 	rc = record_load(st, ro, key, klen, out, err);
+	for (i = 0; rc == 1 && want_data && i < out->n; i++)
+		if (!out->v[i].tombstone)
+			total += out->v[i].data_len;
+	if (rc == 1 && want_data && total > max_data)
+		rc = qerr_set(err, QERR_TOO_BIG, "%zu bytes of data to read",
+		    total);
 	for (i = 0; rc == 1 && want_data && i < out->n; i++) {
 		int drc;
 

@@ -67,6 +67,14 @@ size_t	store_max_value_size(const struct store *st);
  */
 int	store_get(struct store *st, const char *key, size_t klen,
 	    int want_data, struct vset *out, char **err);
+/*
+ * store_get, but a read of data bigger than max_data bytes (the live
+ * versions' together) reads none and returns QERR_TOO_BIG: a caller that
+ * must not wait long (the event loop) reads small values itself and hands
+ * big ones to a thread.
+ */
+int	store_get_bounded(struct store *st, const char *key, size_t klen,
+	    int want_data, size_t max_data, struct vset *out, char **err);
 
 /*
  * A write coordinated by this node, whose id is node (the actor named in
