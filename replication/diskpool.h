@@ -5,9 +5,10 @@
  * A job is a pair of functions: work() runs on a worker thread (it may block
  * on LevelDB and fsync), then done() runs on the event loop's thread.  The
  * job's argument belongs to the caller throughout; done() usually frees it.
- * Several workers run at once, so concurrent writes share their syncs
- * through LevelDB's group commit: a sync on one write never stalls the loop
- * or an unrelated request.
+ * Changes of records do not come here: the store's own writer thread runs
+ * them (group commit, see store.h) and posts their done()s to the loop
+ * through a batch (diskpool_batch_post); reads of small values run on the
+ * loop.  The pool runs big reads, listings, scans, hints and anti-entropy.
  *
  * Requires evthread_use_pthreads() before the event base is created.
  */

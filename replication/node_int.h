@@ -2,8 +2,9 @@
  * node_int.h - what node.c, coord.c and replica.c share inside quorumd.
  *
  * A replica operation is addressed to a ring member by index; when the
- * member is this node it runs on the disk pool, otherwise it goes to the
- * peer.  Either way the callback runs once, on the loop, with the same
+ * member is this node it runs on the store (a change on its writer thread,
+ * a small read on the loop, a big read or a listing on the disk pool),
+ * otherwise it goes to the peer.  Either way the callback runs once, on the loop, with the same
  * arguments, so the coordinator treats itself as one replica among N.
  */
 #ifndef REPLICATION_NODE_INT_H
