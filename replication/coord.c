@@ -261,7 +261,8 @@ struct put_op {
 	unsigned	 outstanding, acks, failed;
 	char		 last_error[160];
 	struct event	*timer;
-	/* the local write's inputs and outputs (on the disk pool) */
+	/* the local write's inputs and outputs (on the store's writer) */
+	struct store_job job;
 	struct cc	 ctx;
 	struct store_write sw;
 	void		*meta, *data;
@@ -438,24 +439,20 @@ put_timeout(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void
-put_local_work(void *arg)
-{
-	struct put_op *op = arg;
-
-	op->sw.live_after = &op->live_after;
-	op->rc = store_write(op->node->store, op->key, strlen(op->key),
-	    &op->sw, &op->delta, &op->dot, &op->err);
-}
-
 /* The local write is synced: count it and send the delta to the others. */
 static void
 put_local_done(void *arg)
 {
 	struct put_op *op = arg;
 	struct node *n = op->node;
+	struct store_op *so = &op->job.op;
 	unsigned i;
 
+	op->rc = so->rc;
+	op->err = so->err;
+	op->delta = so->delta;
+	op->dot = so->dot;
+	op->live_after = so->live_after;
 	op->outstanding--;
 	if (op->rc < 0) {
 		/* Nothing was written anywhere: fail with the store's reason. */
@@ -632,7 +629,11 @@ coord_put(struct node *n, struct conn *c, uint64_t id,
 	op->ms = ms;
 	op->timer = op_timer(n, ms, put_timeout, op);
 	op->outstanding = 1;
-	diskpool_submit(n->pool, put_local_work, put_local_done, op);
+	op->job.op.kind = STORE_OP_WRITE;
+	op->job.op.key = op->key;
+	op->job.op.klen = strlen(op->key);
+	op->job.op.w = op->sw;
+	node_store_submit(n, &op->job, put_local_done, op);
 }
 
 /* ================================================================ list */

@@ -7,15 +7,15 @@
 #include "lib/xalloc.h"
 #include "replication/diskpool.h"
 
-struct job {
+struct diskpool_job {
 	diskpool_fn	 work, done;
 	void		*arg;
-	struct job	*next;
+	struct diskpool_job	*next;
 };
 
 /* A FIFO of jobs. */
 struct jobq {
-	struct job	*head, *tail;
+	struct diskpool_job	*head, *tail;
 };
 
 struct diskpool {
@@ -28,7 +28,7 @@ struct diskpool {
 };
 
 static void
-jobq_push(struct jobq *q, struct job *j)
+jobq_push(struct jobq *q, struct diskpool_job *j)
 {
 	j->next = NULL;
 	if (q->tail != NULL)
@@ -38,10 +38,10 @@ jobq_push(struct jobq *q, struct job *j)
 	q->tail = j;
 }
 
-static struct job *
+static struct diskpool_job *
 jobq_take_all(struct jobq *q)
 {
-	struct job *j = q->head;
+	struct diskpool_job *j = q->head;
 
 	q->head = q->tail = NULL;
 	return j;
@@ -51,7 +51,7 @@ static void *
 worker_main(void *arg)
 {
 	struct diskpool *p = arg;
-	struct job *j;
+	struct diskpool_job *j;
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
@@ -81,7 +81,7 @@ static void
 run_finished(evutil_socket_t fd, short what, void *arg)
 {
 	struct diskpool *p = arg;
-	struct job *j, *next;
+	struct diskpool_job *j, *next;
 
 	(void)fd;
 	(void)what;
@@ -119,7 +119,7 @@ void
 diskpool_submit(struct diskpool *p, diskpool_fn work, diskpool_fn done,
     void *arg)
 {
-	struct job *j;
+	struct diskpool_job *j;
 
 	if (p->stopping) {
 		/* Shutting down: a done() that submits more runs it here. */
@@ -150,13 +150,62 @@ diskpool_pending(struct diskpool *p)
 	return n;
 }
 
+/* Pass the batch's jobs, finished elsewhere, to the loop: one wakeup. */
+void
+diskpool_batch_add(struct diskpool_batch *b, diskpool_fn done, void *arg)
+{
+	struct diskpool_job *j = xcalloc(1, sizeof(*j));
+
+	j->done = done;
+	j->arg = arg;
+	if (b->tail != NULL)
+		b->tail->next = j;
+	else
+		b->head = j;
+	b->tail = j;
+	b->n++;
+}
+
+void
+diskpool_batch_post(struct diskpool *p, struct diskpool_batch *b)
+{
+	int wake;
+
+	if (b->head == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	wake = p->finished.head == NULL;
+	if (p->finished.tail != NULL)
+		p->finished.tail->next = b->head;
+	else
+		p->finished.head = b->head;
+	p->finished.tail = b->tail;
+	p->pending += b->n;
+	if (wake && p->finished_ev != NULL)
+		event_active(p->finished_ev, EV_READ, 0);
+	pthread_mutex_unlock(&p->lock);
+	b->head = b->tail = NULL;
+	b->n = 0;
+}
+
+int
+diskpool_stopped(struct diskpool *p)
+{
+	return p->stopping;
+}
+
 void
 diskpool_stop(struct diskpool *p)
 {
 	int i;
 
-	if (p == NULL || p->threads == NULL)
+	if (p == NULL)
 		return;
+	if (p->threads == NULL) {
+		/* Stopped already: run what was posted since. */
+		run_finished(-1, 0, p);
+		return;
+	}
 	pthread_mutex_lock(&p->lock);
 	p->stopping = 1;
 	pthread_cond_broadcast(&p->wake);

@@ -35,7 +35,7 @@
  * ring.  A range never written costs an ~80-byte header.
  *
  * Threads: every function may be called from any thread; one mutex guards
- * the trees (updates from the store's disk threads, queries from the event
+ * the trees (updates from the store's writer thread, queries from the event
  * loop).  The ranges are fixed by merkle_new, so the functions about
  * ranges only (merkle_ranges, merkle_shared_ranges, merkle_range_find,
  * merkle_range_bounds, merkle_locate, merkle_leaf_bounds) take no lock.

@@ -91,6 +91,43 @@ request_fail(struct request *r, int code, const char *msg, unsigned replies,
 	request_free(r);
 }
 
+/* ---- store changes ---- */
+
+/* On the writer thread: gather the op's done() for the loop. */
+static void
+store_job_finished(struct store_op *op)
+{
+	struct store_job *j = op->arg;
+
+	diskpool_batch_add(&j->node->wbatch, j->done, j->arg);
+}
+
+/* On the writer thread, after a batch: one wakeup of the loop for it. */
+static void
+store_batch_finished(void *arg)
+{
+	struct node *n = arg;
+
+	diskpool_batch_post(n->pool, &n->wbatch);
+}
+
+void
+node_store_submit(struct node *n, struct store_job *j, diskpool_fn done,
+    void *arg)
+{
+	j->node = n;
+	j->done = done;
+	j->arg = arg;
+	if (diskpool_stopped(n->pool)) {
+		store_run(n->store, &j->op);
+		done(arg);
+		return;
+	}
+	j->op.done = store_job_finished;
+	j->op.arg = j;
+	store_submit(n->store, &j->op);
+}
+
 /* ---- ring and stats requests ---- */
 
 static void
@@ -494,6 +531,7 @@ node_new(const struct config *cfg, struct node **out, char **err)
 	members_init(&n->members, &n->ring, n->self, (uint64_t)now_us(),
 	    cfg->phi_threshold, cfg->gossip_interval_ms);
 	n->pool = diskpool_new(n->base, (int)cfg->disk_threads);
+	store_set_batch_hook(n->store, store_batch_finished, n);
 	if ((rc = ae_new(n, err)) < 0)
 		goto fail;
 	n->handoff = handoff_new(n);
@@ -545,6 +583,12 @@ node_free(struct node *n)
 	 * at once: the pool runs late jobs inline, shut peers fail at once.
 	 */
 	diskpool_stop(n->pool);
+	if (n->store != NULL) {
+		/* Changes queued for the writer complete; their done()s run
+		 * here (any change they start runs at once). */
+		store_quiesce(n->store);
+		diskpool_stop(n->pool);
+	}
 	if (n->peers != NULL) {
 		for (i = 0; i < n->ring.nmembers; i++)
 			peer_shutdown(n->peers[i]);

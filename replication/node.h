@@ -6,7 +6,7 @@
  * node_run dispatches until SIGTERM or SIGINT, then stops accepting,
  * finishes the disk work under way (every acknowledged write is already
  * synced) and returns.  One thread runs the loop and owns every socket;
- * store calls run on the disk pool's threads.
+ * changes run on the store's writer thread, big reads on the disk pool's.
  */
 #ifndef REPLICATION_NODE_H
 #define REPLICATION_NODE_H

@@ -2,8 +2,9 @@
  * node_int.h - what node.c, coord.c and replica.c share inside quorumd.
  *
  * A replica operation is addressed to a ring member by index; when the
- * member is this node it runs on the disk pool, otherwise it goes to the
- * peer.  Either way the callback runs once, on the loop, with the same
+ * member is this node it runs on the store (a change on its writer thread,
+ * a small read on the loop, a big read or a listing on the disk pool),
+ * otherwise it goes to the peer.  Either way the callback runs once, on the loop, with the same
  * arguments, so the coordinator treats itself as one replica among N.
  */
 #ifndef REPLICATION_NODE_INT_H
@@ -47,6 +48,7 @@ struct node {
 	struct handoff		*handoff;
 	struct antientropy	*ae;
 	struct purge		*purge;
+	struct diskpool_batch	 wbatch;	/* the store writer's */
 	struct conn		**conns;	/* accepted, still open */
 	size_t			 nconns;
 	int			 stopping;
@@ -67,6 +69,20 @@ void		 request_reply(struct request *r, Quorum__Envelope *env);
 void		 request_fail(struct request *r, int code, const char *msg,
 		    unsigned replies, unsigned needed);
 uint64_t	 request_elapsed_us(const struct request *r);
+
+/*
+ * A change run by the store's writer (group commit), whose done(arg) runs
+ * on the loop once the change is synced or failed; the results are in
+ * op.  When the node is stopping it runs at once, done() included.
+ */
+struct store_job {
+	struct store_op	 op;
+	struct node	*node;
+	diskpool_fn	 done;
+	void		*arg;
+};
+void		 node_store_submit(struct node *n, struct store_job *j,
+		    diskpool_fn done, void *arg);
 
 /* ---- replica operations (replica.c) ---- */
 

@@ -13,6 +13,9 @@
 #include "replication/node_int.h"
 #include "store/key.h"
 
+/* Values up to this size are read on the loop, bigger ones on the pool. */
+#define REPLICA_INLINE_READ_MAX  (64u << 10)
+
 /* One store call on the disk pool, and its outcome. */
 struct local_op {
 	struct node		*node;
@@ -33,6 +36,7 @@ struct local_op {
 	/* the caller */
 	void			*cb;
 	void			*arg;
+	struct store_job	 job;		/* merge */
 };
 
 static struct local_op *
@@ -175,8 +179,26 @@ replica_read(struct node *n, uint32_t member, const char *key,
 	Quorum__ReplicaRead rr;
 
 	if (member == n->self) {
-		struct local_op *op = local_op_new(n, member, key, cb, arg);
+		struct local_op *op;
+		struct vset s;
+		char *err = NULL;
+		int rc;
 
+		/*
+		 * A head or a small value is a few microseconds from LevelDB's
+		 * cache (no sync is ever waited for): read it here, on the
+		 * loop.  A big value is read on the pool.
+		 */
+		rc = store_get_bounded(n->store, key, strlen(key), want_data,
+		    REPLICA_INLINE_READ_MAX, &s, &err);
+		if (rc != QERR_TOO_BIG) {
+			cb(arg, member, rc < 0 ? rc : 0, err, rc == 1, &s);
+			vset_release(&s);
+			free(err);
+			return;
+		}
+		free(err);
+		op = local_op_new(n, member, key, cb, arg);
 		op->want_data = want_data;
 		diskpool_submit(n->pool, local_read_work, local_read_done, op);
 		return;
@@ -194,19 +216,13 @@ replica_read(struct node *n, uint32_t member, const char *key,
 /* -- merge -- */
 
 static void
-local_merge_work(void *arg)
-{
-	struct local_op *op = arg;
-
-	op->rc = store_merge(op->node->store, op->key, strlen(op->key),
-	    &op->in, NULL, &op->err);
-}
-
-static void
 local_merge_done(void *arg)
 {
 	struct local_op *op = arg;
 	replica_write_cb cb = (replica_write_cb)op->cb;
+
+	op->rc = op->job.op.rc;
+	op->err = op->job.op.err;
 
 	cb(op->arg, op->member, op->rc < 0 ? op->rc : 0, op->err);
 	local_op_free(op);
@@ -250,8 +266,11 @@ replica_merge_hint(struct node *n, uint32_t member, const char *key,
 		struct local_op *op = local_op_new(n, member, key, cb, arg);
 
 		vset_copy(&op->in, s);
-		diskpool_submit(n->pool, local_merge_work, local_merge_done,
-		    op);
+		op->job.op.kind = STORE_OP_MERGE;
+		op->job.op.key = op->key;
+		op->job.op.klen = strlen(op->key);
+		op->job.op.remote = &op->in;
+		node_store_submit(n, &op->job, local_merge_done, op);
 		return;
 	}
 	rc = remote_ctx_new(n, member, cb, arg);

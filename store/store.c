@@ -2,14 +2,19 @@
  * store.c - the LevelDB-backed version store; see store.h for the contract
  * and the on-disk layout.
  *
- * Every change is one LevelDB WriteBatch written with sync: the key's new
+ * Every change of a record stages in a LevelDB WriteBatch: the key's new
  * record, the data chunks of versions that arrive, the deletion of chunks of
- * versions that were replaced, and the hash-index row.  So a crash leaves
- * either the whole change or none of it.  A per-key stripe lock makes each
- * read-modify-write atomic against other writers of the same key; it is held
- * through the sync so the next writer reads what this one made durable.
- * Reads take no lock: a read of data uses a LevelDB snapshot so it sees a
- * record and its chunks from one moment.
+ * versions that were replaced, and the hash-index row.  One writer thread
+ * makes every change (group commit): it drains the queue of ops, stages
+ * them all in one WriteBatch, and writes it with one sync.  So a crash
+ * leaves either the whole batch or none of it, and each op is atomic
+ * because no one else changes records.  The writer keeps the batch's keys
+ * in a small table (struct pending) with the state staged so far, so a
+ * later op on a key reads what the earlier ones made, not the database.
+ * LevelDB makes a write visible to readers only after its sync, so a read
+ * never sees what is not yet durable.  Reads take no lock: a read of data
+ * uses a LevelDB snapshot so it sees a record and its chunks from one
+ * moment.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -75,11 +80,18 @@ chunk_count(const struct version *v)
 	return (v->data_len + STORE_CHUNK_SIZE - 1) / STORE_CHUNK_SIZE;
 }
 
-static pthread_mutex_t *
-stripe_for(struct store *st, const char *key, size_t klen)
-{
-	return &st->stripes[key_hash(key, klen) % STORE_STRIPES];
-}
+/*
+ * A key of the batch under way and its state as staged so far (without
+ * data).  The table is the writer's; a slot with key NULL is free.
+ */
+struct pending {
+	const char	*key;		/* the op's: valid through the batch */
+	size_t		 klen;
+	int		 found;
+	struct vset	 s;
+};
+
+static void *writer_main(void *arg);
 
 /* Take LevelDB's malloc'd error string as our message. */
 static int
@@ -97,7 +109,6 @@ store_open(const char *dir, const struct store_options *opt,
 	struct store *st;
 	struct stat sb;
 	char *lerr = NULL;
-	size_t i;
 	int rc;
 
 	*out = NULL;
@@ -123,8 +134,12 @@ store_open(const char *dir, const struct store_options *opt,
 	st->wsync = leveldb_writeoptions_create();
 	leveldb_writeoptions_set_sync(st->wsync, 1);
 	st->rdefault = leveldb_readoptions_create();
-	for (i = 0; i < STORE_STRIPES; i++)
-		pthread_mutex_init(&st->stripes[i], NULL);
+	pthread_mutex_init(&st->qlock, NULL);
+	pthread_cond_init(&st->work, NULL);
+	pthread_cond_init(&st->finished, NULL);
+	for (st->tab_cap = 1; st->tab_cap < 2 * STORE_BATCH_OPS; st->tab_cap *= 2)
+		;
+	st->tab = xcalloc(st->tab_cap, sizeof(*st->tab));
 
 	st->db = leveldb_open(st->options, dir, &lerr);
 	if (st->db == NULL) {
@@ -136,6 +151,12 @@ store_open(const char *dir, const struct store_options *opt,
 		store_close(st);
 		return rc;
 	}
+	if ((rc = pthread_create(&st->writer, NULL, writer_main, st)) != 0) {
+		qerr_set(err, QERR_IO, "writer thread: %s", strerror(rc));
+		store_close(st);
+		return QERR_IO;
+	}
+	st->writer_started = 1;
 	*out = st;
 	return 0;
 }
@@ -143,10 +164,16 @@ store_open(const char *dir, const struct store_options *opt,
 void
 store_close(struct store *st)
 {
-	size_t i;
-
 	if (st == NULL)
 		return;
+	if (st->writer_started) {
+		/* The writer finishes every queued op first. */
+		pthread_mutex_lock(&st->qlock);
+		st->stopping = 1;
+		pthread_cond_signal(&st->work);
+		pthread_mutex_unlock(&st->qlock);
+		pthread_join(st->writer, NULL);
+	}
 	hints_close(st);
 	if (st->db != NULL)
 		leveldb_close(st->db);
@@ -155,8 +182,10 @@ store_close(struct store *st)
 	leveldb_filterpolicy_destroy(st->filter);
 	leveldb_writeoptions_destroy(st->wsync);
 	leveldb_readoptions_destroy(st->rdefault);
-	for (i = 0; i < STORE_STRIPES; i++)
-		pthread_mutex_destroy(&st->stripes[i]);
+	pthread_mutex_destroy(&st->qlock);
+	pthread_cond_destroy(&st->work);
+	pthread_cond_destroy(&st->finished);
+	free(st->tab);
 	free(st);
 }
 
@@ -262,9 +291,16 @@ int
 store_get(struct store *st, const char *key, size_t klen, int want_data,
     struct vset *out, char **err)
 {
+	return store_get_bounded(st, key, klen, want_data, SIZE_MAX, out, err);
+}
+
+int
+store_get_bounded(struct store *st, const char *key, size_t klen,
+    int want_data, size_t max_data, struct vset *out, char **err)
+{
 	leveldb_readoptions_t *ro = st->rdefault;
 	const leveldb_snapshot_t *snap = NULL;
-	size_t i;
+	size_t i, total = 0;
 	int rc;
 
 	vset_init(out);
@@ -276,6 +312,12 @@ store_get(struct store *st, const char *key, size_t klen, int want_data,
 		leveldb_readoptions_set_snapshot(ro, snap);
 	}
 	rc = record_load(st, ro, key, klen, out, err);
+	for (i = 0; rc == 1 && want_data && i < out->n; i++)
+		if (!out->v[i].tombstone)
+			total += out->v[i].data_len;
+	if (rc == 1 && want_data && total > max_data)
+		rc = qerr_set(err, QERR_TOO_BIG, "%zu bytes of data to read",
+		    total);
 	for (i = 0; rc == 1 && want_data && i < out->n; i++) {
 		int drc;
 
@@ -294,26 +336,26 @@ store_get(struct store *st, const char *key, size_t klen, int want_data,
 }
 
 /*
- * Merge remote into the key's local set and write the result in one synced
- * batch.  Called with the key's stripe held.  *changed is 1 when anything
- * was written.
+ * Stage the merge of remote into a key's state (local; found: it has a
+ * record) in wb: the chunks of replaced versions deleted, the chunks of
+ * new versions put, the new record, and the index row of a new key.
+ * *merged receives the result without data, as record_load would read it
+ * back; the caller releases it.  *changed is 0 when the merge changes
+ * nothing, and then nothing is staged.
  */
 static int
-merge_locked(struct store *st, const char *key, size_t klen,
+merge_stage(struct store *st, const char *key, size_t klen,
     const struct vset *local, int found, const struct vset *remote,
-    int *changed, char **err)
+    leveldb_writebatch_t *wb, struct vset *merged, int *changed, char **err)
 {
-	struct vset merged;
 	struct kbuf kb = { 0 };
-	leveldb_writebatch_t *wb = NULL;
 	unsigned char *keep_l = NULL, *keep_r = NULL;
 	uint8_t *rec = NULL;
 	size_t i, c, rec_len, prefix_len;
-	char *lerr = NULL;
 	int rc;
 
 	*changed = 0;
-	vset_init(&merged);
+	vset_init(merged);
 	keep_l = xcalloc(local->n + 1, 1);
 	keep_r = xcalloc(remote->n + 1, 1);
 	vset_merge_plan(local, remote, keep_l, keep_r);
@@ -330,13 +372,21 @@ merge_locked(struct store *st, const char *key, size_t klen,
 		}
 	}
 
-	vset_merge(local, remote, &merged);
-	if (found && vset_equal(&merged, local)) {
+	vset_merge(local, remote, merged);
+	for (i = 0; i < merged->n; i++) {
+		free(merged->v[i].data);
+		merged->v[i].data = NULL;
+	}
+	if (found && vset_equal(merged, local)) {
 		rc = 0;		/* already here: nothing to sync */
 		goto out;
 	}
+	if (atomic_load(&st->fail_writes) > 0) {
+		atomic_fetch_sub(&st->fail_writes, 1);
+		rc = qerr_set(err, QERR_IO, "write: injected failure");
+		goto out;
+	}
 
-	wb = leveldb_writebatch_create();
 	for (i = 0; i < local->n; i++) {
 		if (keep_l[i])
 			continue;
@@ -366,38 +416,22 @@ merge_locked(struct store *st, const char *key, size_t klen,
 			    (const char *)v->data + off, n);
 		}
 	}
-	record_encode(&merged, &rec, &rec_len);
+	record_encode(merged, &rec, &rec_len);
 	record_key(&kb, key, klen);
 	leveldb_writebatch_put(wb, kb.p, kb.len, (const char *)rec, rec_len);
 	if (!found) {
 		hash_key(&kb, key_hash(key, klen), key, klen);
 		leveldb_writebatch_put(wb, kb.p, kb.len, "", 0);
 	}
-
-	if (atomic_load(&st->fail_writes) > 0) {
-		atomic_fetch_sub(&st->fail_writes, 1);
-		rc = qerr_set(err, QERR_IO, "write: injected failure");
-		goto out;
-	}
-	leveldb_write(st->db, st->wsync, wb, &lerr);
-	if (lerr != NULL) {
-		rc = leveldb_failure(err, lerr, "write");
-		goto out;
-	}
 	*changed = 1;
 	rc = 0;
-	if (st->on_change != NULL)
-		st->on_change(st->on_change_arg, key, klen,
-		    found ? store_record_digest(key, klen, local) : 0,
-		    store_record_digest(key, klen, &merged));
 out:
-	if (wb != NULL)
-		leveldb_writebatch_destroy(wb);
+	if (rc < 0)
+		vset_release(merged);
 	free(rec);
 	free(kb.p);
 	free(keep_l);
 	free(keep_r);
-	vset_release(&merged);
 	return rc;
 }
 
@@ -423,66 +457,82 @@ remote_check(struct store *st, const struct vset *s, char **err)
 	return 0;
 }
 
-int
-store_merge(struct store *st, const char *key, size_t klen,
-    const struct vset *remote, int *changed, char **err)
-{
-	struct vset local;
-	pthread_mutex_t *lock;
-	int rc, found, dummy;
+/* ---- the writer ---- */
 
-	if (changed == NULL)
-		changed = &dummy;
-	*changed = 0;
-	if ((rc = key_validate(key, klen, err)) < 0 ||
-	    (rc = remote_check(st, remote, err)) < 0)
+/* The key's staged state, read from the database on first use. */
+static int
+pending_get(struct store *st, const char *key, size_t klen,
+    struct pending **out, char **err)
+{
+	size_t mask = st->tab_cap - 1, i = key_hash(key, klen) & mask;
+	struct pending *p;
+	int rc;
+
+	for (;; i = (i + 1) & mask) {
+		p = &st->tab[i];
+		if (p->key == NULL)
+			break;
+		if (p->klen == klen && memcmp(p->key, key, klen) == 0) {
+			*out = p;
+			return 0;
+		}
+	}
+	if ((rc = record_load(st, st->rdefault, key, klen, &p->s, err)) < 0)
 		return rc;
-	lock = stripe_for(st, key, klen);
-	pthread_mutex_lock(lock);
-	found = record_load(st, st->rdefault, key, klen, &local, err);
-	rc = found < 0 ? found : merge_locked(st, key, klen, &local, found,
-	    remote, changed, err);
-	vset_release(&local);
-	pthread_mutex_unlock(lock);
-	return rc;
+	p->key = key;
+	p->klen = klen;
+	p->found = rc;
+	*out = p;
+	return 0;
 }
 
-/* Live versions left once d is merged into local. */
-static size_t
-live_after_merge(const struct vset *local, const struct vset *d)
+static void
+pending_clear(struct store *st)
 {
-	struct vset merged;
-	size_t n;
+	size_t i;
 
-	vset_merge(local, d, &merged);
-	n = vset_live_count(&merged);
-	vset_release(&merged);
-	return n;
+	for (i = 0; i < st->tab_cap; i++)
+		if (st->tab[i].key != NULL) {
+			vset_release(&st->tab[i].s);
+			st->tab[i].key = NULL;
+		}
 }
 
-int
-store_write(struct store *st, const char *key, size_t klen,
-    const struct store_write *w, struct vset *delta, struct dot *dot_out,
-    char **err)
+/* Make merged the key's staged state, noting the digests for the hook. */
+static void
+pending_replace(struct store_op *op, struct pending *p, struct vset *merged)
 {
-	struct vset local, d;
+	op->old_digest = p->found ? record_digest(op->key, op->klen, &p->s) :
+	    0;
+	op->new_digest = record_digest(op->key, op->klen, merged);
+	vset_release(&p->s);
+	p->s = *merged;
+	p->found = 1;
+	op->staged = 1;
+}
+
+static int
+apply_write(struct store *st, struct store_op *op, leveldb_writebatch_t *wb)
+{
+	const struct store_write *w = &op->w;
 	struct version tmpl;
-	pthread_mutex_t *lock;
-	int rc, found, changed;
+	struct pending *p;
+	struct vset merged;
+	int rc, changed;
 
-	if (delta != NULL)
-		vset_init(delta);
-	if ((rc = key_validate(key, klen, err)) < 0 ||
-	    (rc = node_id_validate(w->node, err)) < 0)
+	if ((rc = key_validate(op->key, op->klen, &op->err)) < 0 ||
+	    (rc = node_id_validate(w->node, &op->err)) < 0)
 		return rc;
-	if (w->ctx != NULL && (rc = cc_check(w->ctx, err)) < 0)
-		return qerr_wrap(err, QERR_INVALID, "context");
+	if (w->ctx != NULL && (rc = cc_check(w->ctx, &op->err)) < 0)
+		return qerr_wrap(&op->err, QERR_INVALID, "context");
 	if (w->meta_len > STORE_META_MAX)
-		return qerr_set(err, QERR_TOO_BIG, "metadata of %zu bytes, the "
-		    "limit is %u", w->meta_len, STORE_META_MAX);
+		return qerr_set(&op->err, QERR_TOO_BIG, "metadata of %zu "
+		    "bytes, the limit is %u", w->meta_len, STORE_META_MAX);
 	if (!w->tombstone && w->data_len > st->max_value)
-		return qerr_set(err, QERR_TOO_BIG, "value of %zu bytes, the "
-		    "limit is %zu", w->data_len, st->max_value);
+		return qerr_set(&op->err, QERR_TOO_BIG, "value of %zu bytes, "
+		    "the limit is %zu", w->data_len, st->max_value);
+	if ((rc = pending_get(st, op->key, op->klen, &p, &op->err)) < 0)
+		return rc;
 
 	memset(&tmpl, 0, sizeof(tmpl));
 	tmpl.ts_us = w->ts_us;
@@ -492,29 +542,316 @@ store_write(struct store *st, const char *key, size_t klen,
 	tmpl.meta_len = w->meta_len;
 	tmpl.data = (void *)w->data;
 	tmpl.data_len = w->data_len;
-
-	lock = stripe_for(st, key, klen);
-	pthread_mutex_lock(lock);
-	found = record_load(st, st->rdefault, key, klen, &local, err);
-	rc = found;
-	if (found >= 0) {
-		vset_write_delta(&local, w->ctx, w->node, &tmpl, &d);
-		rc = merge_locked(st, key, klen, &local, found, &d, &changed,
-		    err);
-		if (rc >= 0 && w->live_after != NULL)
-			*w->live_after = live_after_merge(&local, &d);
-		if (rc >= 0 && dot_out != NULL) {
-			dot_out->node = xstrdup(d.v[0].dot.node);
-			dot_out->counter = d.v[0].dot.counter;
-		}
-		if (rc >= 0 && delta != NULL)
-			*delta = d;
-		else
-			vset_release(&d);
-		vset_release(&local);
+	vset_write_delta(&p->s, w->ctx, w->node, &tmpl, &op->delta);
+	if ((rc = merge_stage(st, op->key, op->klen, &p->s, p->found,
+	    &op->delta, wb, &merged, &changed, &op->err)) < 0) {
+		vset_release(&op->delta);
+		vset_init(&op->delta);
+		return rc;
 	}
-	pthread_mutex_unlock(lock);
-	return rc < 0 ? rc : 0;
+	op->live_after = vset_live_count(&merged);
+	op->dot.node = xstrdup(op->delta.v[0].dot.node);
+	op->dot.counter = op->delta.v[0].dot.counter;
+	if (changed)
+		pending_replace(op, p, &merged);
+	else
+		vset_release(&merged);
+	return 0;
+}
+
+static int
+apply_merge(struct store *st, struct store_op *op, leveldb_writebatch_t *wb)
+{
+	struct pending *p;
+	struct vset merged;
+	int rc;
+
+	if ((rc = key_validate(op->key, op->klen, &op->err)) < 0 ||
+	    (rc = remote_check(st, op->remote, &op->err)) < 0 ||
+	    (rc = pending_get(st, op->key, op->klen, &p, &op->err)) < 0)
+		return rc;
+	if ((rc = merge_stage(st, op->key, op->klen, &p->s, p->found,
+	    op->remote, wb, &merged, &op->changed, &op->err)) < 0)
+		return rc;
+	if (op->changed)
+		pending_replace(op, p, &merged);
+	else
+		vset_release(&merged);
+	return 0;
+}
+
+static int
+apply_purge(struct store *st, struct store_op *op, leveldb_writebatch_t *wb)
+{
+	struct kbuf kb = { 0 };
+	struct pending *p;
+	size_t i;
+	int rc;
+
+	if ((rc = key_validate(op->key, op->klen, &op->err)) < 0 ||
+	    (rc = pending_get(st, op->key, op->klen, &p, &op->err)) < 0)
+		return rc;
+	if (!p->found)
+		return 0;
+	for (i = 0; i < p->s.n; i++)
+		if (!p->s.v[i].tombstone ||
+		    p->s.v[i].ts_us >= op->older_than_us)
+			return 0;
+	op->old_digest = record_digest(op->key, op->klen, &p->s);
+	if (op->digest != 0 && op->old_digest != op->digest)
+		return 0;
+	record_key(&kb, op->key, op->klen);
+	leveldb_writebatch_delete(wb, kb.p, kb.len);
+	hash_key(&kb, key_hash(op->key, op->klen), op->key, op->klen);
+	leveldb_writebatch_delete(wb, kb.p, kb.len);
+	free(kb.p);
+	op->new_digest = 0;
+	vset_release(&p->s);
+	vset_init(&p->s);
+	p->found = 0;
+	op->staged = 1;
+	op->changed = 1;
+	return 1;
+}
+
+/*
+ * Run one batch: stage every op in order, write what was staged with one
+ * sync, then (the write done) call the change hook for every change.
+ */
+static void
+batch_run(struct store *st, struct store_op *head)
+{
+	leveldb_writebatch_t *wb = leveldb_writebatch_create();
+	struct store_op *op;
+	char *lerr = NULL;
+	int staged = 0;
+
+	for (op = head; op != NULL; op = op->next) {
+		vset_init(&op->delta);
+		memset(&op->dot, 0, sizeof(op->dot));
+		op->err = NULL;
+		op->changed = op->staged = 0;
+		switch (op->kind) {
+		case STORE_OP_WRITE:
+			op->rc = apply_write(st, op, wb);
+			break;
+		case STORE_OP_MERGE:
+			op->rc = apply_merge(st, op, wb);
+			break;
+		case STORE_OP_PURGE:
+			op->rc = apply_purge(st, op, wb);
+			break;
+		default:
+			op->rc = qerr_set(&op->err, QERR_INVALID, "no such op");
+			break;
+		}
+		staged |= op->staged;
+	}
+	if (staged)
+		leveldb_write(st->db, st->wsync, wb, &lerr);
+	leveldb_writebatch_destroy(wb);
+	pending_clear(st);
+	for (op = head; op != NULL; op = op->next) {
+		if (op->rc < 0)
+			continue;
+		if (lerr != NULL) {
+			/* Nothing of the batch is applied: fail it all. */
+			op->rc = qerr_set(&op->err, QERR_IO, "write: %s", lerr);
+			op->changed = 0;
+			vset_release(&op->delta);
+			vset_init(&op->delta);
+			dot_release(&op->dot);
+			memset(&op->dot, 0, sizeof(op->dot));
+		} else if (op->staged && st->on_change != NULL)
+			st->on_change(st->on_change_arg, op->key, op->klen,
+			    op->old_digest, op->new_digest);
+	}
+	leveldb_free(lerr);
+}
+
+static size_t
+op_cost(const struct store_op *op)
+{
+	size_t i, n = 0;
+
+	if (op->kind == STORE_OP_WRITE)
+		return op->w.data_len;
+	if (op->kind == STORE_OP_MERGE && op->remote != NULL)
+		for (i = 0; i < op->remote->n; i++)
+			n += op->remote->v[i].data_len;
+	return n;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct store *st = arg;
+	struct store_op *head, *op, *last, *next, *waited;
+	size_t nops, bytes;
+
+	pthread_mutex_lock(&st->qlock);
+	for (;;) {
+		while (st->q_head == NULL && !st->stopping) {
+			st->writer_idle = 1;
+			pthread_cond_wait(&st->work, &st->qlock);
+		}
+		st->writer_idle = 0;
+		if (st->q_head == NULL)
+			break;
+		/* Take a batch off the queue. */
+		head = last = st->q_head;
+		nops = 1;
+		bytes = head->cost;
+		while (last->next != NULL && nops < STORE_BATCH_OPS &&
+		    bytes + last->next->cost <= STORE_BATCH_BYTES) {
+			last = last->next;
+			nops++;
+			bytes += last->cost;
+		}
+		st->q_head = last->next;
+		if (st->q_head == NULL)
+			st->q_tail = NULL;
+		last->next = NULL;
+		st->writer_busy = 1;
+		pthread_mutex_unlock(&st->qlock);
+
+		batch_run(st, head);
+		/*
+		 * An op with done() may be freed once the hook has passed it
+		 * on, and one waited for (store_run) once it is complete:
+		 * touch neither after that.
+		 */
+		waited = NULL;
+		for (op = head; op != NULL; op = next) {
+			next = op->next;
+			if (op->done != NULL)
+				op->done(op);
+			else {
+				op->next = waited;
+				waited = op;
+			}
+		}
+		if (st->on_batch != NULL)
+			st->on_batch(st->on_batch_arg);
+
+		pthread_mutex_lock(&st->qlock);
+		for (op = waited; op != NULL; op = next) {
+			next = op->next;
+			op->complete = 1;
+		}
+		st->writer_busy = 0;
+		pthread_cond_broadcast(&st->finished);
+	}
+	pthread_mutex_unlock(&st->qlock);
+	return NULL;
+}
+
+void
+store_submit(struct store *st, struct store_op *op)
+{
+	op->next = NULL;
+	op->complete = 0;
+	op->cost = op_cost(op);
+	pthread_mutex_lock(&st->qlock);
+	if (st->q_tail != NULL)
+		st->q_tail->next = op;
+	else
+		st->q_head = op;
+	st->q_tail = op;
+	if (st->writer_idle) {
+		st->writer_idle = 0;
+		pthread_cond_signal(&st->work);
+	}
+	pthread_mutex_unlock(&st->qlock);
+}
+
+void
+store_run(struct store *st, struct store_op *op)
+{
+	op->done = NULL;
+	store_submit(st, op);
+	pthread_mutex_lock(&st->qlock);
+	while (!op->complete)
+		pthread_cond_wait(&st->finished, &st->qlock);
+	pthread_mutex_unlock(&st->qlock);
+}
+
+void
+store_set_batch_hook(struct store *st, store_batch_fn fn, void *arg)
+{
+	st->on_batch = fn;
+	st->on_batch_arg = arg;
+}
+
+void
+store_quiesce(struct store *st)
+{
+	pthread_mutex_lock(&st->qlock);
+	while (st->q_head != NULL || st->writer_busy)
+		pthread_cond_wait(&st->finished, &st->qlock);
+	pthread_mutex_unlock(&st->qlock);
+}
+
+/* Hand an op's error to the synchronous caller's err. */
+static int
+op_result(struct store_op *op, char **err)
+{
+	if (op->rc < 0 && err != NULL) {
+		free(*err);
+		*err = op->err;
+	} else
+		free(op->err);
+	op->err = NULL;
+	return op->rc;
+}
+
+int
+store_merge(struct store *st, const char *key, size_t klen,
+    const struct vset *remote, int *changed, char **err)
+{
+	struct store_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.kind = STORE_OP_MERGE;
+	op.key = key;
+	op.klen = klen;
+	op.remote = remote;
+	store_run(st, &op);
+	if (changed != NULL)
+		*changed = op.changed;
+	return op_result(&op, err);
+}
+
+int
+store_write(struct store *st, const char *key, size_t klen,
+    const struct store_write *w, struct vset *delta, struct dot *dot_out,
+    char **err)
+{
+	struct store_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.kind = STORE_OP_WRITE;
+	op.key = key;
+	op.klen = klen;
+	op.w = *w;
+	store_run(st, &op);
+	if (delta != NULL)
+		vset_init(delta);
+	if (op.rc >= 0) {
+		if (w->live_after != NULL)
+			*w->live_after = op.live_after;
+		if (dot_out != NULL) {
+			*dot_out = op.dot;
+			memset(&op.dot, 0, sizeof(op.dot));
+		}
+		if (delta != NULL) {
+			*delta = op.delta;
+			vset_init(&op.delta);
+		}
+	}
+	vset_release(&op.delta);
+	dot_release(&op.dot);
+	return op_result(&op, err) < 0 ? op.rc : 0;
 }
 
 int
@@ -670,43 +1007,14 @@ int
 store_purge_if(struct store *st, const char *key, size_t klen,
     int64_t older_than_us, uint64_t digest, char **err)
 {
-	struct vset local;
-	struct kbuf kb = { 0 };
-	leveldb_writebatch_t *wb;
-	pthread_mutex_t *lock;
-	char *lerr = NULL;
-	size_t i;
-	int rc;
+	struct store_op op;
 
-	if ((rc = key_validate(key, klen, err)) < 0)
-		return rc;
-	lock = stripe_for(st, key, klen);
-	pthread_mutex_lock(lock);
-	rc = record_load(st, st->rdefault, key, klen, &local, err);
-	if (rc <= 0)
-		goto out;
-	for (i = 0; i < local.n; i++)
-		if (!local.v[i].tombstone || local.v[i].ts_us >= older_than_us)
-			break;
-	if (i < local.n || (digest != 0 &&
-	    store_record_digest(key, klen, &local) != digest)) {
-		rc = 0;
-		goto out;
-	}
-	wb = leveldb_writebatch_create();
-	record_key(&kb, key, klen);
-	leveldb_writebatch_delete(wb, kb.p, kb.len);
-	hash_key(&kb, key_hash(key, klen), key, klen);
-	leveldb_writebatch_delete(wb, kb.p, kb.len);
-	leveldb_write(st->db, st->wsync, wb, &lerr);
-	leveldb_writebatch_destroy(wb);
-	rc = lerr != NULL ? leveldb_failure(err, lerr, "purge") : 1;
-	if (rc == 1 && st->on_change != NULL)
-		st->on_change(st->on_change_arg, key, klen,
-		    store_record_digest(key, klen, &local), 0);
-out:
-	vset_release(&local);
-	pthread_mutex_unlock(lock);
-	free(kb.p);
-	return rc;
+	memset(&op, 0, sizeof(op));
+	op.kind = STORE_OP_PURGE;
+	op.key = key;
+	op.klen = klen;
+	op.older_than_us = older_than_us;
+	op.digest = digest;
+	store_run(st, &op);
+	return op_result(&op, err);
 }

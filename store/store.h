@@ -8,12 +8,16 @@
  * or FUSE; the daemon in replication/ is its only user.
  *
  * Durability: every call that changes the map returns success only after the
- * change is synced to disk (LevelDB's log, fsync'd).  Calls are thread-safe;
- * writers to different keys run concurrently and their syncs are shared:
- * LevelDB gathers the writes waiting behind a sync into one log append and
- * one fsync (group commit), so throughput grows with concurrent writers
- * instead of being capped at one fsync per write.  Writers to one key are
- * serialised (each is a read-modify-write of the key's version set).
+ * change is synced to disk (LevelDB's log, fsync'd).  Calls are thread-safe.
+ * Every change of a record (write, merge, purge) is run by the store's one
+ * writer thread (explicit group commit): it takes every op queued, applies
+ * them in order in memory (a later op on a key sees the earlier ones of the
+ * batch), writes the whole batch as ONE LevelDB WriteBatch with ONE sync,
+ * and only then completes the ops.  So each op is an atomic read-modify-
+ * write of its key, throughput grows with concurrent writers, and a batch
+ * costs one fsync and one wakeup of whoever waits (see store_submit).  If
+ * the batch's write fails, every op of the batch fails with QERR_IO and
+ * nothing of it is applied.
  *
  * Layout on disk (all in one LevelDB):
  *   'k' parent '\0' name          -> the key's record: cc + version headers
@@ -63,6 +67,14 @@ size_t	store_max_value_size(const struct store *st);
  */
 int	store_get(struct store *st, const char *key, size_t klen,
 	    int want_data, struct vset *out, char **err);
+/*
+ * store_get, but a read of data bigger than max_data bytes (the live
+ * versions' together) reads none and returns QERR_TOO_BIG: a caller that
+ * must not wait long (the event loop) reads small values itself and hands
+ * big ones to a thread.
+ */
+int	store_get_bounded(struct store *st, const char *key, size_t klen,
+	    int want_data, size_t max_data, struct vset *out, char **err);
 
 /*
  * A write coordinated by this node, whose id is node (the actor named in
@@ -151,8 +163,9 @@ uint64_t store_record_digest(const char *key, size_t klen,
 
 /*
  * Call fn after every change of a key's record, with the digests before and
- * after (0: absent), from the thread that made the change, with the key's
- * lock held: fn must be quick and must not call back into the store.  Set
+ * after (0: absent), on the writer thread once the change is synced, in the
+ * order of the changes: fn must be quick and must not call back into the
+ * store.  Set
  * it before the store is shared between threads.  (Anti-entropy keeps its
  * Merkle trees up to date with it.)
  */
@@ -167,6 +180,56 @@ void	store_set_change_hook(struct store *st, store_change_fn fn, void *arg);
  */
 int	store_purge_if(struct store *st, const char *key, size_t klen,
 	    int64_t older_than_us, uint64_t digest, char **err);
+
+/*
+ * Asynchronous changes: the calls above are store_run of one op.  The
+ * caller fills the inputs, which must stay valid until the op completes,
+ * and store_submit queues it for the writer.  Once the batch holding it is
+ * synced (or failed), done(op) runs on the writer thread, for every op of
+ * the batch in queue order, and then the batch hook (store_set_batch_hook)
+ * runs once: a caller that hands completions to another thread collects
+ * them in done() and passes them on, all at once, in the hook.  done() and
+ * the hook must be quick and must not call back into the store.  The
+ * results are the synchronous call's: rc (< 0 with err, which the caller
+ * frees), and for a write delta, dot and live_after (the caller releases
+ * delta and dot, also on failure: they are then empty).
+ */
+enum store_op_kind {
+	STORE_OP_WRITE,		/* store_write: w */
+	STORE_OP_MERGE,		/* store_merge: remote */
+	STORE_OP_PURGE,		/* store_purge_if: older_than_us, digest */
+};
+struct store_op {
+	enum store_op_kind	 kind;
+	const char		*key;
+	size_t			 klen;
+	struct store_write	 w;
+	const struct vset	*remote;
+	int64_t			 older_than_us;
+	uint64_t		 digest;
+	void			(*done)(struct store_op *op);
+	void			*arg;		/* the caller's */
+	/* results */
+	int			 rc;
+	char			*err;
+	struct vset		 delta;
+	struct dot		 dot;
+	size_t			 live_after;
+	int			 changed;	/* merge: set changed; purge: 1 */
+	/* the store's */
+	struct store_op		*next;
+	uint64_t		 old_digest, new_digest;
+	size_t			 cost;
+	int			 staged, complete;
+};
+void	store_submit(struct store *st, struct store_op *op);
+/* Submit op (its done is ignored) and wait until it completes. */
+void	store_run(struct store *st, struct store_op *op);
+typedef void (*store_batch_fn)(void *arg);
+/* Set before the first op is submitted. */
+void	store_set_batch_hook(struct store *st, store_batch_fn fn, void *arg);
+/* Wait until every op submitted so far has completed. */
+void	store_quiesce(struct store *st);
 
 /* Fault injection for tests: the next n syncing writes fail with QERR_IO. */
 void	store_fail_next_writes(struct store *st, int n);

@@ -4,8 +4,8 @@
  *
  * Every store_put returns only after its change is synced (store.h), so a
  * lone writer is capped near the disk's fsync rate; with concurrent writers
- * LevelDB's group commit should share each fsync among the writers queued
- * behind it, and puts/s should rise well above that rate.  This program
+ * the store's writer should commit the puts queued meanwhile together, one
+ * fsync per batch, and puts/s should rise well above that rate.  This program
  * shows whether it does.
  *
  * Measurements:

@@ -13,7 +13,12 @@
 
 #include "store/store.h"
 
-#define STORE_STRIPES  1024
+/* A batch of the writer takes at most this many ops, or this many bytes
+ * of data (but always one op, however large). */
+#define STORE_BATCH_OPS    512
+#define STORE_BATCH_BYTES  (16u << 20)
+
+struct pending;
 
 struct store {
 	leveldb_t		*db;
@@ -24,9 +29,22 @@ struct store {
 	leveldb_readoptions_t	*rdefault;
 	size_t			 max_value;
 	atomic_int		 fail_writes;	/* store_fail_next_writes */
-	pthread_mutex_t		 stripes[STORE_STRIPES];
 	store_change_fn		 on_change;
 	void			*on_change_arg;
+	store_batch_fn		 on_batch;
+	void			*on_batch_arg;
+	/* The writer: the one thread that changes records (store.c). */
+	pthread_t		 writer;
+	int			 writer_started;
+	pthread_mutex_t		 qlock;		/* the queue and the flags */
+	pthread_cond_t		 work;		/* the writer waits here */
+	pthread_cond_t		 finished;	/* store_run waits here */
+	struct store_op		*q_head, *q_tail;
+	int			 writer_idle;	/* waiting on work */
+	int			 writer_busy;	/* running a batch */
+	int			 stopping;
+	struct pending		*tab;		/* the writer's: a batch's keys */
+	size_t			 tab_cap;
 	void			*hints;		/* hints.c's state */
 };
 
