@@ -225,8 +225,10 @@ conn_open(struct qc *qc, struct qc_node *n, int64_t deadline, char **err)
 	return fd;
 }
 
+/* A connection to n: an idle one (*reused = 1) or a new one. */
 static int
-conn_take(struct qc *qc, struct qc_node *n, int64_t deadline, char **err)
+conn_take(struct qc *qc, struct qc_node *n, int64_t deadline, int *reused,
+    char **err)
 {
 	int fd = -1;
 
@@ -234,6 +236,7 @@ conn_take(struct qc *qc, struct qc_node *n, int64_t deadline, char **err)
 	if (n->nidle > 0)
 		fd = n->idle[--n->nidle];
 	pthread_mutex_unlock(&n->lock);
+	*reused = fd >= 0;
 	return fd >= 0 ? fd : conn_open(qc, n, deadline, err);
 }
 
@@ -366,7 +369,7 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 		struct qc_node *n = &qc->nodes[idx];
 		int64_t deadline = mono_ms() + qc->opt.timeout_ms + QC_GRACE_MS;
 		char *cerr = NULL;
-		int fd;
+		int fd, reused;
 
 		if (i >= tries && node >= 0)
 			break;
@@ -375,7 +378,7 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 		if (i < tries && n->skip_until_ms > mono_ms() && tries > 1)
 			continue;
 		tried[idx] = 1;
-		fd = conn_take(qc, n, deadline, &cerr);
+		fd = conn_take(qc, n, deadline, &reused, &cerr);
 		if (fd < 0) {
 			snprintf(last, sizeof(last), "%s", cerr);
 			free(cerr);
@@ -385,6 +388,27 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 		}
 		rc = exchange(qc, fd, frame, frame_len, req->request_id,
 		    deadline, reply, &cerr);
+		/*
+		 * An idle connection the node closed meanwhile (it restarted)
+		 * fails at once: say it again on a new one.  Only a dead
+		 * connection, never a timeout, so a slow node is not asked
+		 * twice.
+		 */
+		if (rc == QERR_UNAVAIL && reused) {
+			close(fd);
+			free(cerr);
+			cerr = NULL;
+			fd = conn_open(qc, n, deadline, &cerr);
+			rc = fd < 0 ? QERR_UNAVAIL : exchange(qc, fd, frame,
+			    frame_len, req->request_id, deadline, reply, &cerr);
+			if (fd < 0) {
+				snprintf(last, sizeof(last), "%s", cerr);
+				free(cerr);
+				last_rc = QERR_UNAVAIL;
+				n->skip_until_ms = mono_ms() + QC_SKIP_MS;
+				continue;
+			}
+		}
 		if (rc == 0) {
 			conn_give_back(n, fd);
 			n->skip_until_ms = 0;

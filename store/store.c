@@ -600,15 +600,27 @@ apply_purge(struct store *st, struct store_op *op, leveldb_writebatch_t *wb)
 	op->old_digest = record_digest(op->key, op->klen, &p->s);
 	if (op->digest != 0 && op->old_digest != op->digest)
 		return 0;
-	record_key(&kb, op->key, op->klen);
-	leveldb_writebatch_delete(wb, kb.p, kb.len);
-	hash_key(&kb, key_hash(op->key, op->klen), op->key, op->klen);
-	leveldb_writebatch_delete(wb, kb.p, kb.len);
+	/*
+	 * The tombstones go, the causal context stays: it is what makes a
+	 * stale copy of a deleted version stay dead when a replica brings it
+	 * back, and what keeps this node from naming a new version with a
+	 * dot it already gave out.  A record with no version reads as absent.
+	 */
+	for (i = 0; i < p->s.n; i++)
+		version_release(&p->s.v[i]);
+	p->s.n = 0;
+	{
+		uint8_t *rec;
+		size_t rec_len;
+
+		record_encode(&p->s, &rec, &rec_len);
+		record_key(&kb, op->key, op->klen);
+		leveldb_writebatch_put(wb, kb.p, kb.len, (const char *)rec,
+		    rec_len);
+		free(rec);
+	}
 	free(kb.p);
-	op->new_digest = 0;
-	vset_release(&p->s);
-	vset_init(&p->s);
-	p->found = 0;
+	op->new_digest = record_digest(op->key, op->klen, &p->s);
 	op->staged = 1;
 	op->changed = 1;
 	return 1;

@@ -145,9 +145,11 @@ int	store_scan_hash(struct store *st, uint64_t lo, uint64_t hi,
 	    store_scan_cb cb, void *arg, char **err);
 
 /*
- * Purge a key's tombstones when no live version is left: the record and
- * its index entry go.  Deciding when that is safe (every replica holds the
- * tombstone, or a grace period has passed) is the caller's.  Tombstones
+ * Purge a key's tombstones when no live version is left: the versions go,
+ * the key's causal context stays (a few bytes), so that a stale copy of a
+ * deleted version can never come back and no dot is ever named twice; the
+ * key then reads as absent.  Deciding when that is safe (every replica
+ * holds the tombstone, or a grace period has passed) is the caller's.  Tombstones
  * written after older_than_us are kept.  Returns 1 when purged, 0 if not.
  */
 int	store_purge_tombstones(struct store *st, const char *key, size_t klen,

@@ -9,8 +9,8 @@ cluster_start 3 --timeout-ms 1000 --ae-interval-ms 0 --purge-interval-ms 300 \
 	--tombstone-min-age-ms 0 --gossip-interval-ms 100 --phi-threshold 3
 Q="$QUORUMCTL"
 
-"$Q" put /t/gone "old value"
-"$Q" put /t/kept "stays"
+"$Q" --w 3 put /t/gone "old value"	# on all three before n3 goes
+"$Q" --w 3 put /t/kept "stays"
 node_kill 3
 # A strict delete: n3 gets neither the tombstone nor a hint.
 ok "delete with n3 down" "$Q" --strict delete /t/gone
@@ -21,8 +21,9 @@ node_start 3
 ok "n3 comes back still holding the old value" \
 	sh -c "'$Q' --node $(node_addr 3) dump | grep ' /t/gone ' | grep -v tombstone"
 ok "repair brings n3 the tombstone" sh -c "'$Q' --node $(node_addr 3) repair | grep -q 'repair: [1-9]'"
+# Purged: no version left on any node (the key's causal context stays).
 ok "then the tombstone is purged from every node" \
-	wait_until 20 sh -c "test \$('$Q' dump | grep -c ' /t/gone ') -eq 0"
+	wait_until 20 sh -c "test \$('$Q' dump | grep ' /t/gone' | grep -c tombstone) -eq 0 && test \$('$Q' dump | grep -c ' /t/gone\$') -eq 3"
 "$Q" get /t/gone >/dev/null 2>&1; rc=$?
 is "$rc" 3 "the key reads as absent"
 "$Q" repair >/dev/null
