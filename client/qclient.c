@@ -542,18 +542,43 @@ written_from(const Quorum__Dot *dot, ProtobufCBinaryData ctx, uint32_t acks,
 	return 0;
 }
 
-int
-qc_put(struct qc *qc, const char *key, const struct qc_write *w,
-    struct qc_written *out, char **err)
+/* Send a Put or Delete (with its retry-safe id) and fill *out. */
+static int
+write_request(struct qc *qc, Quorum__Envelope *env, struct qc_written *out,
+    char **err)
 {
-	Quorum__Envelope env, *reply;
-	Quorum__Put p;
+	Quorum__Envelope *reply;
 	struct qc_written ignore;
-	int rc;
+	int is_put = env->body_case == QUORUM__ENVELOPE__BODY_PUT, rc;
 
 	if (out == NULL)
 		out = &ignore;
 	memset(out, 0, sizeof(*out));
+	if ((rc = qc_request(qc, -1, env, &reply, err)) < 0 ||
+	    (rc = expect(&reply, is_put ? QUORUM__ENVELOPE__BODY_PUT_RESPONSE :
+	    QUORUM__ENVELOPE__BODY_DELETE_RESPONSE, err)) < 0)
+		return rc;
+	if (is_put)
+		written_from(reply->put_response->dot,
+		    reply->put_response->context, reply->put_response->acks,
+		    out);
+	else
+		written_from(reply->delete_response->dot,
+		    reply->delete_response->context,
+		    reply->delete_response->acks, out);
+	frame_free(reply);
+	if (out == &ignore)
+		qc_written_release(&ignore);
+	return 0;
+}
+
+int
+qc_put(struct qc *qc, const char *key, const struct qc_write *w,
+    struct qc_written *out, char **err)
+{
+	Quorum__Envelope env;
+	Quorum__Put p;
+
 	quorum__envelope__init(&env);
 	quorum__put__init(&p);
 	p.key = (char *)key;
@@ -569,30 +594,16 @@ qc_put(struct qc *qc, const char *key, const struct qc_write *w,
 	p.client_request_id = request_id_random();
 	env.body_case = QUORUM__ENVELOPE__BODY_PUT;
 	env.put = &p;
-	if ((rc = qc_request(qc, -1, &env, &reply, err)) < 0 ||
-	    (rc = expect(&reply, QUORUM__ENVELOPE__BODY_PUT_RESPONSE,
-	    err)) < 0)
-		return rc;
-	written_from(reply->put_response->dot, reply->put_response->context,
-	    reply->put_response->acks, out);
-	frame_free(reply);
-	if (out == &ignore)
-		qc_written_release(&ignore);
-	return 0;
+	return write_request(qc, &env, out, err);
 }
 
 int
 qc_delete(struct qc *qc, const char *key, const struct qc_write *w,
     struct qc_written *out, char **err)
 {
-	Quorum__Envelope env, *reply;
+	Quorum__Envelope env;
 	Quorum__Delete d;
-	struct qc_written ignore;
-	int rc;
 
-	if (out == NULL)
-		out = &ignore;
-	memset(out, 0, sizeof(*out));
 	quorum__envelope__init(&env);
 	quorum__delete__init(&d);
 	d.key = (char *)key;
@@ -604,17 +615,7 @@ qc_delete(struct qc *qc, const char *key, const struct qc_write *w,
 	d.client_request_id = request_id_random();
 	env.body_case = QUORUM__ENVELOPE__BODY_DELETE;
 	env.delete_ = &d;
-	if ((rc = qc_request(qc, -1, &env, &reply, err)) < 0 ||
-	    (rc = expect(&reply, QUORUM__ENVELOPE__BODY_DELETE_RESPONSE,
-	    err)) < 0)
-		return rc;
-	written_from(reply->delete_response->dot,
-	    reply->delete_response->context, reply->delete_response->acks,
-	    out);
-	frame_free(reply);
-	if (out == &ignore)
-		qc_written_release(&ignore);
-	return 0;
+	return write_request(qc, &env, out, err);
 }
 
 int
