@@ -49,6 +49,7 @@
 
 #include "client/bench.h"
 #include "client/qclient.h"
+#include "lib/addr.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
 #include "proto/frame.h"
@@ -357,29 +358,10 @@ opts_parse(int argc, char **argv, struct bench_opts *o)
 static int
 node_parse(struct bench_node *n, const char *addr, char **err)
 {
-	const char *colon = strrchr(addr, ':');
-	char host[256], *end;
-	long port;
+	int rc;
 
-	if (colon == NULL || colon == addr || (size_t)(colon - addr) >=
-	    sizeof(host))
-		return qerr_set(err, QERR_INVALID, "node \"%s\" is not "
-		    "host:port", addr);
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno != 0 || end == colon + 1 || *end != '\0' || port <= 0 ||
-	    port > 65535)
-		return qerr_set(err, QERR_INVALID, "node \"%s\" has a bad port",
-		    addr);
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = '\0';
-	memset(&n->sin, 0, sizeof(n->sin));
-	n->sin.sin_family = AF_INET;
-	n->sin.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" :
-	    host, &n->sin.sin_addr) != 1)
-		return qerr_set(err, QERR_INVALID, "node \"%s\": not an IPv4 "
-		    "address", addr);
+	if ((rc = addr_to_sockaddr(addr, &n->sin, err)) < 0)
+		return qerr_wrap(err, rc, "node");
 	n->addr = xstrdup(addr);
 	return 0;
 }

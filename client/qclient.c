@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "client/qclient.h"
+#include "lib/addr.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
 #include "proto/frame.h"
@@ -56,27 +57,10 @@ mono_ms(void)
 static int
 node_parse(struct qc_node *n, const char *addr, char **err)
 {
-	const char *colon = strrchr(addr, ':');
-	char host[256], *end;
-	long port;
+	int rc;
 
-	if (colon == NULL || colon == addr || (size_t)(colon - addr) >=
-	    sizeof(host))
-		return qerr_set(err, QERR_INVALID, "node \"%s\" is not "
-		    "host:port", addr);
-	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || port <= 0 || port > 65535)
-		return qerr_set(err, QERR_INVALID, "node \"%s\" has a bad port",
-		    addr);
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = '\0';
-	memset(&n->sin, 0, sizeof(n->sin));
-	n->sin.sin_family = AF_INET;
-	n->sin.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" :
-	    host, &n->sin.sin_addr) != 1)
-		return qerr_set(err, QERR_INVALID, "node \"%s\": not an IPv4 "
-		    "address", addr);
+	if ((rc = addr_to_sockaddr(addr, &n->sin, err)) < 0)
+		return qerr_wrap(err, rc, "node");
 	n->addr = xstrdup(addr);
 	pthread_mutex_init(&n->lock, NULL);
 	return 0;

@@ -35,27 +35,6 @@ struct conn {
 static void conn_shutdown(struct conn *c, const char *why);
 
 int
-addr_split(const char *addr, char *host, size_t hostlen, int *port,
-    char **err)
-{
-	const char *colon = strrchr(addr, ':');
-	char *end;
-	long p;
-
-	if (colon == NULL || colon == addr || (size_t)(colon - addr) >= hostlen)
-		return qerr_set(err, QERR_INVALID,
-		    "address \"%s\" is not host:port", addr);
-	p = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || p <= 0 || p > 65535)
-		return qerr_set(err, QERR_INVALID,
-		    "address \"%s\" has a bad port", addr);
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = '\0';
-	*port = (int)p;
-	return 0;
-}
-
-int
 conn_is_open(const struct conn *c)
 {
 	return c->open;
@@ -227,20 +206,10 @@ conn_connect(struct event_base *base, const char *addr,
 	struct sockaddr_in sin;
 	struct conn *c;
 	struct timeval tv;
-	char host[256];
-	int port, fd;
+	int fd;
 
-	if (addr_split(addr, host, sizeof(host), &port, err) < 0)
+	if (addr_to_sockaddr(addr, &sin, err) < 0)
 		return NULL;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" :
-	    host, &sin.sin_addr) != 1) {
-		qerr_set(err, QERR_INVALID, "address \"%s\": not an IPv4 "
-		    "address", addr);
-		return NULL;
-	}
 	c = conn_alloc(lim, on_frame, on_close, arg);
 	c->on_ready = on_ready;
 	snprintf(c->name, sizeof(c->name), "%s", addr);

@@ -23,6 +23,7 @@
 
 #include <event2/event.h>
 
+#include "lib/addr.h"
 #include "proto/quorum.pb-c.h"
 
 struct conn;
@@ -73,9 +74,5 @@ void	conn_close(struct conn *c);
 void	conn_close_after_flush(struct conn *c);
 struct conn *conn_ref(struct conn *c);
 void	conn_unref(struct conn *c);
-
-/* Parse "host:port" into its parts: 0, or QERR_INVALID. */
-int	addr_split(const char *addr, char *host, size_t hostlen, int *port,
-	    char **err);
 
 #endif

@@ -432,19 +432,10 @@ static int
 listen_start(struct node *n, char **err)
 {
 	struct sockaddr_in sin;
-	char host[256];
-	int port, rc;
+	int rc;
 
-	if ((rc = addr_split(n->cfg->listen, host, sizeof(host), &port,
-	    err)) < 0)
-		return rc;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" :
-	    host, &sin.sin_addr) != 1)
-		return qerr_set(err, QERR_INVALID, "listen address \"%s\" is "
-		    "not an IPv4 address", n->cfg->listen);
+	if ((rc = addr_to_sockaddr(n->cfg->listen, &sin, err)) < 0)
+		return qerr_wrap(err, rc, "listen");
 	n->listener = evconnlistener_new_bind(n->base, node_on_accept, n,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
 	    1024, (struct sockaddr *)&sin, sizeof(sin));
