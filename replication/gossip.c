@@ -139,9 +139,8 @@ gossip_serve(struct node *n, struct conn *c, Quorum__Envelope *env)
 	}
 	members_merge(&n->members, env->gossip, members_now_ms());
 	/* It reached us: a direct contact both ways. */
-	if (i >= 0)
-		members_heard_directly(&n->members, (uint32_t)i,
-		    members_now_ms());
+	members_heard_directly(&n->members, (uint32_t)i, members_now_ms());
+	peer_heard_from(n->peers[i]);
 	quorum__envelope__init(&reply);
 	reply.request_id = env->request_id;
 	reply.body_case = QUORUM__ENVELOPE__BODY_GOSSIP;

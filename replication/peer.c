@@ -210,6 +210,13 @@ peer_conn(struct peer *p)
 	return p->conn;
 }
 
+void
+peer_heard_from(struct peer *p)
+{
+	if (p->conn == NULL)
+		timerclear(&p->last_attempt);
+}
+
 static void
 pending_timeout(evutil_socket_t fd, short what, void *arg)
 {

@@ -41,6 +41,12 @@ void		 peer_free(struct peer *p);	/* shuts down first */
 const char	*peer_id(const struct peer *p);
 /* 1 when the last connection attempt succeeded and is still up. */
 int		 peer_is_connected(const struct peer *p);
+/*
+ * The node reached us on its own: whatever made the last connection attempt
+ * fail is over, so the next request connects at once instead of failing
+ * until the reconnect back-off ends.
+ */
+void		 peer_heard_from(struct peer *p);
 
 /* env->request_id is set here.  env is only read. */
 void		 peer_request(struct peer *p, Quorum__Envelope *env,

@@ -104,6 +104,18 @@ cluster_start() {
 	done
 	NODES=$(node_list)
 	export QUORUM_NODES=$NODES
+	wait_until 30 cluster_meshed || bail "the nodes did not all reach each other"
+}
+
+# cluster_meshed: every node sees every other up, over a live connection
+# (a test's first W=N write must not race the nodes finding each other).
+cluster_meshed() {
+	local i
+	for i in $(seq 1 "$T_NODES"); do
+		"$QUORUMCTL" --node "$(node_addr "$i")" --timeout-ms 500 status 2>/dev/null |
+			awk -v n="$T_NODES" '$1 ~ /^n[0-9]+$/ && $4 == "up" && $6 == "yes" { c++ }
+				END { exit !(c == n) }' || return 1
+	done
 }
 
 cluster_stop() {

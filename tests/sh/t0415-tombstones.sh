@@ -9,8 +9,8 @@ cluster_start 3 --timeout-ms 1000 --ae-interval-ms 0 --purge-interval-ms 300 \
 	--tombstone-min-age-ms 0 --gossip-interval-ms 100 --phi-threshold 3
 Q="$QUORUMCTL"
 
-"$Q" --w 3 put /t/gone "old value"	# on all three before n3 goes
-"$Q" --w 3 put /t/kept "stays"
+"$Q" --w 3 put /t/gone "old value" || bail "setup: a W=3 put failed"	# on all three
+"$Q" --w 3 put /t/kept "stays" || bail "setup: a W=3 put failed"
 node_kill 3
 # A strict delete: n3 gets neither the tombstone nor a hint.
 ok "delete with n3 down" "$Q" --strict delete /t/gone
