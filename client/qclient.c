@@ -319,6 +319,40 @@ exchange(struct qc *qc, int fd, const uint8_t *frame, size_t frame_len,
 
 /* ---- requests with failover ---- */
 
+/* Mark a put or delete as sent before; 1 if it was not yet marked. */
+static int
+write_mark_retry(Quorum__Envelope *req)
+{
+	protobuf_c_boolean *flag;
+
+	if (req->body_case == QUORUM__ENVELOPE__BODY_PUT)
+		flag = &req->put->retry;
+	else if (req->body_case == QUORUM__ENVELOPE__BODY_DELETE)
+		flag = &req->delete_->retry;
+	else
+		return 0;
+	if (*flag)
+		return 0;
+	*flag = 1;
+	return 1;
+}
+
+/*
+ * Before sending a request again (it may have been applied by the node
+ * that failed to answer): mark a write as a retry, so that the cluster
+ * remembers longer that both copies are one write, and encode it anew.
+ */
+static int
+frame_for_resend(struct qc *qc, Quorum__Envelope *req, uint8_t **frame,
+    size_t *frame_len, char **err)
+{
+	if (!write_mark_retry(req))
+		return 0;
+	free(*frame);
+	*frame = NULL;
+	return frame_encode(req, qc->opt.max_frame, frame, frame_len, err);
+}
+
 int
 qc_request(struct qc *qc, int node, Quorum__Envelope *req,
     Quorum__Envelope **reply, char **err)
@@ -327,7 +361,7 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 	size_t frame_len, first, tries, i;
 	unsigned char *tried;
 	char last[256] = "no node tried";
-	int rc, last_rc = QERR_UNAVAIL;
+	int rc, last_rc = QERR_UNAVAIL, sent = 0, enc_rc = 0;
 
 	*reply = NULL;
 	pthread_mutex_lock(&qc->lock);
@@ -370,6 +404,12 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 			n->skip_until_ms = mono_ms() + QC_SKIP_MS;
 			continue;
 		}
+		if (sent && (enc_rc = frame_for_resend(qc, req, &frame,
+		    &frame_len, err)) < 0) {
+			close(fd);
+			break;
+		}
+		sent = 1;
 		rc = exchange(qc, fd, frame, frame_len, req->request_id,
 		    deadline, reply, &cerr);
 		/*
@@ -383,6 +423,11 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 			free(cerr);
 			cerr = NULL;
 			fd = conn_open(qc, n, deadline, &cerr);
+			if (fd >= 0 && (enc_rc = frame_for_resend(qc, req,
+			    &frame, &frame_len, err)) < 0) {
+				close(fd);
+				break;
+			}
 			rc = fd < 0 ? QERR_UNAVAIL : exchange(qc, fd, frame,
 			    frame_len, req->request_id, deadline, reply, &cerr);
 			if (fd < 0) {
@@ -412,6 +457,8 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 	}
 	free(frame);
 	free(tried);
+	if (enc_rc < 0)
+		return enc_rc;	/* the request could not be encoded again */
 	if (*reply == NULL)
 		return qerr_set(err, last_rc, "no node answered: %s", last);
 	if ((*reply)->body_case == QUORUM__ENVELOPE__BODY_ERROR) {

@@ -7,11 +7,13 @@
  * flight, kept open for reuse), so threads do not wait for each other.
  * When a node cannot be reached, or does not answer in time, the call goes
  * to the next node (failover), and the node is skipped by later calls for a
- * while.  A put or delete is retried with the same client request id: if
- * the first attempt did land somewhere, the store shows the two as one
- * version and the next write replaces both, so a retry never leaves a
- * spurious sibling.  An answer from the cluster that is an error (a quorum
- * not met, a bad key) is returned as it is, without failover.
+ * while.  A put or delete is retried with the same client request id,
+ * marked as a retry: if the first attempt did land somewhere, reads show
+ * the two copies as one version, and a write that replaces either copy
+ * retires the request id, so the other goes too wherever it turns up
+ * (store/causal.h says for how long).  An answer from the cluster that is
+ * an error (a quorum not met, a bad key) is returned as it is, without
+ * failover.
  *
  * Every wait is bounded: a call returns within about (timeout + 1 s) per
  * node tried.  Errors follow lib/qerr.h.

@@ -59,6 +59,19 @@ wire_vset_to_pb(const struct vset *s, int with_data, struct wire_arena *a)
 		pe->holes = s->cc.e[i].holes;
 		pc->entries[i] = pe;
 	}
+	pc->n_retired = pc->n_retired_ts_us = s->cc.nr;
+	pc->retired = wire_alloc(a, (s->cc.nr + 1) * sizeof(*pc->retired));
+	pc->retired_ts_us = wire_alloc(a, (s->cc.nr + 1) *
+	    sizeof(*pc->retired_ts_us));
+	pc->retired_retry = wire_alloc(a, (s->cc.nr + 1) *
+	    sizeof(*pc->retired_retry));
+	for (i = 0; i < s->cc.nr; i++) {
+		pc->retired[i] = s->cc.r[i].reqid;
+		pc->retired_ts_us[i] = s->cc.r[i].ts_us;
+		if (s->cc.r[i].retry)
+			pc->retired_retry[pc->n_retired_retry++] =
+			    s->cc.r[i].reqid;
+	}
 	ps->cc = pc;
 	ps->n_versions = s->n;
 	ps->versions = wire_alloc(a, (s->n + 1) * sizeof(*ps->versions));
@@ -71,6 +84,7 @@ wire_vset_to_pb(const struct vset *s, int with_data, struct wire_arena *a)
 		pv->ts_us = v->ts_us;
 		pv->tombstone = v->tombstone;
 		pv->reqid = v->reqid;
+		pv->retry = v->retry;
 		pv->meta.data = v->meta;
 		pv->meta.len = v->meta_len;
 		pv->data_len = v->data_len;
@@ -106,6 +120,26 @@ wire_vset_from_pb(const Quorum__VersionSet *pb, struct vset *out, char **err)
 			out->cc.n++;
 		}
 	}
+	if (pb->cc != NULL && pb->cc->n_retired > 0) {
+		if (pb->cc->n_retired != pb->cc->n_retired_ts_us ||
+		    pb->cc->n_retired > CAUSAL_RETIRED_MAX) {
+			vset_release(out);
+			return qerr_set(err, QERR_CORRUPT, "version set with a bad "
+			    "list of retired requests");
+		}
+		out->cc.r = xcalloc(pb->cc->n_retired, sizeof(*out->cc.r));
+		for (i = 0; i < pb->cc->n_retired; i++) {
+			out->cc.r[i].reqid = pb->cc->retired[i];
+			out->cc.r[i].ts_us = pb->cc->retired_ts_us[i];
+		}
+		out->cc.nr = pb->cc->n_retired;
+		/* Sorted first: cc_mark_retried looks them up. */
+		if (cc_check(&out->cc, err) < 0 || cc_mark_retried(&out->cc,
+		    pb->cc->retired_retry, pb->cc->n_retired_retry, err) < 0) {
+			vset_release(out);
+			return QERR_CORRUPT;
+		}
+	}
 	if (pb->n_versions > 0)
 		out->v = xcalloc(pb->n_versions, sizeof(*out->v));
 	for (i = 0; i < pb->n_versions; i++) {
@@ -120,6 +154,7 @@ wire_vset_from_pb(const Quorum__VersionSet *pb, struct vset *out, char **err)
 		v->dot.counter = pv->dot->counter;
 		v->ts_us = pv->ts_us;
 		v->reqid = pv->reqid;
+		v->retry = pv->retry;
 		v->tombstone = pv->tombstone;
 		v->meta_len = pv->meta.len;
 		v->meta = pv->meta.len ? xmemdup(pv->meta.data, pv->meta.len) :

@@ -76,12 +76,15 @@ get_reply_client(struct get_op *op)
 	Quorum__GetResponse gr;
 	struct wire_arena a = { 0 };
 	struct vset view;
+	struct cc cc;
 	uint8_t *ctx;
 	size_t ctx_len;
 
 	vset_copy(&view, &op->merged);
 	vset_collapse_retries(&view);
-	context_encode(&view.cc, &ctx, &ctx_len);
+	vset_context_of(&view, &cc);
+	context_encode(&cc, &ctx, &ctx_len);
+	cc_release(&cc);
 	quorum__envelope__init(&env);
 	quorum__get_response__init(&gr);
 	gr.found = view.n > 0;
@@ -296,10 +299,14 @@ put_reply_client(struct put_op *op)
 	Quorum__PutResponse pr;
 	Quorum__DeleteResponse dr;
 	struct wire_arena a = { 0 };
+	struct cc cc;
 	uint8_t *ctx;
 	size_t ctx_len;
 
-	context_encode(&op->delta.cc, &ctx, &ctx_len);
+	/* What the writer now knows: the delta's dots and this very write. */
+	vset_context_of(&op->delta, &cc);
+	context_encode(&cc, &ctx, &ctx_len);
+	cc_release(&cc);
 	quorum__envelope__init(&env);
 	if (op->tombstone) {
 		quorum__delete_response__init(&dr);
@@ -509,7 +516,13 @@ forward_reply(void *arg, const Quorum__Envelope *reply, int code,
 	struct forward_op *f = arg;
 
 	if (reply == NULL && code == QERR_UNAVAIL && f->next < f->npref) {
-		forward_next(f);	/* that node is out: try the next one */
+		/* That node is out: try the next one.  It may have applied
+		 * the write before it went: say this is a retry. */
+		if (f->env->body_case == QUORUM__ENVELOPE__BODY_PUT)
+			f->env->put->retry = 1;
+		else
+			f->env->delete_->retry = 1;
+		forward_next(f);
 		return;
 	}
 	if (reply == NULL)
@@ -618,8 +631,11 @@ coord_put(struct node *n, struct conn *c, uint64_t id,
 		op->sw.meta_len = p->meta.len;
 		op->sw.data_len = p->data.len;
 		op->sw.reqid = p->client_request_id;
-	} else
+		op->sw.retry = p->retry;
+	} else {
 		op->sw.reqid = d->client_request_id;
+		op->sw.retry = d->retry;
+	}
 	op->sw.ctx = &op->ctx;
 	op->sw.node = n->actor;
 	op->sw.ts_us = now_us();
@@ -707,12 +723,15 @@ list_reply_client(struct list_op *op)
 	for (i = 0; i < n; i++) {
 		Quorum__ListResponse__Entry *pe = wire_alloc(&a, sizeof(*pe));
 		size_t len;
+		struct cc cc;
 
 		quorum__list_response__entry__init(pe);
 		vset_collapse_retries(&op->e[i].s);
 		pe->name = op->e[i].name;
 		pe->versions = wire_vset_to_pb(&op->e[i].s, 0, &a);
-		context_encode(&op->e[i].s.cc, &ctxs[i], &len);
+		vset_context_of(&op->e[i].s, &cc);
+		context_encode(&cc, &ctxs[i], &len);
+		cc_release(&cc);
 		pe->context.data = ctxs[i];
 		pe->context.len = len;
 		lr.entries[i] = pe;

@@ -7,6 +7,8 @@
  *   2. holes of an entry are ascending, unique, and each in [1, max).
  *      (A hole at max is folded: max shrinks instead.)
  *   3. a vset's versions are sorted by dot, unique, and each dot is in cc.
+ *   4. retired reqids are ascending, unique and non-zero; a vset's versions
+ *      have reqids that are not retired in its cc.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,8 @@ cc_init(struct cc *cc)
 {
 	cc->e = NULL;
 	cc->n = 0;
+	cc->r = NULL;
+	cc->nr = 0;
 }
 
 static void
@@ -71,6 +75,7 @@ cc_release(struct cc *cc)
 	for (i = 0; i < cc->n; i++)
 		cc_entry_release(&cc->e[i]);
 	free(cc->e);
+	free(cc->r);
 	cc_init(cc);
 }
 
@@ -90,12 +95,152 @@ cc_copy(struct cc *dst, const struct cc *src)
 	size_t i;
 
 	cc_init(dst);
+	if (src->nr != 0) {
+		dst->r = xmemdup(src->r, src->nr * sizeof(*src->r));
+		dst->nr = src->nr;
+	}
 	if (src->n == 0)
 		return;
 	dst->e = xcalloc(src->n, sizeof(*dst->e));
 	for (i = 0; i < src->n; i++)
 		cc_entry_copy(&dst->e[i], &src->e[i]);
 	dst->n = src->n;
+}
+
+/* ---- retired request ids ---- */
+
+/* Index of reqid in cc->r, or -(insertion point) - 1. */
+static long
+retired_search(const struct cc *cc, uint64_t reqid)
+{
+	size_t lo = 0, hi = cc->nr, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (cc->r[mid].reqid == reqid)
+			return (long)mid;
+		if (cc->r[mid].reqid < reqid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -(long)lo - 1;
+}
+
+int
+cc_is_retired(const struct cc *cc, uint64_t reqid)
+{
+	return reqid != 0 && retired_search(cc, reqid) >= 0;
+}
+
+void
+cc_retire(struct cc *cc, uint64_t reqid, int64_t ts_us, int retry)
+{
+	long i;
+	size_t at;
+
+	if (reqid == 0)
+		return;
+	if ((i = retired_search(cc, reqid)) >= 0) {
+		/* Every node must keep the same entry: the larger ts, and
+		 * retry if any copy was one. */
+		if (ts_us > cc->r[i].ts_us)
+			cc->r[i].ts_us = ts_us;
+		cc->r[i].retry |= retry;
+		return;
+	}
+	at = (size_t)(-i - 1);
+	cc->r = xreallocarray(cc->r, cc->nr + 1, sizeof(*cc->r));
+	memmove(&cc->r[at + 1], &cc->r[at], (cc->nr - at) * sizeof(*cc->r));
+	cc->r[at].reqid = reqid;
+	cc->r[at].ts_us = ts_us;
+	cc->r[at].retry = retry != 0;
+	cc->nr++;
+}
+
+int
+cc_mark_retried(struct cc *cc, const uint64_t *reqids, size_t n, char **err)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		long k = retired_search(cc, reqids[i]);
+
+		if (reqids[i] == 0 || k < 0)
+			return qerr_set(err, QERR_CORRUPT, "context marks a "
+			    "request as retried that it does not retire");
+		cc->r[k].retry = 1;
+	}
+	return 0;
+}
+
+void
+cc_retire_version(struct cc *cc, const struct version *v)
+{
+	cc_retire(cc, v->reqid, v->ts_us, v->retry);
+}
+
+void
+cc_unretire(struct cc *cc, uint64_t reqid)
+{
+	long i = reqid != 0 ? retired_search(cc, reqid) : -1;
+
+	if (i < 0)
+		return;
+	memmove(&cc->r[i], &cc->r[i + 1],
+	    (cc->nr - (size_t)i - 1) * sizeof(*cc->r));
+	cc->nr--;
+}
+
+/* Retried writes first, then newest first: the order of what is kept. */
+static int
+retired_keep_order(const void *x, const void *y)
+{
+	const struct retired *a = x, *b = y;
+
+	if (a->retry != b->retry)
+		return a->retry ? -1 : 1;
+	if (a->ts_us != b->ts_us)
+		return a->ts_us > b->ts_us ? -1 : 1;
+	return a->reqid > b->reqid ? -1 : a->reqid < b->reqid;
+}
+
+static int
+retired_by_reqid(const void *x, const void *y)
+{
+	const struct retired *a = x, *b = y;
+
+	return a->reqid < b->reqid ? -1 : a->reqid > b->reqid;
+}
+
+/*
+ * Keep the CAUSAL_RETIRED_KEEP_RETRY most recent retried writes and the
+ * CAUSAL_RETIRED_KEEP most recent others (a retried write past its quota
+ * counts as another): the same choice on every node.
+ */
+void
+cc_trim_retired(struct cc *cc)
+{
+	size_t i, nretry, keep;
+
+	if (cc->nr <= CAUSAL_RETIRED_KEEP)
+		return;
+	qsort(cc->r, cc->nr, sizeof(*cc->r), retired_keep_order);
+	for (nretry = 0; nretry < cc->nr && cc->r[nretry].retry; nretry++)
+		;
+	if (nretry > CAUSAL_RETIRED_KEEP_RETRY) {
+		/* The oldest retried ones compete with the others. */
+		for (i = CAUSAL_RETIRED_KEEP_RETRY; i < nretry; i++)
+			cc->r[i].retry = 0;
+		qsort(cc->r + CAUSAL_RETIRED_KEEP_RETRY,
+		    cc->nr - CAUSAL_RETIRED_KEEP_RETRY, sizeof(*cc->r),
+		    retired_keep_order);
+		nretry = CAUSAL_RETIRED_KEEP_RETRY;
+	}
+	keep = nretry + CAUSAL_RETIRED_KEEP;
+	if (cc->nr > keep)
+		cc->nr = keep;
+	qsort(cc->r, cc->nr, sizeof(*cc->r), retired_by_reqid);
 }
 
 /* Binary search: index of node's entry, or -(insertion point) - 1. */
@@ -309,6 +454,10 @@ cc_union(struct cc *dst, const struct cc *src)
 		} else
 			entry_union(&dst->e[i], &src->e[j]);
 	}
+	for (j = 0; j < src->nr; j++)
+		cc_retire(dst, src->r[j].reqid, src->r[j].ts_us,
+		    src->r[j].retry);
+	cc_trim_retired(dst);
 }
 
 int
@@ -316,8 +465,13 @@ cc_equal(const struct cc *a, const struct cc *b)
 {
 	size_t i;
 
-	if (a->n != b->n)
+	if (a->n != b->n || a->nr != b->nr)
 		return 0;
+	for (i = 0; i < a->nr; i++)
+		if (a->r[i].reqid != b->r[i].reqid ||
+		    a->r[i].ts_us != b->r[i].ts_us ||
+		    a->r[i].retry != b->r[i].retry)
+			return 0;
 	for (i = 0; i < a->n; i++) {
 		const struct cc_entry *x = &a->e[i], *y = &b->e[i];
 
@@ -356,6 +510,14 @@ cc_check(const struct cc *cc, char **err)
 				    "context entry for \"%s\" has a bad hole "
 				    "list", e->node);
 	}
+	if (cc->nr > CAUSAL_RETIRED_MAX)
+		return qerr_set(err, QERR_CORRUPT, "context retires %zu "
+		    "requests (limit %d)", cc->nr, CAUSAL_RETIRED_MAX);
+	for (i = 0; i < cc->nr; i++)
+		if (cc->r[i].reqid == 0 ||
+		    (i > 0 && cc->r[i - 1].reqid >= cc->r[i].reqid))
+			return qerr_set(err, QERR_CORRUPT,
+			    "context has a bad list of retired requests");
 	return 0;
 }
 
@@ -368,6 +530,7 @@ version_copy(struct version *dst, const struct version *src)
 	dst->dot.counter = src->dot.counter;
 	dst->ts_us = src->ts_us;
 	dst->reqid = src->reqid;
+	dst->retry = src->retry;
 	dst->tombstone = src->tombstone;
 	dst->meta_len = src->meta_len;
 	dst->meta = src->meta_len ? xmemdup(src->meta, src->meta_len) : NULL;
@@ -484,6 +647,10 @@ vset_check(const struct vset *s, char **err)
 			return qerr_set(err, QERR_CORRUPT,
 			    "version %s:%llu is outside its context",
 			    v->dot.node, (unsigned long long)v->dot.counter);
+		if (cc_is_retired(&s->cc, v->reqid))
+			return qerr_set(err, QERR_CORRUPT,
+			    "version %s:%llu has a retired request id",
+			    v->dot.node, (unsigned long long)v->dot.counter);
 	}
 	return 0;
 }
@@ -492,7 +659,7 @@ static int
 version_equal(const struct version *a, const struct version *b)
 {
 	if (dot_compare(&a->dot, &b->dot) != 0 || a->ts_us != b->ts_us ||
-	    a->reqid != b->reqid ||
+	    a->reqid != b->reqid || a->retry != b->retry ||
 	    a->tombstone != b->tombstone || a->meta_len != b->meta_len ||
 	    a->data_len != b->data_len)
 		return 0;
@@ -517,10 +684,19 @@ vset_equal(const struct vset *a, const struct vset *b)
 	return 1;
 }
 
+static int
+retired_anywhere(uint64_t reqid, const struct cc *x, const struct cc *y,
+    const struct cc *z)
+{
+	return cc_is_retired(x, reqid) || cc_is_retired(y, reqid) ||
+	    cc_is_retired(z, reqid);
+}
+
 void
 vset_merge_plan(const struct vset *a, const struct vset *b,
     unsigned char *keep_a, unsigned char *keep_b)
 {
+	struct cc gone;
 	size_t i, j;
 
 	/*
@@ -550,6 +726,28 @@ vset_merge_plan(const struct vset *a, const struct vset *b,
 			j++;
 		}
 	}
+
+	/*
+	 * Then by request id: a copy of a retired write goes, whether the
+	 * retirement is old (in either cc) or happens in this very merge
+	 * (another copy was just replaced).
+	 */
+	cc_init(&gone);
+	for (i = 0; i < a->n; i++)
+		if (!keep_a[i])
+			cc_retire(&gone, a->v[i].reqid, 0, 0);
+	for (j = 0; j < b->n; j++)
+		if (!keep_b[j] && vset_find(a, &b->v[j].dot) < 0)
+			cc_retire(&gone, b->v[j].reqid, 0, 0);
+	for (i = 0; i < a->n; i++)
+		if (keep_a[i] && retired_anywhere(a->v[i].reqid, &a->cc,
+		    &b->cc, &gone))
+			keep_a[i] = 0;
+	for (j = 0; j < b->n; j++)
+		if (keep_b[j] && retired_anywhere(b->v[j].reqid, &a->cc,
+		    &b->cc, &gone))
+			keep_b[j] = 0;
+	cc_release(&gone);
 }
 
 static int
@@ -578,6 +776,14 @@ vset_merge(const struct vset *a, const struct vset *b, struct vset *out)
 		if (keep_b[i])
 			version_copy(&out->v[out->n++], &b->v[i]);
 	qsort(out->v, out->n, sizeof(*out->v), version_compare_dots);
+	/* What went is retired, so its other copies go wherever they are. */
+	for (i = 0; i < a->n; i++)
+		if (!keep_a[i])
+			cc_retire_version(&out->cc, &a->v[i]);
+	for (i = 0; i < b->n; i++)
+		if (!keep_b[i] && vset_find(out, &b->v[i].dot) < 0)
+			cc_retire_version(&out->cc, &b->v[i]);
+	cc_trim_retired(&out->cc);
 	free(keep_a);
 	free(keep_b);
 }
@@ -594,8 +800,16 @@ vset_write_delta(const struct vset *local, const struct cc *ctx,
 	counter++;
 
 	vset_init(delta);
-	if (ctx != NULL)
+	if (ctx != NULL) {
+		size_t i;
+
 		cc_copy(&delta->cc, ctx);
+		for (i = 0; i < local->n; i++)
+			if (cc_contains(ctx, local->v[i].dot.node,
+			    local->v[i].dot.counter))
+				cc_retire_version(&delta->cc, &local->v[i]);
+	}
+	cc_unretire(&delta->cc, tmpl->reqid);
 	cc_add(&delta->cc, node, counter);
 
 	v.dot.node = (char *)node;
@@ -620,6 +834,8 @@ vset_collapse_retries(struct vset *s)
 			if (s->v[i].reqid != 0 && s->v[j].reqid == s->v[i].reqid)
 				break;
 		if (j < out) {
+			cc_remove(&s->cc, s->v[i].dot.node,
+			    s->v[i].dot.counter);
 			version_release(&s->v[i]);
 			continue;
 		}
@@ -640,7 +856,20 @@ vset_context_for(const struct vset *s, const size_t *idx, size_t nidx,
 	for (i = 0; i < s->n; i++) {
 		for (k = 0; k < nidx && idx[k] != i; k++)
 			;
-		if (k == nidx)
+		if (k == nidx) {
 			cc_remove(out, s->v[i].dot.node, s->v[i].dot.counter);
+			cc_unretire(out, s->v[i].reqid);
+		} else
+			cc_retire_version(out, &s->v[i]);
 	}
+}
+
+void
+vset_context_of(const struct vset *s, struct cc *out)
+{
+	size_t i;
+
+	cc_copy(out, &s->cc);
+	for (i = 0; i < s->n; i++)
+		cc_retire_version(out, &s->v[i]);
 }

@@ -17,6 +17,23 @@
  *     it has ever seen, live or replaced.  Invariant: each version's dot is
  *     in the set's cc, versions are sorted by dot and no dot appears twice.
  *
+ * Retired requests.  A client retries a write it got no answer for, with
+ * the same request id (reqid), and the retry may reach another coordinator
+ * while the first attempt is still applied somewhere: the same write then
+ * exists under two dots.  Both copies are one write, so a context that
+ * replaces one must replace the other, even one it has never seen (it may
+ * be on a node that was down).  So a cc also holds retired request ids:
+ * a version whose reqid is retired in either side's cc does not survive a
+ * merge, and a version a merge drops has its reqid retired in the result.
+ * A stored cc keeps only the CAUSAL_RETIRED_KEEP most recent (by the
+ * version's timestamp, then reqid), and CAUSAL_RETIRED_KEEP_RETRY more of
+ * writes that were retries (version.retry): those are the ones with another
+ * copy somewhere, perhaps on a node that is down while the key is replaced
+ * many times.  A copy that surfaces after that many later replacements of
+ * its key shows as a sibling, never as a loss.  A
+ * context handed to a client retires the reqids of the versions it names,
+ * so a write with it replaces every copy of them.
+ *
  * A write carries a context: the dots the writer saw and replaces.  The
  * coordinator makes a delta (ctx + the new dot, and the one new version) and
  * every replica merges it.  Merge keeps a version iff the other side also
@@ -37,6 +54,9 @@
 
 #define CAUSAL_NODE_MAX   64      /* bytes in a node id */
 #define CAUSAL_HOLES_MAX  65536   /* holes per node a decoded cc may carry */
+#define CAUSAL_RETIRED_KEEP 16    /* retired reqids a stored cc keeps */
+#define CAUSAL_RETIRED_KEEP_RETRY 64 /* and more of retried writes */
+#define CAUSAL_RETIRED_MAX 4096   /* retired reqids a decoded cc may carry */
 
 struct dot {
 	char		*node;
@@ -50,15 +70,24 @@ struct cc_entry {
 	size_t		 nholes;
 };
 
+struct retired {
+	uint64_t	 reqid;		/* never 0 */
+	int64_t		 ts_us;		/* the retired version's ts_us */
+	int		 retry;		/* a copy of it was a retry */
+};
+
 struct cc {
 	struct cc_entry	*e;		/* ascending by node (strcmp) */
 	size_t		 n;
+	struct retired	*r;		/* ascending by reqid, unique */
+	size_t		 nr;
 };
 
 struct version {
 	struct dot	 dot;
 	int64_t		 ts_us;		/* coordinator's wall clock; display only */
 	uint64_t	 reqid;		/* client's request id; 0: none */
+	int		 retry;		/* sent again: may have other copies */
 	int		 tombstone;
 	void		*meta;
 	size_t		 meta_len;
@@ -84,7 +113,21 @@ int	cc_contains(const struct cc *cc, const char *node, uint64_t counter);
 uint64_t cc_max(const struct cc *cc, const char *node);
 void	cc_add(struct cc *cc, const char *node, uint64_t counter);
 void	cc_remove(struct cc *cc, const char *node, uint64_t counter);
+/* Union of the dots and of the retired reqids, keeping the most recent
+ * CAUSAL_RETIRED_KEEP of these: the union a stored set takes. */
 void	cc_union(struct cc *dst, const struct cc *src);
+/* Retire reqid (0 is ignored); nothing is dropped to make room. */
+void	cc_retire(struct cc *cc, uint64_t reqid, int64_t ts_us, int retry);
+/* Retire v's reqid. */
+void	cc_retire_version(struct cc *cc, const struct version *v);
+/* Drop all but the retirements a stored cc keeps (see above). */
+void	cc_trim_retired(struct cc *cc);
+void	cc_unretire(struct cc *cc, uint64_t reqid);
+int	cc_is_retired(const struct cc *cc, uint64_t reqid);
+/* Mark reqids (ascending, each retired in cc) as retried writes: for
+ * decoders.  QERR_CORRUPT if one is not retired. */
+int	cc_mark_retried(struct cc *cc, const uint64_t *reqids, size_t n,
+	    char **err);
 int	cc_equal(const struct cc *a, const struct cc *b);
 /* Check the invariants of a cc that came from outside: 0 or QERR_CORRUPT. */
 int	cc_check(const struct cc *cc, char **err);
@@ -112,7 +155,8 @@ int	vset_equal(const struct vset *a, const struct vset *b);
 /*
  * Which versions survive merge(a, b): keep_a[i] for a->v[i], keep_b[j] for
  * b->v[j] (a version both sides hold is kept once, from a).  The arrays
- * have a->n and b->n entries.  The merged cc is cc_union(a->cc, b->cc).
+ * have a->n and b->n entries.  The merged cc is cc_union(a->cc, b->cc)
+ * with the reqid of every version not kept retired.
  */
 void	vset_merge_plan(const struct vset *a, const struct vset *b,
 	    unsigned char *keep_a, unsigned char *keep_b);
@@ -125,25 +169,34 @@ void	vset_merge(const struct vset *a, const struct vset *b,
  * The delta of a write coordinated by node against the local set, with the
  * writer's context ctx (NULL: empty): the new version is a copy of tmpl
  * (its dot ignored) with the dot (node, c), c one past every counter of
- * node known to local or ctx; delta->cc is ctx plus that dot.  A live
- * version always gets data (tmpl->data NULL means "").  Merge the delta
- * into every replica.
+ * node known to local or ctx; delta->cc is ctx plus that dot, with the
+ * reqids of the local versions ctx replaces retired (so that replicas
+ * holding another copy of them drop it too) and tmpl's own reqid not
+ * retired.  A live version always gets data (tmpl->data NULL means "").
+ * Merge the delta into every replica.
  */
 void	vset_write_delta(const struct vset *local, const struct cc *ctx,
 	    const char *node, const struct version *tmpl, struct vset *delta);
 
 /*
  * Drop versions that repeat an earlier version's non-zero reqid: a client
- * retry that two coordinators both applied.  The cc is kept whole, so a
- * context read from the result still covers the dropped duplicates and the
- * next write replaces them too.  A view for readers; merge never does it.
+ * retry that two coordinators both applied.  The dropped copies' dots
+ * leave the cc too: the copy kept stands for them, through its reqid (see
+ * vset_context_of).  A view for readers; merge never does it.
  */
 void	vset_collapse_retries(struct vset *s);
 
 /*
+ * The context to hand a reader of s: s's cc with the reqid of each of s's
+ * versions retired, so that a write with it replaces every copy of them.
+ */
+void	vset_context_of(const struct vset *s, struct cc *out);
+
+/*
  * The context naming exactly the versions s->v[idx[0..nidx)]: s's cc less
- * the dots of every other version of s.  A write with it replaces those
- * versions and leaves the other siblings alone.
+ * the dots of every other version of s, with the reqids of the named ones
+ * retired and of the others not.  A write with it replaces those versions
+ * and leaves the other siblings alone.
  */
 void	vset_context_for(const struct vset *s, const size_t *idx, size_t nidx,
 	    struct cc *out);

@@ -13,11 +13,13 @@
  * The protobuf-c structs built here point into the vset (no copies): they
  * live only for the duration of one pack call.
  */
+/* reqids, ts and retried: arrays of cc->nr + 1 the caller frees after. */
 static void
 rec_context_fill(const struct cc *cc, Qstore__RecContext *rc,
-    Qstore__RecEntry **ptrs, Qstore__RecEntry *entries)
+    Qstore__RecEntry **ptrs, Qstore__RecEntry *entries, uint64_t *reqids,
+    int64_t *ts, uint64_t *retried)
 {
-	size_t i;
+	size_t i, nretried = 0;
 
 	qstore__rec_context__init(rc);
 	for (i = 0; i < cc->n; i++) {
@@ -30,6 +32,17 @@ rec_context_fill(const struct cc *cc, Qstore__RecContext *rc,
 	}
 	rc->n_entries = cc->n;
 	rc->entries = ptrs;
+	for (i = 0; i < cc->nr; i++) {
+		reqids[i] = cc->r[i].reqid;
+		ts[i] = cc->r[i].ts_us;
+		if (cc->r[i].retry)
+			retried[nretried++] = cc->r[i].reqid;
+	}
+	rc->n_retired = rc->n_retired_ts_us = cc->nr;
+	rc->retired = reqids;
+	rc->retired_ts_us = ts;
+	rc->n_retired_retry = nretried;
+	rc->retired_retry = retried;
 }
 
 static void
@@ -46,11 +59,17 @@ context_encode(const struct cc *cc, uint8_t **out, size_t *len)
 	Qstore__RecContext rc;
 	Qstore__RecEntry **ptrs = xcalloc(cc->n + 1, sizeof(*ptrs));
 	Qstore__RecEntry *entries = xcalloc(cc->n + 1, sizeof(*entries));
+	uint64_t *reqids = xcalloc(cc->nr + 1, sizeof(*reqids));
+	int64_t *ts = xcalloc(cc->nr + 1, sizeof(*ts));
+	uint64_t *retried = xcalloc(cc->nr + 1, sizeof(*retried));
 
-	rec_context_fill(cc, &rc, ptrs, entries);
+	rec_context_fill(cc, &rc, ptrs, entries, reqids, ts, retried);
 	pack_to_buffer(&rc.base, out, len);
 	free(ptrs);
 	free(entries);
+	free(reqids);
+	free(ts);
+	free(retried);
 }
 
 void
@@ -62,11 +81,14 @@ record_encode(const struct vset *s, uint8_t **out, size_t *len)
 	Qstore__RecEntry *entries = xcalloc(s->cc.n + 1, sizeof(*entries));
 	Qstore__RecVersion **vptrs = xcalloc(s->n + 1, sizeof(*vptrs));
 	Qstore__RecVersion *vers = xcalloc(s->n + 1, sizeof(*vers));
+	uint64_t *reqids = xcalloc(s->cc.nr + 1, sizeof(*reqids));
+	int64_t *ts = xcalloc(s->cc.nr + 1, sizeof(*ts));
+	uint64_t *retried = xcalloc(s->cc.nr + 1, sizeof(*retried));
 	size_t i;
 
 	qstore__rec_key__init(&rk);
 	rk.format = RECORD_FORMAT;
-	rec_context_fill(&s->cc, &rc, eptrs, entries);
+	rec_context_fill(&s->cc, &rc, eptrs, entries, reqids, ts, retried);
 	rk.cc = &rc;
 	for (i = 0; i < s->n; i++) {
 		const struct version *v = &s->v[i];
@@ -80,6 +102,7 @@ record_encode(const struct vset *s, uint8_t **out, size_t *len)
 		vers[i].meta.len = v->meta_len;
 		vers[i].data_len = v->data_len;
 		vers[i].reqid = v->reqid;
+		vers[i].retry = v->retry;
 		vptrs[i] = &vers[i];
 	}
 	rk.n_versions = s->n;
@@ -89,16 +112,39 @@ record_encode(const struct vset *s, uint8_t **out, size_t *len)
 	free(entries);
 	free(vptrs);
 	free(vers);
+	free(reqids);
+	free(ts);
+	free(retried);
 }
 
-static void
-context_from_rec(const Qstore__RecContext *rc, struct cc *cc)
+/* Fill cc from rc; the caller runs cc_check on the result. */
+static int
+context_from_rec(const Qstore__RecContext *rc, struct cc *cc, char **err)
 {
 	size_t i;
 
 	cc_init(cc);
-	if (rc == NULL || rc->n_entries == 0)
-		return;
+	if (rc == NULL)
+		return 0;
+	if (rc->n_retired != rc->n_retired_ts_us)
+		return qerr_set(err, QERR_CORRUPT, "context has %zu retired "
+		    "requests but %zu times", rc->n_retired,
+		    rc->n_retired_ts_us);
+	if (rc->n_retired > CAUSAL_RETIRED_MAX)
+		return qerr_set(err, QERR_CORRUPT, "context retires %zu "
+		    "requests (limit %d)", rc->n_retired, CAUSAL_RETIRED_MAX);
+	if (rc->n_retired > 0)
+		cc->r = xcalloc(rc->n_retired, sizeof(*cc->r));
+	for (i = 0; i < rc->n_retired; i++) {
+		cc->r[i].reqid = rc->retired[i];
+		cc->r[i].ts_us = rc->retired_ts_us[i];
+	}
+	cc->nr = rc->n_retired;
+	if (cc_mark_retried(cc, rc->retired_retry, rc->n_retired_retry,
+	    err) < 0)
+		return QERR_CORRUPT;
+	if (rc->n_entries == 0)
+		return 0;
 	cc->e = xcalloc(rc->n_entries, sizeof(*cc->e));
 	for (i = 0; i < rc->n_entries; i++) {
 		const Qstore__RecEntry *re = rc->entries[i];
@@ -110,12 +156,14 @@ context_from_rec(const Qstore__RecContext *rc, struct cc *cc)
 		    re->n_holes * sizeof(*re->holes)) : NULL;
 	}
 	cc->n = rc->n_entries;
+	return 0;
 }
 
 int
 context_decode(const uint8_t *buf, size_t len, struct cc *cc, char **err)
 {
 	Qstore__RecContext *rc;
+	int rc_ok;
 
 	cc_init(cc);
 	if (len == 0)
@@ -124,9 +172,9 @@ context_decode(const uint8_t *buf, size_t len, struct cc *cc, char **err)
 	if (rc == NULL)
 		return qerr_set(err, QERR_CORRUPT,
 		    "context of %zu bytes does not decode", len);
-	context_from_rec(rc, cc);
+	rc_ok = context_from_rec(rc, cc, err);
 	qstore__rec_context__free_unpacked(rc, NULL);
-	if (cc_check(cc, err) < 0) {
+	if (rc_ok < 0 || cc_check(cc, err) < 0) {
 		cc_release(cc);
 		return QERR_CORRUPT;
 	}
@@ -149,7 +197,11 @@ record_decode(const uint8_t *buf, size_t len, struct vset *s, char **err)
 		return qerr_set(err, QERR_CORRUPT,
 		    "record format %u, expected %d", rk->format, RECORD_FORMAT);
 	}
-	context_from_rec(rk->cc, &s->cc);
+	if (context_from_rec(rk->cc, &s->cc, err) < 0) {
+		qstore__rec_key__free_unpacked(rk, NULL);
+		vset_release(s);
+		return QERR_CORRUPT;
+	}
 	if (rk->n_versions > 0)
 		s->v = xcalloc(rk->n_versions, sizeof(*s->v));
 	for (i = 0; i < rk->n_versions; i++) {
@@ -165,6 +217,7 @@ record_decode(const uint8_t *buf, size_t len, struct vset *s, char **err)
 		    NULL;
 		v->data_len = rv->data_len;
 		v->reqid = rv->reqid;
+		v->retry = rv->retry;
 		s->n++;
 	}
 	qstore__rec_key__free_unpacked(rk, NULL);

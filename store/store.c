@@ -537,6 +537,7 @@ apply_write(struct store *st, struct store_op *op, leveldb_writebatch_t *wb)
 	memset(&tmpl, 0, sizeof(tmpl));
 	tmpl.ts_us = w->ts_us;
 	tmpl.reqid = w->reqid;
+	tmpl.retry = w->retry;
 	tmpl.tombstone = w->tombstone;
 	tmpl.meta = (void *)w->meta;
 	tmpl.meta_len = w->meta_len;
@@ -605,10 +606,15 @@ apply_purge(struct store *st, struct store_op *op, leveldb_writebatch_t *wb)
 	 * stale copy of a deleted version stay dead when a replica brings it
 	 * back, and what keeps this node from naming a new version with a
 	 * dot it already gave out.  A record with no version reads as absent.
+	 * Their request ids are retired, as any replaced version's are: a
+	 * retried delete may have left another copy somewhere.
 	 */
-	for (i = 0; i < p->s.n; i++)
+	for (i = 0; i < p->s.n; i++) {
+		cc_retire_version(&p->s.cc, &p->s.v[i]);
 		version_release(&p->s.v[i]);
+	}
 	p->s.n = 0;
+	cc_trim_retired(&p->s.cc);
 	{
 		uint8_t *rec;
 		size_t rec_len;

@@ -86,6 +86,7 @@ struct store_write {
 	const char	*node;
 	int64_t		 ts_us;
 	uint64_t	 reqid;		/* client request id, 0: none */
+	int		 retry;		/* the client sent it before */
 	int		 tombstone;
 	const void	*meta;
 	size_t		 meta_len;
