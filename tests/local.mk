@@ -50,21 +50,17 @@ tests_unit_test_merkle_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_merkle_LDADD = replication/libqrepl.a $(CAUSAL_LIBS) $(UNIT_LIBS)
 
 ## Fault tests with a workload driver (tests/jepsen/qjepsen) and a history
-## checker (tests/jepsen/check.py).  t0430, t0440 and t0480 find a known
-## open bug (a retried write applied by two coordinators can come back as a
-## sibling of a later write that replaced the other copy; see
-## tests/jepsen/README.md) and run with `make jepsen-long` or by hand until
-## it is fixed.
+## checker (tests/jepsen/check.py); see tests/jepsen/README.md.
 check_PROGRAMS += tests/jepsen/qjepsen
 tests_jepsen_qjepsen_SOURCES = tests/jepsen/qjepsen.c
 tests_jepsen_qjepsen_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 tests_jepsen_qjepsen_LDADD = $(CLIENT_LIBS)
-FAULT_TESTS = tests/sh/t0450-partition-heal.sh tests/sh/t0460-wipe-rebuild.sh \
-	tests/sh/t0470-hints-restart.sh tests/sh/t0490-jepsen-checker.sh
-OPEN_BUG_TESTS = tests/sh/t0430-kill-under-load.sh \
-	tests/sh/t0440-pause-resume.sh tests/sh/t0480-jepsen.sh
+FAULT_TESTS = tests/sh/t0430-kill-under-load.sh \
+	tests/sh/t0440-pause-resume.sh tests/sh/t0450-partition-heal.sh \
+	tests/sh/t0460-wipe-rebuild.sh tests/sh/t0470-hints-restart.sh \
+	tests/sh/t0480-jepsen.sh tests/sh/t0490-jepsen-checker.sh
 TESTS += $(FAULT_TESTS)
-EXTRA_DIST += $(FAULT_TESTS) $(OPEN_BUG_TESTS) tests/jepsen/check.py \
+EXTRA_DIST += $(FAULT_TESTS) tests/jepsen/check.py \
 	tests/jepsen/lib-jepsen.sh tests/jepsen/README.md
 JEPSEN_SECONDS ?= 600
 .PHONY: jepsen-long

@@ -151,15 +151,16 @@ sb_json_str(struct sbuf *b, const void *s, size_t len)
 }
 
 /*
- * A cc as {"node":[max,[[from,to],...]],...}: the holes as runs, since a
- * context naming one late version of a key holds one hole per earlier dot.
+ * A cc as {"dots":{"node":[max,[[from,to],...]],...},"retired":[reqid,...]}:
+ * the holes as runs, since a context naming one late version of a key holds
+ * one hole per earlier dot.
  */
 static void
 sb_cc(struct sbuf *b, const struct cc *cc)
 {
 	size_t i, k, run;
 
-	sb_add(b, "{");
+	sb_add(b, "{\"dots\":{");
 	for (i = 0; i < cc->n; i++) {
 		const struct cc_entry *e = &cc->e[i];
 
@@ -175,7 +176,10 @@ sb_cc(struct sbuf *b, const struct cc *cc)
 		}
 		sb_add(b, "]]");
 	}
-	sb_add(b, "}");
+	sb_add(b, "},\"retired\":[");
+	for (i = 0; i < cc->nr; i++)
+		sb_add(b, "%s%" PRIu64, i ? "," : "", cc->r[i].reqid);
+	sb_add(b, "]}");
 }
 
 /* An opaque context as the JSON of the cc it packs. */

@@ -9,7 +9,7 @@
 # nothing.
 . "$(dirname "$0")/lib.sh"
 T_NET=49
-plan 11
+plan 12
 CHECK="${PYTHON:-python3} $(dirname "$0")/../jepsen/check.py"
 D=$T_DIR
 
@@ -63,6 +63,23 @@ ok "a version an acknowledged write replaced, surviving, is caught" verdict stal
 both "$V3" '{"a@1":[3,[]]}'
 run
 ok "and with v4 alone at the end, the history passes" sh -c "! grep -q '^not ok' '$D/out' || { cat '$D/out'; exit 1; }"
+cp "$D/h.base" "$D/h"
+
+# A retry: c1's blind write was applied as a@1:3, unanswered, and again as
+# b@2:1, acknowledged.  c0 reads the a@1:3 copy (the read shows one copy)
+# and replaces everything it saw; the b@2:1 copy goes too, through the
+# retired request id.  Superseded, not lost, and no stale sibling.
+cat >>"$D/h" <<'H'
+{"ev":"invoke","op":"1.1.2","proc":"1.1","t":9.0,"f":"put","key":"/s/k","value":"r1c1s2","rid":202,"src":null,"ctx":{}}
+{"ev":"ok","op":"1.1.2","t":10.0,"dot":"b@2:1","acks":2,"octx":{"b@2":[1,[]]}}
+{"ev":"invoke","op":"1.0.5","proc":"1.0","t":11.0,"f":"get","key":"/s/k"}
+{"ev":"ok","op":"1.0.5","t":12.0,"found":true,"replies":2,"versions":[{"dot":"a@1:1","rid":101,"tomb":false,"value":"r1c0s2"},{"dot":"a@1:2","rid":201,"tomb":false,"value":"r1c1s1"},{"dot":"a@1:3","rid":202,"tomb":false,"value":"r1c1s2"}],"ctx":{"dots":{"a@1":[3,[]]},"retired":[101,201,202]}}
+{"ev":"invoke","op":"1.0.6","proc":"1.0","t":13.0,"f":"put","key":"/s/k","value":"r1c0s6","rid":106,"src":"1.0.5","ctx":{"dots":{"a@1":[3,[]]},"retired":[101,201,202]}}
+{"ev":"ok","op":"1.0.6","t":14.0,"dot":"a@1:4","acks":2,"octx":{"dots":{"a@1":[4,[]]},"retired":[101,201,202,106]}}
+H
+both '{"dot":"a@1:4","rid":106,"tomb":false,"value":"r1c0s6"}' '{"dots":{"a@1":[4,[]],"b@2":[1,[]]},"retired":[101,201,202]}'
+run
+ok "a retried write's unseen copy, replaced through its request id, is not lost" sh -c "! grep -q '^not ok' '$D/out' || { cat '$D/out'; exit 1; }"
 cp "$D/h.base" "$D/h"
 
 both "$V1,$V2,"'{"dot":"a@1:3","rid":999,"tomb":false,"value":"zz"}' '{"a@1":[3,[]]}'
