@@ -272,7 +272,7 @@ struct put_op {
 	struct vset	 delta;
 	struct dot	 dot;
 	size_t		 live_after;
-	int		 rc;
+	int		 rc, sent;	/* sent: the delta went to the others */
 	char		*err;
 };
 
@@ -446,32 +446,27 @@ put_timeout(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* The local write is synced: count it and send the delta to the others. */
+/*
+ * The local write is staged, its dot named: send the delta to the other
+ * replicas now, while this node syncs its own copy, so a write waits for
+ * one sync, not two in a row.  (The dot cannot be handed out twice: a
+ * failed sync stops the store, and a node that did not stop cleanly comes
+ * back under a new actor; see node.c.)
+ */
 static void
-put_local_done(void *arg)
+put_local_staged(void *arg)
 {
 	struct put_op *op = arg;
 	struct node *n = op->node;
 	struct store_op *so = &op->job.op;
 	unsigned i;
 
-	op->rc = so->rc;
-	op->err = so->err;
 	op->delta = so->delta;
 	op->dot = so->dot;
 	op->live_after = so->live_after;
-	op->outstanding--;
-	if (op->rc < 0) {
-		/* Nothing was written anywhere: fail with the store's reason. */
-		if (op->req != NULL) {
-			request_fail(op->req, op->rc, op->err, 0, op->w);
-			op->req = NULL;
-		}
-		op->outstanding = 0;
-		put_free(op);
-		return;
-	}
-	op->acks++;
+	vset_init(&so->delta);
+	memset(&so->dot, 0, sizeof(so->dot));
+	op->sent = 1;
 	if (!op->tombstone && op->live_after > 1)
 		stats_count(&n->stats, ST_SIBLINGS_CREATED, 1);
 	/*
@@ -494,6 +489,39 @@ put_local_done(void *arg)
 			put_send_to(op, home, home, 0);
 	}
 	op->outstanding--;
+	put_check(op);
+}
+
+/* The local write is synced, or failed: count it. */
+static void
+put_local_done(void *arg)
+{
+	struct put_op *op = arg;
+	struct store_op *so = &op->job.op;
+
+	op->rc = so->rc;
+	op->err = so->err;
+	so->err = NULL;
+	op->outstanding--;
+	if (op->rc < 0 && !op->sent) {
+		/* Nothing was written anywhere: fail with the store's reason. */
+		vset_release(&so->delta);
+		dot_release(&so->dot);
+		if (op->req != NULL) {
+			request_fail(op->req, op->rc, op->err, 0, op->w);
+			op->req = NULL;
+		}
+		op->outstanding = 0;
+		put_free(op);
+		return;
+	}
+	if (op->rc < 0) {
+		/* The others have it; this node failed to sync its copy. */
+		op->failed++;
+		snprintf(op->last_error, sizeof(op->last_error), "%s",
+		    op->err ? op->err : qerr_name(op->rc));
+	} else
+		op->acks++;
 	put_check(op);
 }
 
@@ -649,7 +677,8 @@ coord_put(struct node *n, struct conn *c, uint64_t id,
 	op->job.op.key = op->key;
 	op->job.op.klen = strlen(op->key);
 	op->job.op.w = op->sw;
-	node_store_submit(n, &op->job, put_local_done, op);
+	node_store_submit_write(n, &op->job, put_local_staged, put_local_done,
+	    op);
 }
 
 /* ================================================================ list */

@@ -111,6 +111,23 @@ store_batch_finished(void *arg)
 	diskpool_batch_post(n->pool, &n->wbatch);
 }
 
+/* On the writer thread: a write staged, its sync to come. */
+static void
+store_job_staged(struct store_op *op)
+{
+	struct store_job *j = op->arg;
+
+	diskpool_batch_add(&j->node->sbatch, j->staged, j->arg);
+}
+
+static void
+store_batch_staged(void *arg)
+{
+	struct node *n = arg;
+
+	diskpool_batch_post(n->pool, &n->sbatch);
+}
+
 void
 node_store_submit(struct node *n, struct store_job *j, diskpool_fn done,
     void *arg)
@@ -124,6 +141,28 @@ node_store_submit(struct node *n, struct store_job *j, diskpool_fn done,
 		return;
 	}
 	j->op.done = store_job_finished;
+	j->op.early = NULL;
+	j->op.arg = j;
+	store_submit(n->store, &j->op);
+}
+
+void
+node_store_submit_write(struct node *n, struct store_job *j,
+    diskpool_fn staged, diskpool_fn done, void *arg)
+{
+	j->node = n;
+	j->staged = staged;
+	j->done = done;
+	j->arg = arg;
+	if (diskpool_stopped(n->pool)) {
+		store_run(n->store, &j->op);
+		if (j->op.rc >= 0)
+			staged(arg);
+		done(arg);
+		return;
+	}
+	j->op.done = store_job_finished;
+	j->op.early = store_job_staged;
 	j->op.arg = j;
 	store_submit(n->store, &j->op);
 }
@@ -375,13 +414,49 @@ metrics_start(struct node *n, char **err)
 
 /*
  * The actor that names this node's dots is its id plus an epoch kept in
- * the data directory: a node whose data is wiped starts a new epoch, so it
- * can never reuse a dot it handed out before the wipe.
+ * the data directory.  A write's delta goes to the other replicas before
+ * this node has synced it (coord.c), so a node that stops without syncing
+ * everything may have handed out dots its store never recorded: unless
+ * the last stop was clean (the marker below, written once the store is
+ * closed), a start begins a new epoch, and no dot is ever named twice.  A
+ * wiped data directory begins a new epoch too.  The cost: a key's context
+ * holds one entry per epoch that wrote it, so one more per crash.
  */
+#define CLEAN_STOP_FILE "clean-stop"
+
+/* Make a create or unlink in dir durable. */
+static int
+dir_sync(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* After the store is closed: the next start may keep the epoch. */
+static void
+actor_mark_clean_stop(const char *data_dir)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", data_dir, CLEAN_STOP_FILE);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || fsync(fd) < 0 || dir_sync(data_dir) < 0)
+		log_warn("%s: %s (the next start takes a new epoch)", path,
+		    strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 static int
 actor_load(struct node *n, char **err)
 {
-	char path[4096], epoch[32] = "";
+	char path[4096], clean[4096], epoch[32] = "";
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/epoch", n->cfg->data_dir);
@@ -392,6 +467,15 @@ actor_load(struct node *n, char **err)
 		fclose(f);
 		epoch[strcspn(epoch, "\n")] = '\0';
 	}
+	snprintf(clean, sizeof(clean), "%s/%s", n->cfg->data_dir,
+	    CLEAN_STOP_FILE);
+	if (access(clean, F_OK) != 0) {
+		if (epoch[0] != '\0')
+			log_info("the last stop was not clean: a new epoch");
+		epoch[0] = '\0';
+	} else if (unlink(clean) < 0 || dir_sync(n->cfg->data_dir) < 0)
+		return qerr_set(err, QERR_IO, "%s: %s", clean,
+		    strerror(errno));
 	if (epoch[0] == '\0') {
 		int fd;
 
@@ -399,7 +483,7 @@ actor_load(struct node *n, char **err)
 		    (unsigned long long)now_us());
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd < 0 || write(fd, epoch, strlen(epoch)) < 0 ||
-		    fsync(fd) < 0) {
+		    fsync(fd) < 0 || dir_sync(n->cfg->data_dir) < 0) {
 			if (fd >= 0)
 				close(fd);
 			return qerr_set(err, QERR_IO, "%s: %s", path,
@@ -523,6 +607,7 @@ node_new(const struct config *cfg, struct node **out, char **err)
 	    cfg->phi_threshold, cfg->gossip_interval_ms);
 	n->pool = diskpool_new(n->base, (int)cfg->disk_threads);
 	store_set_batch_hook(n->store, store_batch_finished, n);
+	store_set_staged_hook(n->store, store_batch_staged, n);
 	if ((rc = ae_new(n, err)) < 0)
 		goto fail;
 	n->handoff = handoff_new(n);
@@ -558,6 +643,7 @@ void
 node_free(struct node *n)
 {
 	size_t i;
+	int clean;
 
 	if (n == NULL)
 		return;
@@ -602,7 +688,11 @@ node_free(struct node *n)
 		event_free(n->sig_term);
 	if (n->sig_int != NULL)
 		event_free(n->sig_int);
+	clean = n->store != NULL && n->actor != NULL &&
+	    store_healthy(n->store);
 	store_close(n->store);
+	if (clean)
+		actor_mark_clean_stop(n->cfg->data_dir);
 	ring_release(&n->ring);
 	free(n->actor);
 	if (n->base != NULL)

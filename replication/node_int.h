@@ -49,6 +49,7 @@ struct node {
 	struct antientropy	*ae;
 	struct purge		*purge;
 	struct diskpool_batch	 wbatch;	/* the store writer's */
+	struct diskpool_batch	 sbatch;	/* its staged writes */
 	struct conn		**conns;	/* accepted, still open */
 	size_t			 nconns;
 	int			 stopping;
@@ -78,11 +79,18 @@ uint64_t	 request_elapsed_us(const struct request *r);
 struct store_job {
 	struct store_op	 op;
 	struct node	*node;
-	diskpool_fn	 done;
+	diskpool_fn	 staged, done;
 	void		*arg;
 };
 void		 node_store_submit(struct node *n, struct store_job *j,
 		    diskpool_fn done, void *arg);
+/*
+ * A write whose delta goes on before it is synced here: staged(arg) runs
+ * on the loop once the store has staged it (j->op.delta and dot are then
+ * the caller's), done(arg) after the sync.  See store.h, early().
+ */
+void		 node_store_submit_write(struct node *n, struct store_job *j,
+		    diskpool_fn staged, diskpool_fn done, void *arg);
 
 /* ---- replica operations (replica.c) ---- */
 

@@ -642,9 +642,10 @@ batch_run(struct store *st, struct store_op *head)
 	leveldb_writebatch_t *wb = leveldb_writebatch_create();
 	struct store_op *op;
 	char *lerr = NULL;
-	int staged = 0;
+	int staged = 0, early;
 
 	for (op = head; op != NULL; op = op->next) {
+		op->handed = 0;
 		vset_init(&op->delta);
 		memset(&op->dot, 0, sizeof(op->dot));
 		op->err = NULL;
@@ -665,8 +666,21 @@ batch_run(struct store *st, struct store_op *head)
 		}
 		staged |= op->staged;
 	}
+	/* Writes that go on before the sync: hand their deltas over now. */
+	early = 0;
+	for (op = head; op != NULL; op = op->next)
+		if (op->rc >= 0 && op->kind == STORE_OP_WRITE &&
+		    op->early != NULL) {
+			op->handed = 1;
+			op->early(op);
+			early = 1;
+		}
+	if (early && st->on_staged != NULL)
+		st->on_staged(st->on_staged_arg);
 	if (staged)
 		leveldb_write(st->db, st->wsync, wb, &lerr);
+	if (lerr != NULL)
+		atomic_store(&st->sync_failed, 1);
 	leveldb_writebatch_destroy(wb);
 	pending_clear(st);
 	for (op = head; op != NULL; op = op->next) {
@@ -676,6 +690,8 @@ batch_run(struct store *st, struct store_op *head)
 			/* Nothing of the batch is applied: fail it all. */
 			op->rc = qerr_set(&op->err, QERR_IO, "write: %s", lerr);
 			op->changed = 0;
+			if (op->handed)
+				continue;	/* delta and dot are the caller's */
 			vset_release(&op->delta);
 			vset_init(&op->delta);
 			dot_release(&op->dot);
@@ -787,6 +803,7 @@ void
 store_run(struct store *st, struct store_op *op)
 {
 	op->done = NULL;
+	op->early = NULL;
 	store_submit(st, op);
 	pthread_mutex_lock(&st->qlock);
 	while (!op->complete)
@@ -799,6 +816,19 @@ store_set_batch_hook(struct store *st, store_batch_fn fn, void *arg)
 {
 	st->on_batch = fn;
 	st->on_batch_arg = arg;
+}
+
+void
+store_set_staged_hook(struct store *st, store_batch_fn fn, void *arg)
+{
+	st->on_staged = fn;
+	st->on_staged_arg = arg;
+}
+
+int
+store_healthy(struct store *st)
+{
+	return !atomic_load(&st->sync_failed);
 }
 
 void

@@ -196,6 +196,16 @@ int	store_purge_if(struct store *st, const char *key, size_t klen,
  * results are the synchronous call's: rc (< 0 with err, which the caller
  * frees), and for a write delta, dot and live_after (the caller releases
  * delta and dot, also on failure: they are then empty).
+ *
+ * A write may also have early(op): it runs on the writer thread once the
+ * write is staged and before the batch is synced, for every such op of the
+ * batch, and then the staged hook (store_set_staged_hook) runs once.  From
+ * then on delta, dot and live_after are the caller's (it may send the
+ * delta to other replicas while this node syncs); done() still follows,
+ * after the sync, and rc then says whether the write is durable here.  A
+ * failed sync leaves LevelDB refusing every later write, so the dot is
+ * never handed out again by this process; store_healthy() tells a clean
+ * shutdown apart from one after such a failure.
  */
 enum store_op_kind {
 	STORE_OP_WRITE,		/* store_write: w */
@@ -211,6 +221,7 @@ struct store_op {
 	int64_t			 older_than_us;
 	uint64_t		 digest;
 	void			(*done)(struct store_op *op);
+	void			(*early)(struct store_op *op);	/* or NULL */
 	void			*arg;		/* the caller's */
 	/* results */
 	int			 rc;
@@ -223,7 +234,7 @@ struct store_op {
 	struct store_op		*next;
 	uint64_t		 old_digest, new_digest;
 	size_t			 cost;
-	int			 staged, complete;
+	int			 staged, complete, handed;
 };
 void	store_submit(struct store *st, struct store_op *op);
 /* Submit op (its done is ignored) and wait until it completes. */
@@ -231,6 +242,10 @@ void	store_run(struct store *st, struct store_op *op);
 typedef void (*store_batch_fn)(void *arg);
 /* Set before the first op is submitted. */
 void	store_set_batch_hook(struct store *st, store_batch_fn fn, void *arg);
+/* Set before the first op is submitted: runs after a batch's early()s. */
+void	store_set_staged_hook(struct store *st, store_batch_fn fn, void *arg);
+/* 0 once a batch failed to sync: the store takes no more changes. */
+int	store_healthy(struct store *st);
 /* Wait until every op submitted so far has completed. */
 void	store_quiesce(struct store *st);
 

@@ -33,6 +33,9 @@ struct store {
 	void			*on_change_arg;
 	store_batch_fn		 on_batch;
 	void			*on_batch_arg;
+	store_batch_fn		 on_staged;
+	void			*on_staged_arg;
+	atomic_int		 sync_failed;	/* a batch failed to sync */
 	/* The writer: the one thread that changes records (store.c). */
 	pthread_t		 writer;
 	int			 writer_started;

@@ -523,6 +523,96 @@ test_concurrent_writers_one_key(void **state)
 	vset_release(&s);
 }
 
+/* An async write with early(): the delta is handed over before the sync,
+ * once per op, then the staged hook, then done(). */
+struct early_log {
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;
+	char		 seq[64];
+	size_t		 n;
+	int		 done;
+	uint64_t	 counter;
+};
+
+static struct early_log *early_log_now;
+
+static void
+early_log_add(char c)
+{
+	struct early_log *l = early_log_now;
+
+	pthread_mutex_lock(&l->lock);
+	if (l->n + 1 < sizeof(l->seq))
+		l->seq[l->n++] = c;
+	if (c == 'D' || c == 'F')
+		l->done = 1;
+	pthread_cond_signal(&l->cond);
+	pthread_mutex_unlock(&l->lock);
+}
+
+static void
+on_early(struct store_op *op)
+{
+	/* The delta is final here, before the sync.  (No asserts on the
+	 * writer thread: record, and check on the test's.) */
+	early_log_now->counter = op->delta.n == 1 ?
+	    op->delta.v[0].dot.counter : 0;
+	early_log_add('E');
+}
+
+static void
+on_staged(void *arg)
+{
+	(void)arg;
+	early_log_add('S');
+}
+
+static void
+on_done(struct store_op *op)
+{
+	early_log_add(op->rc == 0 ? 'D' : 'F');
+}
+
+static void
+test_early_handover(void **state)
+{
+	struct fixture *f = *state;
+	struct early_log l = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	    .cond = PTHREAD_COND_INITIALIZER };
+	struct store_op op;
+	struct vset s;
+
+	early_log_now = &l;
+	store_set_staged_hook(f->st, on_staged, NULL);
+	memset(&op, 0, sizeof(op));
+	op.kind = STORE_OP_WRITE;
+	op.key = "/early";
+	op.klen = strlen(op.key);
+	op.w.node = "A";
+	op.w.ts_us = 1;
+	op.w.data = "v";
+	op.w.data_len = 1;
+	op.early = on_early;
+	op.done = on_done;
+	store_submit(f->st, &op);
+	pthread_mutex_lock(&l.lock);
+	while (!l.done)
+		pthread_cond_wait(&l.cond, &l.lock);
+	pthread_mutex_unlock(&l.lock);
+	store_quiesce(f->st);
+	l.seq[l.n] = '\0';
+	assert_string_equal(l.seq, "ESD");
+	assert_int_equal(l.counter, 1);
+	assert_int_equal(op.dot.counter, 1);
+	assert_true(store_healthy(f->st));
+	get(f->st, "/early", 1, &s);
+	assert_int_equal(s.n, 1);
+	vset_release(&s);
+	vset_release(&op.delta);
+	dot_release(&op.dot);
+	free(op.err);
+}
+
 struct changes {
 	int		n;
 	uint64_t	last_old, last_new;
@@ -602,6 +692,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_concurrent_writers_one_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_early_handover, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_change_hook_digests,
 		    setup, teardown),
 	};

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# bench-ab.sh - compare two builds of quorumfs on the same load, in
+# interleaved rounds (A B A B ...), since these machines drift 2-3x in
+# speed within minutes: only same-round ratios mean anything.
+#
+#   scripts/bench-ab.sh [options] BUILD_A BUILD_B
+#
+# BUILD_A and BUILD_B are build directories (each with quorumd and
+# quorumctl, e.g. made by scripts/build.sh with QFS_BUILD set).  Each gets
+# its own 3-node cluster on loopback (127.0.90.x for A, 127.0.91.x for B),
+# both up for the whole run, loaded one at a time with `quorumctl bench`.
+# Options: --op put|get (default put), --clients C (64), --value-size B
+# (100), --seconds S per measurement (5), --rounds N (5).  Prints each
+# round and then the medians and the median of the B/A ratios.  Figures,
+# not a test: it never fails on them.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+op=put clients=64 size=100 secs=5 rounds=5
+while [ $# -gt 2 ]; do
+	case $1 in
+	--op) op=$2 ;;
+	--clients) clients=$2 ;;
+	--value-size) size=$2 ;;
+	--seconds) secs=$2 ;;
+	--rounds) rounds=$2 ;;
+	*) echo "bench-ab: unknown option $1" >&2; exit 2 ;;
+	esac
+	shift 2
+done
+[ $# -eq 2 ] || { sed -n '4,16p' "$0" >&2; exit 2; }
+A=$(cd "$1" && pwd) B=$(cd "$2" && pwd)
+for b in "$A" "$B"; do
+	[ -x "$b/quorumd" ] && [ -x "$b/quorumctl" ] ||
+		{ echo "bench-ab: $b has no quorumd and quorumctl" >&2; exit 2; }
+done
+work=$(mktemp -d)
+stop() {
+	QFS_BIN=$A "$top/scripts/cluster.sh" stop -d "$work/a" >/dev/null 2>&1 || true
+	QFS_BIN=$B "$top/scripts/cluster.sh" stop -d "$work/b" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap stop EXIT
+mkdir -p "$work/a" "$work/b"
+QFS_BIN=$A "$top/scripts/cluster.sh" start -n 3 -b 90 -d "$work/a" >/dev/null
+QFS_BIN=$B "$top/scripts/cluster.sh" start -n 3 -b 91 -d "$work/b" >/dev/null
+na=$("$top/scripts/cluster.sh" nodes -n 3 -b 90)
+nb=$("$top/scripts/cluster.sh" nodes -n 3 -b 91)
+"$A/quorumctl" --nodes "$na" wait >/dev/null
+"$B/quorumctl" --nodes "$nb" wait >/dev/null
+if [ "$op" = get ]; then
+	"$A/quorumctl" --nodes "$na" bench --populate --seconds 0 --value-size "$size" >/dev/null
+	"$B/quorumctl" --nodes "$nb" bench --populate --seconds 0 --value-size "$size" >/dev/null
+fi
+
+# field NAME LINE: the value of NAME= in a RESULT line.
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+echo "# $op, $clients clients, ${size} B values, ${secs} s per run; A=$A B=$B"
+echo "round ops_per_s_A ops_per_s_B ratio p50_us_A p50_us_B p99_us_A p99_us_B"
+for r in $(seq 1 "$rounds"); do
+	ra=$("$A/quorumctl" --nodes "$na" bench --op "$op" --clients "$clients" \
+		--value-size "$size" --seconds "$secs" 2>&1 | grep '^RESULT')
+	rb=$("$B/quorumctl" --nodes "$nb" bench --op "$op" --clients "$clients" \
+		--value-size "$size" --seconds "$secs" 2>&1 | grep '^RESULT')
+	oa=$(field ops_per_s "$ra") ob=$(field ops_per_s "$rb")
+	echo "$r $oa $ob $(awk -v a="$oa" -v b="$ob" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }') $(field p50_us "$ra") $(field p50_us "$rb") $(field p99_us "$ra") $(field p99_us "$rb")"
+done | tee "$work/rounds"
+median() { sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+echo "median ops_per_s: A $(cut -d' ' -f2 "$work/rounds" | median), B $(cut -d' ' -f3 "$work/rounds" | median); median B/A: $(cut -d' ' -f4 "$work/rounds" | median)x"
+echo "median p50_us: A $(cut -d' ' -f5 "$work/rounds" | median), B $(cut -d' ' -f6 "$work/rounds" | median)"
