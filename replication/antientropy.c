@@ -552,6 +552,7 @@ struct ae_job {
 	struct request		*req;	/* NULL: a periodic session */
 	uint32_t		*peers;
 	size_t			 npeers;
+	int			 every;	/* for rebal: tell it if one failed */
 	Quorum__RepairResponse	 result;
 	char			*err;
 };
@@ -608,6 +609,8 @@ ae_job_done(void *arg)
 		env.repair_response = r;
 		request_reply(j->req, &env);
 	}
+	if (j->every && (r->failed_peers > 0 || j->err != NULL))
+		rebal_repair_failed(n);
 	free(j->peers);
 	free(j->err);
 	free(j);
@@ -615,9 +618,10 @@ ae_job_done(void *arg)
 		ae_ring_changed(n);
 }
 
-/* Start a session with `only`, or with every peer that is up. */
+/* Start a session with `only`, or with every peer that is up (a
+ * periodic session, without req or every, takes one at random). */
 static int
-ae_start(struct antientropy *ae, struct request *req, long only)
+ae_start(struct antientropy *ae, struct request *req, long only, int every)
 {
 	struct node *n = ae->node;
 	struct ae_job *j;
@@ -628,6 +632,7 @@ ae_start(struct antientropy *ae, struct request *req, long only)
 	j = xcalloc(1, sizeof(*j));
 	j->ae = ae;
 	j->req = req;
+	j->every = every;
 	j->peers = xcalloc(n->ring.nmembers, sizeof(*j->peers));
 	for (i = 0; i < n->ring.nmembers; i++) {
 		if (i == n->self || (only >= 0 && (uint32_t)only != i))
@@ -637,7 +642,7 @@ ae_start(struct antientropy *ae, struct request *req, long only)
 		j->peers[j->npeers++] = i;
 	}
 	/* A periodic session takes one random peer. */
-	if (req == NULL && j->npeers > 1) {
+	if (req == NULL && !every && j->npeers > 1) {
 		j->peers[0] = j->peers[(size_t)random() % j->npeers];
 		j->npeers = 1;
 	}
@@ -651,7 +656,7 @@ ae_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	ae_start(arg, NULL, -1);
+	ae_start(arg, NULL, -1, 0);
 }
 
 void
@@ -696,6 +701,14 @@ ae_free(struct node *n)
 	n->ae = NULL;
 }
 
+int
+ae_repair_all(struct node *n)
+{
+	if (n->ae == NULL || n->ae->rebuild)
+		return -1;
+	return ae_start(n->ae, NULL, -1, 1);
+}
+
 /*
  * The trees are per range of the read ring, and the clients per member:
  * both are rebuilt for the new ring (a scan of the store), but not under a
@@ -737,7 +750,7 @@ ae_serve_repair(struct node *n, struct conn *c, Quorum__Envelope *env)
 		request_fail(req, QERR_INVALID, "no such member", 0, 0);
 		return;
 	}
-	if (ae_start(n->ae, req, only) < 0)
+	if (ae_start(n->ae, req, only, 0) < 0)
 		request_fail(req, QERR_UNAVAIL, "an anti-entropy session is "
 		    "already running here; try again", 0, 0);
 }

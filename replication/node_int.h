@@ -160,6 +160,8 @@ int	ae_new(struct node *n, char **err);	/* builds the trees */
 void	ae_start_timer(struct node *n);
 void	ae_stop(struct node *n);		/* no new sessions */
 void	ae_free(struct node *n);
+/* A session with every peer that is up, now; -1 if one runs already. */
+int	ae_repair_all(struct node *n);
 /* The read ring changed: rebuild the trees (once no session runs). */
 void	ae_ring_changed(struct node *n);
 void	ae_serve_repair(struct node *n, struct conn *c, Quorum__Envelope *env);

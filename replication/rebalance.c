@@ -59,6 +59,9 @@ struct rebalance {
 	uint8_t		*gains;		/* by member: gains a range */
 	size_t		 ngains;
 	int		 synced;
+	int		 repair;	/* anti-entropy once the change ends */
+	int64_t		 repair_at_ms;
+	unsigned	 repair_tries;
 	/* a transfer job on the disk pool */
 	int		 running;
 	volatile int	 stop;
@@ -140,6 +143,16 @@ rb_plan(struct rebalance *rb)
 	uint64_t *t;
 	size_t nt = 0, i, k;
 
+	/*
+	 * A node that gained ranges runs anti-entropy with every peer once
+	 * the change is over: writes it missed while it was down during
+	 * the transfer (they were acknowledged by W + pending others) are
+	 * on the old owners, in ranges it had pulled already.
+	 */
+	if (rb->nr > 0) {
+		rb->repair = 1;
+		rb->repair_tries = 0;
+	}
 	plan_release(rb);
 	rb->planned = 1;
 	rb->digest = n->digest;
@@ -633,6 +646,12 @@ rb_tick(evutil_socket_t fd, short what, void *arg)
 	me->keys_moved = __atomic_load_n(&rb->keys_moved, __ATOMIC_RELAXED);
 	if (!rb->running)
 		rb_maybe_finish(rb);
+	if (rb->repair && !cluster_in_change(&n->cluster) &&
+	    mono_ms() >= rb->repair_at_ms && ae_repair_all(n) == 0) {
+		log_info("transfer: the change is over: anti-entropy with "
+		    "every peer for what was missed meanwhile");
+		rb->repair = 0;
+	}
 }
 
 struct rebalance *
@@ -693,6 +712,18 @@ rebal_free(struct node *n)
 	free(rb->path);
 	free(rb);
 	n->rebal = NULL;
+}
+
+void
+rebal_repair_failed(struct node *n)
+{
+	struct rebalance *rb = n->rebal;
+
+	/* A peer may not have rebuilt its trees for the new ring yet. */
+	if (rb != NULL && !n->stopping && ++rb->repair_tries < 10) {
+		rb->repair = 1;
+		rb->repair_at_ms = mono_ms() + RB_RETRY_MS;
+	}
 }
 
 unsigned

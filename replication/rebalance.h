@@ -68,6 +68,9 @@ void	rebal_changed(struct node *n);
 unsigned rebal_pending(struct node *n, uint64_t hash, const uint32_t *pref,
 	    unsigned npref, uint32_t *out);
 
+/* The anti-entropy run after a change failed with some peer: again. */
+void	rebal_repair_failed(struct node *n);
+
 /* A node started with --seeds that is not a member yet asks to join. */
 void	rebal_join_via_seeds(struct node *n);
 
