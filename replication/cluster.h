@@ -6,15 +6,17 @@
  * the higher version wins; at equal versions the later state wins (LEFT >
  * LEAVING > NORMAL > JOINING), then the greater address, so any two nodes
  * that have seen the same entries hold the same list whatever the order
- * they saw them in.  Only the node that accepts a change bumps an entry's
- * version: a join or leave request (to any member), and the joining or
- * leaving member itself when its transfer is over.  Gossip carries the
- * whole list, so a change reaches every node within a few rounds.
+ * they saw them in.  A change bumps an entry's version: a join or leave
+ * request (accepted by any member), and the end of a transfer (written by
+ * any node that sees every gainer synced; all write the same entry).
+ * Gossip carries the whole list, so a change reaches every node within a
+ * few rounds.
  *
  * States and the two rings built from them (rebalance.h):
  *
- *   JOINING --(every gainer synced)--> NORMAL --(leave)--> LEAVING
- *   LEAVING --(every gainer synced)--> LEFT
+ *   (join) --> JOINING --(every gainer synced)--> NORMAL
+ *   NORMAL --(leave)--> LEAVING --(every gainer synced)--> LEFT
+ *   JOINING --(leave: the join is cancelled)--> LEFT
  *
  *   read ring  (cluster_owns_now):  NORMAL and LEAVING members
  *   write ring (cluster_owns_next): NORMAL and JOINING members

@@ -578,37 +578,50 @@ rb_start_job(struct rebalance *rb)
 	diskpool_submit(n->pool, rb_work, rb_done, rb);
 }
 
-/* The joining or leaving member ends the change (invariant 4). */
+/*
+ * The change ends once every member that gains a range reports synced
+ * (invariant 4).  Any node may see it first and make the changing member
+ * NORMAL or LEFT: every node writes the same entry (same state, version
+ * + 1), so it does not matter how many do, and a leaving member that was
+ * stopped early does not hold the change up.
+ */
 static void
 rb_maybe_finish(struct rebalance *rb)
 {
 	struct node *n = rb->node;
-	struct cluster_member *self = &n->cluster.m[n->self];
 	size_t i;
-	int to;
+	long c;
+	int to, changed = 0;
 	char *err = NULL;
 
-	if (self->state != CLUSTER_JOINING && self->state != CLUSTER_LEAVING)
-		return;
 	/* Not before a joining node has the cluster's list (seeds). */
-	if (n->ring.nactive == 0)
+	if (n->ring.nactive == 0 || !cluster_in_change(&n->cluster))
 		return;
-	if (!rb->planned || rb->digest != n->digest || !rb->synced)
+	if (!rb->planned || rb->digest != n->digest)
 		return;
 	for (i = 0; i < rb->ngains; i++)
-		if (rb->gains[i] && i != n->self &&
-		    n->members.m[i].synced_digest != n->digest)
+		if (rb->gains[i] && (i == n->self ? !rb->synced :
+		    n->members.m[i].synced_digest != n->digest))
 			return;
-	to = self->state == CLUSTER_JOINING ? CLUSTER_NORMAL : CLUSTER_LEFT;
-	log_info("every new owner has its ranges: this node is now %s",
-	    cluster_state_name((enum cluster_state)to));
-	if (cluster_merge(&n->cluster, self->id, self->addr, self->rack, to,
-	    self->version + 1, &err) < 0) {
-		log_error("ending the change: %s", err);
-		free(err);
-		return;
+	for (c = 0; (size_t)c < n->cluster.n; c++) {
+		struct cluster_member *m = &n->cluster.m[c];
+
+		if (m->state != CLUSTER_JOINING && m->state != CLUSTER_LEAVING)
+			continue;
+		to = m->state == CLUSTER_JOINING ? CLUSTER_NORMAL : CLUSTER_LEFT;
+		log_info("every new owner has its ranges: %s is now %s", m->id,
+		    cluster_state_name((enum cluster_state)to));
+		if (cluster_merge(&n->cluster, m->id, m->addr, m->rack, to,
+		    m->version + 1, &err) < 0) {
+			log_error("ending the change: %s", err);
+			free(err);
+			err = NULL;
+			continue;
+		}
+		changed = 1;
 	}
-	node_cluster_changed(n);
+	if (changed)
+		node_cluster_changed(n);
 }
 
 static void
@@ -908,10 +921,26 @@ rebal_serve_leave(struct node *n, struct conn *c, Quorum__Envelope *env)
 		reply_membership(n, c, env->request_id);
 		return;
 	}
+	/*
+	 * Leaving a member that is still joining cancels its join (say it
+	 * never came up): nobody reads from it yet, and a write acknowledged
+	 * meanwhile by W + pending replicas has W on the old owners.
+	 */
+	if (m->state == CLUSTER_JOINING) {
+		if (cluster_merge(&n->cluster, m->id, m->addr, m->rack,
+		    CLUSTER_LEFT, m->version + 1, &err) < 0) {
+			conn_send_error(c, env->request_id, QERR_INVALID, err,
+			    0, 0);
+			free(err);
+			return;
+		}
+		log_info("member %s: join cancelled", id);
+		node_cluster_changed(n);
+		reply_membership(n, c, env->request_id);
+		return;
+	}
 	if (m->state != CLUSTER_NORMAL) {
-		snprintf(msg, sizeof(msg), "%s is %s%s", id,
-		    cluster_state_name(m->state), m->state == CLUSTER_JOINING ?
-		    ": let its join finish first" : " already");
+		snprintf(msg, sizeof(msg), "%s has left already", id);
 		conn_send_error(c, env->request_id, QERR_INVALID, msg, 0, 0);
 		return;
 	}

@@ -26,16 +26,19 @@
  *     the data directory's "transfer" file with the member list's digest:
  *     a node killed during its transfer resumes where it stopped.
  *  4. A node that has pulled everything it gains gossips the list's digest
- *     as "synced".  The joining or leaving member watches for every gainer
- *     to be synced and then makes itself NORMAL or LEFT (a new version),
- *     which ends the change everywhere as gossip spreads it.
+ *     as "synced".  Once every gainer is synced, any node that sees it
+ *     makes the joining member NORMAL or the leaving one LEFT (a new
+ *     version; all write the same entry), which ends the change
+ *     everywhere as gossip spreads it.  Then each gainer runs
+ *     anti-entropy with every peer, for writes it missed while down.
  *
  * Old owners keep their copies (as Dynamo and Cassandra do until a
  * cleanup): quorumctl check-replicas reports them as extra copies.
  *
  * One change at a time: a join or leave is refused while a member is
  * JOINING or LEAVING.  A leave is refused when fewer than N members would
- * remain.  A gainer that is down holds the change until it is back.
+ * remain; leaving a member that is still joining cancels its join.  A
+ * gainer that is down holds the change until it is back.
  *
  * Only the event loop calls these; the transfer itself runs on a disk-pool
  * thread with its own client connections (like anti-entropy).

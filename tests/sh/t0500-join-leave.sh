@@ -9,7 +9,7 @@
 # without it.  A join or leave that cannot be is refused with a reason.
 . "$(dirname "$0")/lib.sh"
 T_NET=70
-plan 27
+plan 29
 # A slow transfer (bytes/s), so that it can be killed half-way.
 RATE=${T0500_STREAM_RATE:-60000}
 cluster_start 3 --timeout-ms 2000 --gossip-interval-ms 100 \
@@ -121,3 +121,8 @@ ok "a leave that would leave fewer than N owners is refused" sh -c \
 	"'$Q' --nodes '$NODES_LEFT' leave n1 2>&1 | grep -q 'cannot leave'"
 ok "every key read back with R=3 without n2" final_read final2 "$NODES_LEFT"
 j_check lost "no acknowledged write lost across the leave"
+
+# A join of a node that never comes up holds the change; leave cancels it.
+ok "a join of a node that is never started can be cancelled by leave" sh -c \
+	"'$Q' --nodes '$NODES_LEFT' join n5@$(node_addr 5) >/dev/null && '$Q' --nodes '$NODES_LEFT' leave n5 >/dev/null"
+ok "n5 shows as left" wait_until 20 is_state n5 left
