@@ -40,6 +40,11 @@ TESTS += tests/unit/test_ring
 tests_unit_test_ring_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ring_LDADD = replication/libqrepl.a $(CAUSAL_LIBS) $(UNIT_LIBS)
 
+check_PROGRAMS += tests/unit/test_cluster
+TESTS += tests/unit/test_cluster
+tests_unit_test_cluster_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_cluster_LDADD = replication/libqrepl.a $(CAUSAL_LIBS) $(UNIT_LIBS)
+
 check_PROGRAMS += tests/unit/test_hints
 TESTS += tests/unit/test_hints
 tests_unit_test_hints_CFLAGS = $(UNIT_CFLAGS)
