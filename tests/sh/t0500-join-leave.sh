@@ -9,7 +9,7 @@
 # without it.  A join or leave that cannot be is refused with a reason.
 . "$(dirname "$0")/lib.sh"
 T_NET=70
-plan 29
+plan 31
 # A slow transfer (bytes/s), so that it can be killed half-way.
 RATE=${T0500_STREAM_RATE:-60000}
 cluster_start 3 --timeout-ms 2000 --gossip-interval-ms 100 \
@@ -62,6 +62,10 @@ diag "$(grep -h 'resuming\|transfer: done' "$T_DIR/n4.log")"
 ok "n4 becomes normal once its ranges are in" wait_until 90 is_state n4 normal
 t1=$(date +%s.%N)
 diag "join: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s from start to normal, kill included"
+ok "joining a member twice is refused" sh -c \
+	"'$Q' join n4@$(node_addr 4) 2>&1 | grep -q 'n4 is already a member'"
+ok "joining with a member's address is refused" sh -c \
+	"'$Q' join n9@$(node_addr 3) 2>&1 | grep -q 'is member n3'"
 ok "every member sees n4 normal" wait_until 20 sh -c \
 	"for i in 1 2 3 4; do '$Q' --node 127.0.$T_NET.1\$i:700\$i status | grep -qE '^n4 .* normal ' || exit 1; done"
 touch "$T_DIR/stop"
