@@ -709,15 +709,70 @@ ae_repair_all(struct node *n)
 	return ae_start(n->ae, NULL, -1, 1);
 }
 
+/* A rebuild of the trees for a new ring: the scan on a disk thread. */
+struct ae_build {
+	struct antientropy	*ae;
+	struct build_ctx	 b;
+	int			 rc;
+	char			*err;
+};
+
+static void
+ae_build_work(void *arg)
+{
+	struct ae_build *w = arg;
+
+	w->rc = store_scan_hash(w->ae->node->store, 0, UINT64_MAX, build_one,
+	    &w->b, &w->err);
+	if (w->rc == 0 && w->b.rc < 0) {
+		w->rc = w->b.rc;
+		qerr_set(&w->err, w->rc, "%s", w->b.err);
+	}
+	free(w->b.err);
+}
+
+static void
+ae_build_finished(void *arg)
+{
+	struct ae_build *w = arg;
+	struct antientropy *ae = w->ae;
+	struct node *n = ae->node;
+	struct merkle *old;
+
+	pthread_mutex_lock(&ae->hook_lock);
+	ae->building = NULL;
+	old = ae->merkle;
+	if (w->rc == 0) {
+		merkle_build_done(w->b.m);
+		ae->merkle = w->b.m;
+	}
+	pthread_mutex_unlock(&ae->hook_lock);
+	if (w->rc < 0) {
+		/* Only a store that cannot be scanned gets here: the old
+		 * trees stay, and sessions find the new ranges differing. */
+		log_error("anti-entropy after a ring change: %s", w->err);
+		merkle_free(w->b.m);
+	} else
+		merkle_free(old);
+	free(w->err);
+	free(w);
+	ae->running = 0;
+	if (ae->rebuild && !n->stopping)
+		ae_ring_changed(n);
+}
+
 /*
  * The trees are per range of the read ring, and the clients per member:
- * both are rebuilt for the new ring (a scan of the store), but not under a
- * session, which is stopped early and rebuilds when it ends.
+ * both are rebuilt for the new ring, but not under a session (it is
+ * stopped early and rebuilds when it ends).  The scan runs on a disk
+ * thread, so the loop keeps serving; meanwhile the old trees answer
+ * peers and no session starts.
  */
 void
 ae_ring_changed(struct node *n)
 {
 	struct antientropy *ae = n->ae;
+	struct ae_build *w;
 	char *err = NULL;
 
 	if (ae == NULL || n->stopping)
@@ -729,13 +784,27 @@ ae_ring_changed(struct node *n)
 	}
 	ae->rebuild = 0;
 	ae->stopping = 0;
-	if ((n->ring.nmembers > ae->nclients &&
-	    ae_open_clients(ae, &err) < 0) || ae_build_trees(ae, &err) < 0) {
-		/* Only a store that cannot be scanned gets here: the old
-		 * trees stay, and sessions find every range differing. */
+	if (n->ring.nmembers > ae->nclients && ae_open_clients(ae, &err) < 0) {
 		log_error("anti-entropy after a ring change: %s", err);
 		free(err);
+		return;
 	}
+	w = xcalloc(1, sizeof(*w));
+	w->ae = ae;
+	w->b.ae = ae;
+	if (merkle_new(&n->ring, n->self, MERKLE_DEFAULT_DEPTH, &w->b.m,
+	    &err) < 0) {
+		log_error("anti-entropy after a ring change: %s", err);
+		free(err);
+		free(w);
+		return;
+	}
+	/* The hook feeds the new trees before the scan: no write missed. */
+	pthread_mutex_lock(&ae->hook_lock);
+	ae->building = w->b.m;
+	pthread_mutex_unlock(&ae->hook_lock);
+	ae->running = 1;
+	diskpool_submit(n->pool, ae_build_work, ae_build_finished, w);
 }
 
 void
