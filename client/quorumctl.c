@@ -685,7 +685,8 @@ cmd_check_replicas(struct ctl *c)
 			goto out;
 		}
 	}
-	qsort(h, nh, sizeof(*h), held_compare);
+	if (nh > 0)
+		qsort(h, nh, sizeof(*h), held_compare);
 	for (i = 0; i < nh; i = j) {
 		uint32_t pref[RING_MAX_N];
 		unsigned np, p;

@@ -9,7 +9,7 @@
 # without it.  A join or leave that cannot be is refused with a reason.
 . "$(dirname "$0")/lib.sh"
 T_NET=70
-plan 31
+plan 32
 # A slow transfer (bytes/s), so that it can be killed half-way.
 RATE=${T0500_STREAM_RATE:-60000}
 cluster_start 3 --timeout-ms 2000 --gossip-interval-ms 100 \
@@ -17,6 +17,8 @@ cluster_start 3 --timeout-ms 2000 --gossip-interval-ms 100 \
 . "$(dirname "$0")/../jepsen/lib-jepsen.sh"
 Q="$QUORUMCTL"
 KEYS=2000
+
+ok "check-replicas on an empty cluster" "$Q" check-replicas
 
 # ---- a few thousand keys, then load that goes on during the join ----
 "$JEPSEN" run --nodes "$NODES" --history "$T_DIR/preload.hist" --run 1 \
