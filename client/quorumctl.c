@@ -59,9 +59,11 @@ usage(FILE *f)
 "                      the answering node sees them, ring ownership, ring\n"
 "                      state (joining, normal, leaving, left) and transfers\n"
 "  join ID@H:P[/RACK]  add a member; it pulls its ranges, then is normal\n"
-"                      (or start quorumd --seeds, which asks the same)\n"
+"                      (or start quorumd --seeds, which asks the same);\n"
+"                      for a member that is leaving: cancel its leave\n"
 "  leave ID            decommission a member: its ranges go to their new\n"
-"                      owners, then it is left and can be stopped\n"
+"                      owners, then it is left and can be stopped; for a\n"
+"                      member that is joining: cancel its join\n"
 "  check-replicas      scan every member's store and check that each key\n"
 "                      is on all N members of its preference list\n"
 "  stats               counters and latency percentiles of every node\n"
@@ -513,11 +515,22 @@ cmd_join(struct ctl *c, const char *spec)
 		free(copy);
 		return rc;
 	}
-	printf("%s joins; start it with quorumd --seeds (any member) if it "
-	    "is not running.  Members:\n", copy);
-	if (reply->body_case == QUORUM__ENVELOPE__BODY_MEMBERSHIP_RESPONSE)
-		print_ring_entries(reply->membership_response->ring,
-		    reply->membership_response->n_ring);
+	if (reply->body_case == QUORUM__ENVELOPE__BODY_MEMBERSHIP_RESPONSE) {
+		Quorum__MembershipResponse *mr = reply->membership_response;
+		size_t i;
+
+		for (i = 0; i < mr->n_ring; i++)
+			if (strcmp(mr->ring[i]->id, copy) == 0 &&
+			    mr->ring[i]->state == QUORUM__RING_ENTRY__STATE__NORMAL)
+				break;
+		if (i < mr->n_ring)
+			printf("%s stays: its leave is cancelled.  Members:\n",
+			    copy);
+		else
+			printf("%s joins; start it with quorumd --seeds (any "
+			    "member) if it is not running.  Members:\n", copy);
+		print_ring_entries(mr->ring, mr->n_ring);
+	}
 	qc_reply_free(reply);
 	free(copy);
 	return 0;

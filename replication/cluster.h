@@ -17,6 +17,7 @@
  *   (join) --> JOINING --(every gainer synced)--> NORMAL
  *   NORMAL --(leave)--> LEAVING --(every gainer synced)--> LEFT
  *   JOINING --(leave: the join is cancelled)--> LEFT
+ *   LEAVING --(join: the leave is cancelled)--> NORMAL
  *
  *   read ring  (cluster_owns_now):  NORMAL and LEAVING members
  *   write ring (cluster_owns_next): NORMAL and JOINING members

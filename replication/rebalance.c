@@ -940,6 +940,24 @@ rebal_serve_join(struct node *n, struct conn *c, Quorum__Envelope *env)
 			reply_membership(n, c, env->request_id);
 			return;
 		}
+		/*
+		 * Joining a member that is leaving cancels its leave (say a
+		 * new owner is down and holds it up): it still owns its
+		 * ranges, and writes meanwhile went to it too.
+		 */
+		if (m->state == CLUSTER_LEAVING && strcmp(m->addr, addr) == 0) {
+			if ((rc = cluster_merge(&n->cluster, m->id, m->addr,
+			    m->rack, CLUSTER_NORMAL, m->version + 1, &err)) < 0) {
+				conn_send_error(c, env->request_id, rc, err, 0,
+				    0);
+				free(err);
+				return;
+			}
+			log_info("member %s: leave cancelled", id);
+			node_cluster_changed(n);
+			reply_membership(n, c, env->request_id);
+			return;
+		}
 		if (m->state != CLUSTER_LEFT) {
 			snprintf(msg, sizeof(msg), "%s is already a member "
 			    "(%s, at %s)", id, cluster_state_name(m->state),

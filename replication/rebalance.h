@@ -37,7 +37,8 @@
  *
  * One change at a time: a join or leave is refused while a member is
  * JOINING or LEAVING.  A leave is refused when fewer than N members would
- * remain; leaving a member that is still joining cancels its join.  A
+ * remain.  Leaving a member that is still joining cancels its join;
+ * joining a member that is leaving (same address) cancels its leave.  A
  * gainer that is down holds the change until it is back.
  *
  * Only the event loop calls these; the transfer itself runs on a disk-pool
