@@ -38,6 +38,7 @@
 
 struct rb_source {
 	uint32_t	 member;
+	char		 id[64];	/* its id: the job must not read the list */
 	int		 up;		/* held up when the job started */
 	int		 done;
 	char		*after;		/* last key merged ("" none yet) */
@@ -202,6 +203,9 @@ rb_plan(struct rebalance *rb)
 			r->hi = hi;
 			for (s = 0; s < nold; s++) {
 				r->src[r->nsrc].member = old[s];
+				snprintf(r->src[r->nsrc].id,
+				    sizeof(r->src[r->nsrc].id), "%s",
+				    n->cluster.m[old[s]].id);
 				r->src[r->nsrc].after = xstrdup("");
 				r->nsrc++;
 			}
@@ -457,10 +461,10 @@ static int
 rb_page(struct rebalance *rb, struct qc *qc, struct rb_range *r,
     struct rb_source *s, char **err)
 {
-	struct node *n = rb->node;
 	Quorum__Envelope env, *reply = NULL;
 	Quorum__KeyStatesRequest kr;
 	Quorum__KeyStates *ks;
+	size_t size;
 	int rc, more;
 
 	quorum__envelope__init(&env);
@@ -473,12 +477,11 @@ rb_page(struct rebalance *rb, struct qc *qc, struct rb_range *r,
 	env.body_case = QUORUM__ENVELOPE__BODY_KEY_STATES_REQUEST;
 	env.key_states_request = &kr;
 	if ((rc = qc_request(qc, (int)s->member, &env, &reply, err)) < 0)
-		return qerr_wrap(err, rc, "pulling from %s",
-		    n->cluster.m[s->member].id);
+		return qerr_wrap(err, rc, "pulling from %s", s->id);
 	if (reply->body_case != QUORUM__ENVELOPE__BODY_KEY_STATES) {
 		qc_reply_free(reply);
 		return qerr_set(err, QERR_PROTO, "%s: unexpected answer",
-		    n->cluster.m[s->member].id);
+		    s->id);
 	}
 	ks = reply->key_states;
 	if ((rc = rb_merge_page(rb, ks, err)) < 0) {
@@ -490,21 +493,23 @@ rb_page(struct rebalance *rb, struct qc *qc, struct rb_range *r,
 		s->after = xstrdup(ks->states[ks->n_states - 1]->key);
 	}
 	more = ks->more;
-	rb_account(rb, quorum__envelope__get_packed_size(reply));
+	size = quorum__envelope__get_packed_size(reply);
 	qc_reply_free(reply);
 	if (!more)
 		s->done = 1;
 	/*
 	 * The position is saved after the page's merges are synced, never
-	 * before; saving only every RB_SAVE_MS resumes a little earlier
-	 * after a crash (merging again is harmless) and saves a sync per
-	 * page.
+	 * before; saving only every RB_SAVE_MS, and before the rate limit
+	 * makes the job wait, resumes a little earlier after a crash
+	 * (merging again is harmless) and saves a sync per page.
 	 */
-	if (mono_ms() - rb->saved_ms >= RB_SAVE_MS) {
+	if (mono_ms() - rb->saved_ms >= RB_SAVE_MS || rb->window_bytes +
+	    size > rb->node->cfg->stream_rate) {
 		if ((rc = rb_save(rb, err)) < 0)
 			return rc;
 		rb->saved_ms = mono_ms();
 	}
+	rb_account(rb, size);
 	return more;
 }
 
