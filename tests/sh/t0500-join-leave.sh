@@ -24,7 +24,7 @@ ok "check-replicas on an empty cluster" "$Q" check-replicas
 "$JEPSEN" run --nodes "$NODES" --history "$T_DIR/preload.hist" --run 1 \
 	--keys "$KEYS" --prefix /m --clients 8 --ops 300 --mix 0,100,0 \
 	--timeout-ms 3000 2>>"$T_DIR/preload.log"
-ok "preload: $(j_acked_between preload 0 9999999999) keys written" \
+ok "preload: $(j_acked_between preload 0 9999999999) writes acknowledged" \
 	test "$(j_acked_between preload 0 9999999999)" -gt 1500
 j_load live --run 2 --seed 500 --clients 4 --keys "$KEYS" --prefix /m \
 	--mix 40,50,10 --seconds 0 --stop-file "$T_DIR/stop" --timeout-ms 3000
