@@ -6,6 +6,8 @@ client_libqclient_a_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 CLIENT_LIBS = client/libqclient.a proto/libqproto.a $(CAUSAL_LIBS)
 
 bin_PROGRAMS += quorumctl
-quorumctl_SOURCES = client/quorumctl.c client/bench.c client/bench.h
+## ring.c: check-replicas builds the ring as quorumd does.
+quorumctl_SOURCES = client/quorumctl.c client/bench.c client/bench.h \
+	replication/ring.c replication/ring.h
 quorumctl_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 quorumctl_LDADD = $(CLIENT_LIBS)

@@ -21,6 +21,8 @@
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
 #include "proto/wire.h"
+#include "replication/ring.h"
+#include "store/key.h"
 #include "store/record.h"
 
 #define EXIT_ERROR     1
@@ -54,7 +56,16 @@ usage(FILE *f)
 "  delete KEY          delete what KEY holds now\n"
 "  ls [-l] PATH        list the children of directory PATH\n"
 "  status | members   members, their state (up, suspect, down) and phi as\n"
-"                      the answering node sees them, ring ownership\n"
+"                      the answering node sees them, ring ownership, ring\n"
+"                      state (joining, normal, leaving, left) and transfers\n"
+"  join ID@H:P[/RACK]  add a member; it pulls its ranges, then is normal\n"
+"                      (or start quorumd --seeds, which asks the same);\n"
+"                      for a member that is leaving: cancel its leave\n"
+"  leave ID            decommission a member: its ranges go to their new\n"
+"                      owners, then it is left and can be stopped; for a\n"
+"                      member that is joining: cancel its join\n"
+"  check-replicas      scan every member's store and check that each key\n"
+"                      is on all N members of its preference list\n"
 "  stats               counters and latency percentiles of every node\n"
 "  dump                every key each node given holds in its own store,\n"
 "                      with its record digest and versions (no quorum)\n"
@@ -432,23 +443,315 @@ cmd_status(struct ctl *c)
 	}
 	r = reply->ring_response;
 	printf("cluster %s, as seen by %s: %zu members, n=%u r=%u w=%u, "
-	    "%u vnodes each\n", r->cluster, r->node, r->n_members, r->n, r->r,
-	    r->w, r->vnodes);
-	printf("%-12s %-22s %-8s %-8s %6s %-9s %9s %9s %s\n", "member",
-	    "address", "rack", "state", "phi", "connected", "primary",
-	    "replicas", "generation");
+	    "%u vnodes each, member list v%" PRIu64 "\n", r->cluster, r->node,
+	    r->n_members, r->n, r->r, r->w, r->vnodes, r->version);
+	printf("%-12s %-22s %-8s %-8s %6s %-9s %9s %9s %-18s %-8s %s\n",
+	    "member", "address", "rack", "state", "phi", "connected",
+	    "primary", "replicas", "generation", "ring", "transfer");
 	for (i = 0; i < r->n_members; i++) {
 		Quorum__RingResponse__Member *m = r->members[i];
 
+		char transfer[96] = "-";
+
+		if (m->ranges_total > 0)
+			snprintf(transfer, sizeof(transfer), "%u/%u ranges, "
+			    "%" PRIu64 " keys%s", m->ranges_done,
+			    m->ranges_total, m->keys_moved, m->synced ?
+			    ", done" : "");
 		printf("%-12s %-22s %-8s %-8s %6.1f %-9s %8.1f%% %8.1f%% "
-		    "%" PRIu64 "\n", m->id, m->address,
+		    "%-18" PRIu64 " %-8s %s\n", m->id, m->address,
 		    m->rack[0] ? m->rack : "-", m->state[0] ? m->state : "?",
 		    m->phi, m->reachable ? "yes" : "no",
 		    m->primary_share * 100, m->replica_share * 100,
-		    m->generation);
+		    m->generation, m->ring_state && m->ring_state[0] ?
+		    m->ring_state : "normal", transfer);
 	}
 	qc_reply_free(reply);
 	return 0;
+}
+
+/* ---- membership changes ---- */
+
+static void
+print_ring_entries(Quorum__RingEntry **e, size_t n)
+{
+	static const char *names[] = { "?", "joining", "normal", "leaving",
+	    "left" };
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		printf("  %-12s %-22s %-8s %s\n", e[i]->id, e[i]->address,
+		    e[i]->rack[0] ? e[i]->rack : "-",
+		    (unsigned)e[i]->state < 5 ? names[e[i]->state] : "?");
+}
+
+static int
+cmd_join(struct ctl *c, const char *spec)
+{
+	Quorum__Envelope env, *reply;
+	Quorum__JoinRequest jr;
+	char *copy = xstrdup(spec), *at, *slash, *err = NULL;
+	int rc;
+
+	if ((at = strchr(copy, '@')) == NULL || at == copy) {
+		fprintf(stderr, "quorumctl: join: \"%s\" is not "
+		    "ID@HOST:PORT[/RACK]\n", spec);
+		free(copy);
+		return EXIT_USAGE;
+	}
+	*at = '\0';
+	if ((slash = strchr(at + 1, '/')) != NULL)
+		*slash = '\0';
+	quorum__envelope__init(&env);
+	quorum__join_request__init(&jr);
+	jr.id = copy;
+	jr.address = at + 1;
+	jr.rack = slash ? slash + 1 : (char *)"";
+	env.body_case = QUORUM__ENVELOPE__BODY_JOIN_REQUEST;
+	env.join_request = &jr;
+	rc = qc_request(c->qc, -1, &env, &reply, &err);
+	if (rc < 0) {
+		rc = fail(rc, "join", err);
+		free(copy);
+		return rc;
+	}
+	if (reply->body_case == QUORUM__ENVELOPE__BODY_MEMBERSHIP_RESPONSE) {
+		Quorum__MembershipResponse *mr = reply->membership_response;
+		size_t i;
+
+		for (i = 0; i < mr->n_ring; i++)
+			if (strcmp(mr->ring[i]->id, copy) == 0 &&
+			    mr->ring[i]->state == QUORUM__RING_ENTRY__STATE__NORMAL)
+				break;
+		if (i < mr->n_ring)
+			printf("%s stays: its leave is cancelled.  Members:\n",
+			    copy);
+		else
+			printf("%s joins; start it with quorumd --seeds (any "
+			    "member) if it is not running.  Members:\n", copy);
+		print_ring_entries(mr->ring, mr->n_ring);
+	}
+	qc_reply_free(reply);
+	free(copy);
+	return 0;
+}
+
+static int
+cmd_leave(struct ctl *c, const char *id)
+{
+	Quorum__Envelope env, *reply;
+	Quorum__LeaveRequest lr;
+	char *err = NULL;
+	int rc;
+
+	quorum__envelope__init(&env);
+	quorum__leave_request__init(&lr);
+	lr.id = (char *)id;
+	env.body_case = QUORUM__ENVELOPE__BODY_LEAVE_REQUEST;
+	env.leave_request = &lr;
+	if ((rc = qc_request(c->qc, -1, &env, &reply, &err)) < 0)
+		return fail(rc, "leave", err);
+	printf("%s leaves: its ranges move to their new owners; once it "
+	    "shows as left (quorumctl members) it can be stopped.  "
+	    "Members:\n", id);
+	if (reply->body_case == QUORUM__ENVELOPE__BODY_MEMBERSHIP_RESPONSE)
+		print_ring_entries(reply->membership_response->ring,
+		    reply->membership_response->n_ring);
+	qc_reply_free(reply);
+	return 0;
+}
+
+/*
+ * check-replicas: every key any member holds must be held by every member
+ * of its preference list in the read ring (built here as quorumd builds
+ * it, from the answering node's member list).  Replicas whose versions
+ * differ and copies outside the preference list (old owners keep theirs)
+ * are counted, not failures.
+ */
+struct held {
+	char		*key;
+	uint32_t	 member;
+	struct vset	 s;
+};
+
+static int
+held_compare(const void *a, const void *b)
+{
+	const struct held *x = a, *y = b;
+	int k = strcmp(x->key, y->key);
+
+	return k ? k : (x->member > y->member) - (x->member < y->member);
+}
+
+static int
+scan_member(struct ctl *c, struct qc *qc, int node, uint32_t member,
+    struct held **h, size_t *nh, char **err)
+{
+	char *after = xstrdup("");
+	int rc = 0, more = 1;
+
+	while (more) {
+		Quorum__Envelope env, *reply;
+		Quorum__KeyStatesRequest kr;
+		size_t i;
+
+		quorum__envelope__init(&env);
+		quorum__key_states_request__init(&kr);
+		kr.lo = 0;
+		kr.hi = UINT64_MAX;
+		kr.after = after;
+		kr.limit = 1000;
+		env.body_case = QUORUM__ENVELOPE__BODY_KEY_STATES_REQUEST;
+		env.key_states_request = &kr;
+		if ((rc = qc_request(qc, node, &env, &reply, err)) < 0)
+			break;
+		if (reply->body_case != QUORUM__ENVELOPE__BODY_KEY_STATES) {
+			qc_reply_free(reply);
+			rc = qerr_set(err, QERR_PROTO, "unexpected answer");
+			break;
+		}
+		for (i = 0; i < reply->key_states->n_states && rc == 0; i++) {
+			Quorum__KeyState *ks = reply->key_states->states[i];
+			struct held *e;
+
+			*h = xreallocarray(*h, *nh + 1, sizeof(**h));
+			e = &(*h)[*nh];
+			if ((rc = wire_vset_from_pb(ks->versions, &e->s,
+			    err)) < 0)
+				break;
+			e->key = xstrdup(ks->key);
+			e->member = member;
+			(*nh)++;
+			free(after);
+			after = xstrdup(ks->key);
+		}
+		more = reply->key_states->more && reply->key_states->n_states;
+		qc_reply_free(reply);
+		if (rc < 0)
+			break;
+	}
+	free(after);
+	(void)c;
+	return rc;
+}
+
+static int
+cmd_check_replicas(struct ctl *c)
+{
+	Quorum__Envelope *reply;
+	Quorum__RingResponse *rr;
+	struct ring_member *rm = NULL;
+	struct ring ring;
+	struct qc_options o = c->opt;
+	struct qc *qc = NULL;
+	struct held *h = NULL;
+	size_t nh = 0, i, j, k, nkeys = 0, missing = 0, missing_keys = 0,
+	    differ = 0, extra = 0, shown = 0;
+	char *addrs = NULL, *joined, *err = NULL;
+	int rc, status = 0, changing = 0;
+
+	if ((rc = ring_of(c, -1, &reply, &err)) < 0)
+		return fail(rc, "check-replicas", err);
+	if (reply->body_case != QUORUM__ENVELOPE__BODY_RING_RESPONSE) {
+		qc_reply_free(reply);
+		return fail(QERR_PROTO, "check-replicas",
+		    xstrdup("unexpected answer"));
+	}
+	rr = reply->ring_response;
+	rm = xcalloc(rr->n_members + 1, sizeof(*rm));
+	for (i = 0; i < rr->n_members; i++) {
+		const char *st = rr->members[i]->ring_state;
+
+		rm[i].id = rr->members[i]->id;
+		rm[i].rack = rr->members[i]->rack;
+		rm[i].passive = st[0] != '\0' && strcmp(st, "normal") != 0 &&
+		    strcmp(st, "leaving") != 0;
+		changing |= strcmp(st, "joining") == 0 ||
+		    strcmp(st, "leaving") == 0;
+		if (asprintf(&joined, "%s%s%s", addrs ? addrs : "",
+		    addrs ? "," : "", rr->members[i]->address) < 0)
+			abort();
+		free(addrs);
+		addrs = joined;
+	}
+	if ((rc = ring_build_ordered(&ring, rm, rr->n_members, rr->vnodes,
+	    rr->n, &err)) < 0) {
+		free(rm);
+		free(addrs);
+		qc_reply_free(reply);
+		return fail(rc, "check-replicas", err);
+	}
+	if (changing)
+		printf("check-replicas: a membership change is under way; "
+		    "checking against the current owners\n");
+	o.nodes = addrs;
+	if ((rc = qc_open(&o, &qc, &err)) < 0) {
+		status = fail(rc, "check-replicas", err);
+		goto out;
+	}
+	for (i = 0; i < rr->n_members; i++) {
+		if (strcmp(rr->members[i]->ring_state, "left") == 0)
+			continue;
+		if ((rc = scan_member(c, qc, (int)i, (uint32_t)i, &h, &nh,
+		    &err)) < 0) {
+			status = fail(rc, rr->members[i]->id, err);
+			goto out;
+		}
+	}
+	if (nh > 0)
+		qsort(h, nh, sizeof(*h), held_compare);
+	for (i = 0; i < nh; i = j) {
+		uint32_t pref[RING_MAX_N];
+		unsigned np, p;
+		int miss = 0;
+		const struct vset *first = NULL;
+
+		for (j = i; j < nh && strcmp(h[j].key, h[i].key) == 0; j++)
+			;
+		nkeys++;
+		np = ring_preference_list(&ring, key_hash(h[i].key,
+		    strlen(h[i].key)), pref);
+		for (p = 0; p < np; p++) {
+			for (k = i; k < j && h[k].member != pref[p]; k++)
+				;
+			if (k == j) {
+				missing++;
+				if (!miss && shown++ < 10)
+					printf("missing: %s is not on %s\n",
+					    h[i].key, ring.members[pref[p]].id);
+				miss = 1;
+			} else if (first == NULL)
+				first = &h[k].s;
+			else if (!vset_equal(first, &h[k].s)) {
+				differ++;
+				first = &h[k].s;	/* count each once */
+			}
+		}
+		missing_keys += miss;
+		for (k = i; k < j; k++) {
+			for (p = 0; p < np && pref[p] != h[k].member; p++)
+				;
+			extra += p == np;
+		}
+	}
+	printf("check-replicas: %zu keys, n=%u: %zu missing replicas (%zu "
+	    "keys), %zu differing replicas, %zu copies outside the "
+	    "preference lists\n", nkeys, rr->n, missing, missing_keys, differ,
+	    extra);
+	if (missing > 0)
+		status = EXIT_ERROR;
+out:
+	for (i = 0; i < nh; i++) {
+		free(h[i].key);
+		vset_release(&h[i].s);
+	}
+	free(h);
+	qc_close(qc);
+	ring_release(&ring);
+	free(rm);
+	free(addrs);
+	qc_reply_free(reply);
+	return status;
 }
 
 static int
@@ -830,6 +1133,15 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "wait") == 0) {
 		NEED_ARGS(0, 0);
 		rc = cmd_wait(&c);
+	} else if (strcmp(cmd, "join") == 0) {
+		NEED_ARGS(1, 1);
+		rc = cmd_join(&c, argv[optind]);
+	} else if (strcmp(cmd, "leave") == 0) {
+		NEED_ARGS(1, 1);
+		rc = cmd_leave(&c, argv[optind]);
+	} else if (strcmp(cmd, "check-replicas") == 0) {
+		NEED_ARGS(0, 0);
+		rc = cmd_check_replicas(&c);
 	} else {
 		fprintf(stderr, "quorumctl: unknown command \"%s\"\n", cmd);
 		rc = EXIT_USAGE;

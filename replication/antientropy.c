@@ -18,6 +18,7 @@
  * The loop's side (serving MerkleRequest, KeyStatesRequest, KeyStates) is
  * at the end of this file.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,8 +40,15 @@ struct antientropy {
 	struct merkle	*merkle;
 	struct qc	*qc;		/* to peers, from our own address */
 	int		*qc_index;	/* ring member -> qc node index */
+	size_t		 nclients;	/* members the clients know of */
 	struct event	*timer;
 	int		 running;
+	int		 rebuild;	/* the ring changed during a session */
+	/* The store's writer updates the trees from the change hook while
+	 * the loop may swap them after a ring change: the lock guards the
+	 * two pointers (the trees have locks of their own). */
+	pthread_mutex_t	 hook_lock;
+	struct merkle	*building;	/* trees for a new ring, filling */
 	volatile int	 stopping;	/* ends a session early */
 	/* a session's tallies (one session at a time) */
 	Quorum__RepairResponse tally;
@@ -55,12 +63,19 @@ ae_on_change(void *arg, const char *key, size_t klen, uint64_t old_digest,
     uint64_t new_digest)
 {
 	struct antientropy *ae = arg;
+	uint64_t h = key_hash(key, klen);
 
-	merkle_update(ae->merkle, key_hash(key, klen), old_digest, new_digest);
+	pthread_mutex_lock(&ae->hook_lock);
+	if (ae->merkle != NULL)
+		merkle_update(ae->merkle, h, old_digest, new_digest);
+	if (ae->building != NULL)
+		merkle_update(ae->building, h, old_digest, new_digest);
+	pthread_mutex_unlock(&ae->hook_lock);
 }
 
 struct build_ctx {
 	struct antientropy	*ae;
+	struct merkle		*m;
 	int			 rc;
 	char			*err;
 };
@@ -74,7 +89,7 @@ build_one(void *arg, uint64_t hash, const char *key, size_t klen)
 
 	rc = store_get(b->ae->node->store, key, klen, 0, &s, &b->err);
 	if (rc == 1)
-		rc = merkle_build_add(b->ae->merkle, hash,
+		rc = merkle_build_add(b->m, hash,
 		    store_record_digest(key, klen, &s), &b->err);
 	vset_release(&s);
 	if (rc < 0) {
@@ -84,43 +99,65 @@ build_one(void *arg, uint64_t hash, const char *key, size_t klen)
 	return 0;
 }
 
-int
-ae_new(struct node *n, char **err)
+/*
+ * Trees for the ranges of the read ring that this node replicates, built
+ * from a scan, then swapped in for the old ones.  The hook feeds the new
+ * trees before the scan starts: writes during the scan are counted once.
+ */
+static int
+ae_build_trees(struct antientropy *ae, char **err)
 {
-	struct antientropy *ae = xcalloc(1, sizeof(*ae));
-	struct qc_options qo;
-	struct build_ctx b = { ae, 0, NULL };
-	char *addrs = NULL, host[256];
-	size_t i, k;
-	int rc, port;
+	struct node *n = ae->node;
+	struct build_ctx b = { ae, NULL, 0, NULL };
+	struct merkle *old;
+	int rc;
 
-	ae->node = n;
-	n->ae = ae;
-	if ((rc = merkle_new(&n->ring, n->self, MERKLE_DEFAULT_DEPTH,
-	    &ae->merkle, err)) < 0)
+	if ((rc = merkle_new(&n->ring, n->self, MERKLE_DEFAULT_DEPTH, &b.m,
+	    err)) < 0)
 		return rc;
-	/* The hook first: writes during the scan are counted once. */
-	store_set_change_hook(n->store, ae_on_change, ae);
+	pthread_mutex_lock(&ae->hook_lock);
+	ae->building = b.m;
+	pthread_mutex_unlock(&ae->hook_lock);
 	rc = store_scan_hash(n->store, 0, UINT64_MAX, build_one, &b, err);
 	if (rc == 0 && b.rc < 0) {
 		rc = b.rc;
 		qerr_set(err, rc, "%s", b.err);
 	}
 	free(b.err);
-	if (rc < 0)
+	pthread_mutex_lock(&ae->hook_lock);
+	ae->building = NULL;
+	old = ae->merkle;
+	if (rc == 0) {
+		merkle_build_done(b.m);
+		ae->merkle = b.m;
+	}
+	pthread_mutex_unlock(&ae->hook_lock);
+	if (rc < 0) {
+		merkle_free(b.m);
 		return qerr_wrap(err, rc, "building the Merkle trees");
-	merkle_build_done(ae->merkle);
+	}
+	merkle_free(old);
+	return 0;
+}
 
-	/* A client to every member, in ring order. */
-	ae->qc_index = xcalloc(n->ring.nmembers, sizeof(*ae->qc_index));
+/* A client to every member, in member order (reopened when some join). */
+static int
+ae_open_clients(struct antientropy *ae, char **err)
+{
+	struct node *n = ae->node;
+	struct qc_options qo;
+	char *addrs = NULL, host[256];
+	size_t i;
+	int rc, port;
+
+	qc_close(ae->qc);
+	ae->qc = NULL;
+	free(ae->qc_index);
+	ae->qc_index = xcalloc(n->ring.nmembers + 1, sizeof(*ae->qc_index));
 	for (i = 0; i < n->ring.nmembers; i++) {
-		const char *addr = NULL;
+		const char *addr = n->cluster.m[i].addr;
 		char *joined;
 
-		for (k = 0; k < n->cfg->nmembers; k++)
-			if (strcmp(n->cfg->members[k].id,
-			    n->ring.members[i].id) == 0)
-				addr = n->cfg->members[k].addr;
 		ae->qc_index[i] = (int)i;
 		if (asprintf(&joined, "%s%s%s", addrs ? addrs : "",
 		    addrs ? "," : "", addr) < 0)
@@ -137,7 +174,23 @@ ae_new(struct node *n, char **err)
 		qo.source_host = host;
 	rc = qc_open(&qo, &ae->qc, err);
 	free(addrs);
+	ae->nclients = n->ring.nmembers;
 	return rc;
+}
+
+int
+ae_new(struct node *n, char **err)
+{
+	struct antientropy *ae = xcalloc(1, sizeof(*ae));
+	int rc;
+
+	ae->node = n;
+	n->ae = ae;
+	pthread_mutex_init(&ae->hook_lock, NULL);
+	store_set_change_hook(n->store, ae_on_change, ae);
+	if ((rc = ae_build_trees(ae, err)) < 0)
+		return rc;
+	return ae_open_clients(ae, err);
 }
 
 /* ---- a session (on a disk-pool thread) ---- */
@@ -499,6 +552,7 @@ struct ae_job {
 	struct request		*req;	/* NULL: a periodic session */
 	uint32_t		*peers;
 	size_t			 npeers;
+	int			 every;	/* for rebal: tell it if one failed */
 	Quorum__RepairResponse	 result;
 	char			*err;
 };
@@ -555,14 +609,19 @@ ae_job_done(void *arg)
 		env.repair_response = r;
 		request_reply(j->req, &env);
 	}
+	if (j->every && (r->failed_peers > 0 || j->err != NULL))
+		rebal_repair_failed(n);
 	free(j->peers);
 	free(j->err);
 	free(j);
+	if (n->ae->rebuild)
+		ae_ring_changed(n);
 }
 
-/* Start a session with `only`, or with every peer that is up. */
+/* Start a session with `only`, or with every peer that is up (a
+ * periodic session, without req or every, takes one at random). */
 static int
-ae_start(struct antientropy *ae, struct request *req, long only)
+ae_start(struct antientropy *ae, struct request *req, long only, int every)
 {
 	struct node *n = ae->node;
 	struct ae_job *j;
@@ -573,6 +632,7 @@ ae_start(struct antientropy *ae, struct request *req, long only)
 	j = xcalloc(1, sizeof(*j));
 	j->ae = ae;
 	j->req = req;
+	j->every = every;
 	j->peers = xcalloc(n->ring.nmembers, sizeof(*j->peers));
 	for (i = 0; i < n->ring.nmembers; i++) {
 		if (i == n->self || (only >= 0 && (uint32_t)only != i))
@@ -582,7 +642,7 @@ ae_start(struct antientropy *ae, struct request *req, long only)
 		j->peers[j->npeers++] = i;
 	}
 	/* A periodic session takes one random peer. */
-	if (req == NULL && j->npeers > 1) {
+	if (req == NULL && !every && j->npeers > 1) {
 		j->peers[0] = j->peers[(size_t)random() % j->npeers];
 		j->npeers = 1;
 	}
@@ -596,7 +656,7 @@ ae_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	ae_start(arg, NULL, -1);
+	ae_start(arg, NULL, -1, 0);
 }
 
 void
@@ -634,10 +694,117 @@ ae_free(struct node *n)
 	if (n->store != NULL)
 		store_set_change_hook(n->store, NULL, NULL);
 	merkle_free(ae->merkle);
+	pthread_mutex_destroy(&ae->hook_lock);
 	qc_close(ae->qc);
 	free(ae->qc_index);
 	free(ae);
 	n->ae = NULL;
+}
+
+int
+ae_repair_all(struct node *n)
+{
+	if (n->ae == NULL || n->ae->rebuild)
+		return -1;
+	return ae_start(n->ae, NULL, -1, 1);
+}
+
+/* A rebuild of the trees for a new ring: the scan on a disk thread. */
+struct ae_build {
+	struct antientropy	*ae;
+	struct build_ctx	 b;
+	int			 rc;
+	char			*err;
+};
+
+static void
+ae_build_work(void *arg)
+{
+	struct ae_build *w = arg;
+
+	w->rc = store_scan_hash(w->ae->node->store, 0, UINT64_MAX, build_one,
+	    &w->b, &w->err);
+	if (w->rc == 0 && w->b.rc < 0) {
+		w->rc = w->b.rc;
+		qerr_set(&w->err, w->rc, "%s", w->b.err);
+	}
+	free(w->b.err);
+}
+
+static void
+ae_build_finished(void *arg)
+{
+	struct ae_build *w = arg;
+	struct antientropy *ae = w->ae;
+	struct node *n = ae->node;
+	struct merkle *old;
+
+	pthread_mutex_lock(&ae->hook_lock);
+	ae->building = NULL;
+	old = ae->merkle;
+	if (w->rc == 0) {
+		merkle_build_done(w->b.m);
+		ae->merkle = w->b.m;
+	}
+	pthread_mutex_unlock(&ae->hook_lock);
+	if (w->rc < 0) {
+		/* Only a store that cannot be scanned gets here: the old
+		 * trees stay, and sessions find the new ranges differing. */
+		log_error("anti-entropy after a ring change: %s", w->err);
+		merkle_free(w->b.m);
+	} else
+		merkle_free(old);
+	free(w->err);
+	free(w);
+	ae->running = 0;
+	if (ae->rebuild && !n->stopping)
+		ae_ring_changed(n);
+}
+
+/*
+ * The trees are per range of the read ring, and the clients per member:
+ * both are rebuilt for the new ring, but not under a session (it is
+ * stopped early and rebuilds when it ends).  The scan runs on a disk
+ * thread, so the loop keeps serving; meanwhile the old trees answer
+ * peers and no session starts.
+ */
+void
+ae_ring_changed(struct node *n)
+{
+	struct antientropy *ae = n->ae;
+	struct ae_build *w;
+	char *err = NULL;
+
+	if (ae == NULL || n->stopping)
+		return;
+	if (ae->running) {
+		ae->rebuild = 1;
+		ae->stopping = 1;
+		return;
+	}
+	ae->rebuild = 0;
+	ae->stopping = 0;
+	if (n->ring.nmembers > ae->nclients && ae_open_clients(ae, &err) < 0) {
+		log_error("anti-entropy after a ring change: %s", err);
+		free(err);
+		return;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->ae = ae;
+	w->b.ae = ae;
+	if (merkle_new(&n->ring, n->self, MERKLE_DEFAULT_DEPTH, &w->b.m,
+	    &err) < 0) {
+		log_error("anti-entropy after a ring change: %s", err);
+		free(err);
+		free(w);
+		return;
+	}
+	/* The hook feeds the new trees before the scan: no write missed. */
+	pthread_mutex_lock(&ae->hook_lock);
+	ae->building = w->b.m;
+	pthread_mutex_unlock(&ae->hook_lock);
+	ae->running = 1;
+	diskpool_submit(n->pool, ae_build_work, ae_build_finished, w);
 }
 
 void
@@ -652,7 +819,7 @@ ae_serve_repair(struct node *n, struct conn *c, Quorum__Envelope *env)
 		request_fail(req, QERR_INVALID, "no such member", 0, 0);
 		return;
 	}
-	if (ae_start(n->ae, req, only) < 0)
+	if (ae_start(n->ae, req, only, 0) < 0)
 		request_fail(req, QERR_UNAVAIL, "an anti-entropy session is "
 		    "already running here; try again", 0, 0);
 }

@@ -40,6 +40,7 @@ config_init(struct config *c)
 	c->tombstone_min_age_ms = 600000;	/* 10 minutes */
 	c->tombstone_grace_ms = 86400000;	/* a day */
 	c->purge_interval_ms = 60000;
+	c->stream_rate = 32u << 20;
 }
 
 static void
@@ -69,6 +70,7 @@ config_release(struct config *c)
 	free(c->pid_file);
 	free(c->log_level);
 	free(c->tombstone_purge);
+	free(c->seeds);
 	members_release(c);
 }
 
@@ -172,6 +174,19 @@ config_set(struct config *c, const char *name, const char *value,
 		return set_string(&c->log_level, value);
 	if (strcmp(name, "members") == 0)
 		return config_parse_members(c, value, err);
+	if (strcmp(name, "seeds") == 0) {
+		char *copy = xstrdup(value), *save = NULL, *tok, host[256];
+		int port;
+
+		rc = 0;
+		for (tok = strtok_r(copy, ", \t", &save); tok != NULL &&
+		    rc == 0; tok = strtok_r(NULL, ", \t", &save))
+			rc = addr_split(tok, host, sizeof(host), &port, err);
+		free(copy);
+		if (rc < 0)
+			return qerr_wrap(err, rc, "seeds");
+		return set_string(&c->seeds, value);
+	}
 #define UINT_OPTION(key, alt, field, lo, hi) \
 	if (strcmp(name, key) == 0 || strcmp(name, alt) == 0) { \
 		if ((rc = parse_uint(key, value, lo, hi, &v, err)) < 0) \
@@ -196,6 +211,7 @@ config_set(struct config *c, const char *name, const char *value,
 	UINT_OPTION("ae_interval_ms", "ae-interval-ms", ae_interval_ms, 0,
 	    86400000)
 	UINT_OPTION("ae_rate", "ae-rate", ae_rate, 1024, 1u << 30)
+	UINT_OPTION("stream_rate", "stream-rate", stream_rate, 1024, 1u << 30)
 	UINT_OPTION("tombstone_min_age_ms", "tombstone-min-age-ms",
 	    tombstone_min_age_ms, 0, 4000000000u)
 	UINT_OPTION("tombstone_grace_ms", "tombstone-grace-ms",
@@ -300,9 +316,10 @@ config_check(struct config *c, char **err)
 	if (c->data_dir == NULL)
 		return qerr_set(err, QERR_INVALID, "no data directory "
 		    "(data_dir = ... or --data-dir)");
-	if (c->nmembers == 0)
+	if (c->nmembers == 0 && c->seeds == NULL)
 		return qerr_set(err, QERR_INVALID, "no cluster members "
-		    "(members = id@host:port, ... or --members)");
+		    "(members = id@host:port, ... or --members) and no seeds "
+		    "to join through (seeds = host:port or --seeds)");
 	for (i = 0; i < c->nmembers; i++) {
 		for (j = 0; j < i; j++)
 			if (strcmp(c->members[i].id, c->members[j].id) == 0)
@@ -311,9 +328,14 @@ config_check(struct config *c, char **err)
 		if (strcmp(c->members[i].id, c->id) == 0)
 			self = (int)i;
 	}
-	if (self < 0)
+	/* A node joining through seeds is not in the list it was given
+	 * (it learns the list from a seed): it needs its own address. */
+	if (self < 0 && c->seeds == NULL)
 		return qerr_set(err, QERR_INVALID, "this node \"%s\" is not in "
 		    "the member list", c->id);
+	if (self < 0 && c->listen == NULL)
+		return qerr_set(err, QERR_INVALID, "a node joining through "
+		    "seeds needs its address (listen = host:port or --listen)");
 	if (c->listen == NULL)
 		c->listen = xstrdup(c->members[self].addr);
 	/*
@@ -321,7 +343,8 @@ config_check(struct config *c, char **err)
 	 * list every node shares: a rack set for this node alone would give
 	 * it a ring the others do not have.
 	 */
-	if (c->rack[0] != '\0' && strcmp(c->rack, c->members[self].rack) != 0)
+	if (self >= 0 && c->rack[0] != '\0' &&
+	    strcmp(c->rack, c->members[self].rack) != 0)
 		return qerr_set(err, QERR_INVALID, "rack \"%s\" differs from "
 		    "this node's rack in the member list (\"%s\"): give racks "
 		    "in members as id@host:port/rack, the same on every node",

@@ -45,6 +45,8 @@ struct config {
 	unsigned		 tombstone_min_age_ms;
 	unsigned		 tombstone_grace_ms;
 	unsigned		 purge_interval_ms;	/* 0: never */
+	char			*seeds;		/* host:port,... to join through */
+	size_t			 stream_rate;	/* transfers: bytes per second */
 };
 
 void	config_init(struct config *c);		/* the defaults */

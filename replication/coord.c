@@ -653,6 +653,11 @@ coord_put(struct node *n, struct conn *c, uint64_t id,
 		return;
 	}
 
+	/* Ranges moving (rebalance.h): new owners get it too, and count. */
+	i = rebal_pending(n, key_hash(key, strlen(key)), op->pref, op->npref,
+	    &op->pref[op->npref]);
+	op->npref += i;
+	op->w += i;
 	if (p != NULL) {
 		op->meta = xmemdup(p->meta.data, p->meta.len);
 		op->data = xmemdup(p->data.data, p->data.len);
@@ -862,8 +867,8 @@ coord_list(struct node *n, struct conn *c, uint64_t id,
 		free(err);
 		return;
 	}
-	if (nrep > n->ring.nmembers)
-		nrep = (unsigned)n->ring.nmembers;
+	if (nrep > n->ring.nactive)
+		nrep = (unsigned)n->ring.nactive;
 	if (check_quorum_arg(req, r, nrep, "r") < 0)
 		return;
 	op = xcalloc(1, sizeof(*op));
@@ -882,10 +887,14 @@ coord_list(struct node *n, struct conn *c, uint64_t id,
 	op->allowed_failures = nrep - r;
 	ms = op_timeout_ms(n, l->timeout_ms);
 	op->timer = op_timer(n, ms, list_timeout, op);
-	/* One extra count while sending: a dead node answers at once. */
-	op->outstanding = (unsigned)n->ring.nmembers + 1;
+	/* One extra count while sending: a dead node answers at once.
+	 * Members that left hold nothing any more (cluster.h). */
+	op->outstanding = 1;
 	for (m = 0; m < n->ring.nmembers; m++)
-		replica_list(n, m, op->dir, op->after, op->limit, ms,
-		    list_replica_done, op);
+		op->outstanding += n->cluster.m[m].state != CLUSTER_LEFT;
+	for (m = 0; m < n->ring.nmembers; m++)
+		if (n->cluster.m[m].state != CLUSTER_LEFT)
+			replica_list(n, m, op->dir, op->after, op->limit, ms,
+			    list_replica_done, op);
 	list_replica_done(op, UINT32_MAX, 0, NULL, NULL, 0, 0);
 }

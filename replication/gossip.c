@@ -24,6 +24,8 @@ gossip_reply(void *arg, const Quorum__Envelope *reply, int code,
 	if (code < 0 || reply == NULL ||
 	    reply->body_case != QUORUM__ENVELOPE__BODY_GOSSIP)
 		return;
+	/* The member list first: the heartbeats may be of new members. */
+	rebal_ring_merge(n, reply->gossip->ring, reply->gossip->n_ring);
 	i = reply->gossip->from ? ring_member_index(&n->ring,
 	    reply->gossip->from) : -1;
 	members_merge(&n->members, reply->gossip, members_now_ms());
@@ -41,6 +43,7 @@ gossip_send(struct node *n, uint32_t to)
 	quorum__envelope__init(&env);
 	env.body_case = QUORUM__ENVELOPE__BODY_GOSSIP;
 	env.gossip = members_to_pb(&n->members, n->cfg->id, &a);
+	env.gossip->ring = rebal_ring_to_pb(n, &a, &env.gossip->n_ring);
 	peer_request(n->peers[to], &env, (int)n->cfg->gossip_interval_ms * 4,
 	    gossip_reply, n);
 	wire_arena_release(&a);
@@ -54,9 +57,11 @@ gossip_pick(struct node *n, int want_up)
 	size_t i, k = 0;
 	long pick = -1;
 
+	/* A member that left is no longer gossiped with. */
 	for (i = 0; i < n->ring.nmembers; i++)
 		if (i != n->self && members_available(&n->members,
-		    (uint32_t)i) == want_up)
+		    (uint32_t)i) == want_up &&
+		    n->cluster.m[i].state != CLUSTER_LEFT)
 			cand[k++] = (uint32_t)i;
 	if (k > 0)
 		pick = cand[(size_t)random() % k];
@@ -108,19 +113,16 @@ gossip_sender(struct node *n, struct conn *c, const char *from)
 	char host[256], peer_host[256];
 	int port;
 	long i = from != NULL ? ring_member_index(&n->ring, from) : -1;
-	size_t k;
 
 	if (i < 0 || (uint32_t)i == n->self)
 		return -1;
 	if (addr_split(conn_peer_name(c), peer_host, sizeof(peer_host), &port,
 	    NULL) < 0)
 		return -1;
-	for (k = 0; k < n->cfg->nmembers; k++)
-		if (strcmp(n->cfg->members[k].id, from) == 0 &&
-		    addr_split(n->cfg->members[k].addr, host, sizeof(host),
-		    &port, NULL) == 0)
-			return strcmp(host, peer_host) == 0 ||
-			    strcmp(host, "0.0.0.0") == 0 ? i : -1;
+	if (addr_split(n->cluster.m[i].addr, host, sizeof(host), &port,
+	    NULL) == 0)
+		return strcmp(host, peer_host) == 0 ||
+		    strcmp(host, "0.0.0.0") == 0 ? i : -1;
 	return -1;
 }
 
@@ -129,8 +131,15 @@ gossip_serve(struct node *n, struct conn *c, Quorum__Envelope *env)
 {
 	Quorum__Envelope reply;
 	struct wire_arena a = { 0 };
-	long i = gossip_sender(n, c, env->gossip->from);
+	long i;
 
+	/*
+	 * The member list is taken from anyone, as a join request is (it
+	 * only ever adds what some member accepted): a joining node's first
+	 * gossip may reach a member that has not heard of it yet.
+	 */
+	rebal_ring_merge(n, env->gossip->ring, env->gossip->n_ring);
+	i = gossip_sender(n, c, env->gossip->from);
 	if (i < 0) {
 		stats_count(&n->stats, ST_BAD_FRAMES, 1);
 		conn_send_error(c, env->request_id, QERR_PROTO, "gossip is "
@@ -145,6 +154,7 @@ gossip_serve(struct node *n, struct conn *c, Quorum__Envelope *env)
 	reply.request_id = env->request_id;
 	reply.body_case = QUORUM__ENVELOPE__BODY_GOSSIP;
 	reply.gossip = members_to_pb(&n->members, n->cfg->id, &a);
+	reply.gossip->ring = rebal_ring_to_pb(n, &a, &reply.gossip->n_ring);
 	conn_send(c, &reply, NULL);
 	wire_arena_release(&a);
 }

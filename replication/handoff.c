@@ -33,6 +33,7 @@ struct handoff_target {
 struct handoff {
 	struct node		*node;
 	struct handoff_target	*t;		/* by ring member */
+	size_t			 nt;
 	struct event		*timer;
 	int64_t			 budget;	/* bytes left this interval */
 };
@@ -244,10 +245,21 @@ handoff_new(struct node *n)
 	    (n->cfg->handoff_interval_ms % 1000) * 1000 };
 
 	h->node = n;
-	h->t = xcalloc(n->ring.nmembers, sizeof(*h->t));
+	h->t = xcalloc(n->ring.nmembers + 1, sizeof(*h->t));
+	h->nt = n->ring.nmembers;
 	h->timer = event_new(n->base, -1, EV_PERSIST, handoff_tick, h);
 	event_add(h->timer, &tv);
 	return h;
+}
+
+void
+handoff_grow(struct handoff *h, size_t nmembers)
+{
+	if (h == NULL || nmembers <= h->nt)
+		return;
+	h->t = xreallocarray(h->t, nmembers, sizeof(*h->t));
+	memset(&h->t[h->nt], 0, (nmembers - h->nt) * sizeof(*h->t));
+	h->nt = nmembers;
 }
 
 void

@@ -5,6 +5,7 @@ replication_libqrepl_a_SOURCES = \
 	replication/config.c replication/config.h \
 	replication/conn.c replication/conn.h \
 	replication/antientropy.c \
+	replication/cluster.c replication/cluster.h \
 	replication/coord.c \
 	replication/diskpool.c replication/diskpool.h \
 	replication/gossip.c replication/handoff.c \
@@ -12,6 +13,7 @@ replication_libqrepl_a_SOURCES = \
 	replication/node.c replication/node.h replication/node_int.h \
 	replication/peer.c replication/peer.h \
 	replication/purge.c \
+	replication/rebalance.c replication/rebalance.h \
 	replication/replica.c \
 	replication/ring.c replication/ring.h \
 	replication/stats.c replication/stats.h

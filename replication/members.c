@@ -40,12 +40,31 @@ members_init(struct members *ms, const struct ring *r, uint32_t self,
 	ms->self = self;
 	ms->threshold = phi_threshold;
 	ms->interval_ms = interval_ms ? interval_ms : 200;
-	ms->m = xcalloc(r->nmembers, sizeof(*ms->m));
+	ms->m = xcalloc(r->nmembers + 1, sizeof(*ms->m));
+	ms->nm = r->nmembers;
 	for (i = 0; i < r->nmembers; i++) {
 		ms->m[i].state = MEMBER_UP;
 		ms->m[i].last_arrival_ms = now;
 	}
 	ms->m[self].generation = generation;
+}
+
+void
+members_grow(struct members *ms, size_t nmembers)
+{
+	int64_t now = members_now_ms();
+	size_t i;
+
+	if (nmembers <= ms->nm)
+		return;
+	ms->m = xreallocarray(ms->m, nmembers, sizeof(*ms->m));
+	memset(&ms->m[ms->nm], 0, (nmembers - ms->nm) * sizeof(*ms->m));
+	/* As at start: up until the detector, counting from now, says not. */
+	for (i = ms->nm; i < nmembers; i++) {
+		ms->m[i].state = MEMBER_UP;
+		ms->m[i].last_arrival_ms = now;
+	}
+	ms->nm = nmembers;
 }
 
 void
@@ -146,7 +165,7 @@ members_tick(struct members *ms, int64_t now_ms)
 
 	ms->m[ms->self].heartbeat++;
 	ms->m[ms->self].last_arrival_ms = now_ms;
-	for (i = 0; i < ms->ring->nmembers; i++)
+	for (i = 0; i < ms->nm; i++)
 		member_evaluate(ms, (uint32_t)i, now_ms);
 }
 
@@ -160,7 +179,7 @@ members_merge(struct members *ms, const Quorum__Gossip *g, int64_t now_ms)
 		long i = pm->id ? ring_member_index(ms->ring, pm->id) : -1;
 		struct member *m;
 
-		if (i < 0 || (uint32_t)i == ms->self)
+		if (i < 0 || (uint32_t)i == ms->self || (size_t)i >= ms->nm)
 			continue;
 		m = &ms->m[i];
 		/* Generations are start times in us: none from the future. */
@@ -176,6 +195,11 @@ members_merge(struct members *ms, const Quorum__Gossip *g, int64_t now_ms)
 			    pm->id, (unsigned long long)pm->generation);
 		m->generation = pm->generation;
 		m->heartbeat = pm->heartbeat;
+		m->ring_digest = pm->ring_digest;
+		m->synced_digest = pm->synced_digest;
+		m->ranges_total = pm->ranges_total;
+		m->ranges_done = pm->ranges_done;
+		m->keys_moved = pm->keys_moved;
 		member_arrival(m, now_ms);
 		member_evaluate(ms, (uint32_t)i, now_ms);
 	}
@@ -199,7 +223,7 @@ members_to_pb(const struct members *ms, const char *from,
     struct wire_arena *a)
 {
 	Quorum__Gossip *g = wire_alloc(a, sizeof(*g));
-	size_t i, n = ms->ring->nmembers;
+	size_t i, n = ms->nm;
 
 	quorum__gossip__init(g);
 	g->from = (char *)from;
@@ -213,6 +237,11 @@ members_to_pb(const struct members *ms, const char *from,
 		pm->rack = ms->ring->members[i].rack;
 		pm->generation = ms->m[i].generation;
 		pm->heartbeat = ms->m[i].heartbeat;
+		pm->ring_digest = ms->m[i].ring_digest;
+		pm->synced_digest = ms->m[i].synced_digest;
+		pm->ranges_total = ms->m[i].ranges_total;
+		pm->ranges_done = ms->m[i].ranges_done;
+		pm->keys_moved = ms->m[i].keys_moved;
 		pm->state = ms->m[i].state == MEMBER_UP ?
 		    QUORUM__MEMBER__STATE__UP : ms->m[i].state ==
 		    MEMBER_SUSPECT ? QUORUM__MEMBER__STATE__SUSPECT :

@@ -19,6 +19,10 @@
  * enough.  A member that was never heard of since this node started is
  * UP until the detector, counting from the start, says otherwise.
  *
+ * Each entry also carries what its member reports about membership
+ * changes (which member list it has, whether it has pulled the ranges it
+ * gains; rebalance.h), taken with the heartbeat that brought it.
+ *
  * Only the event loop's thread uses a members table.
  */
 #ifndef REPLICATION_MEMBERS_H
@@ -48,6 +52,10 @@ struct member {
 	uint32_t		intervals[MEMBERS_WINDOW];
 	size_t			nintervals, next;
 	enum member_state	state;
+	/* What the member last reported about membership changes (its own
+	 * values for self, set by rebalance.c): see Quorum__Member. */
+	uint64_t		ring_digest, synced_digest, keys_moved;
+	uint32_t		ranges_total, ranges_done;
 };
 
 struct members {
@@ -56,12 +64,15 @@ struct members {
 	double			 threshold;
 	unsigned		 interval_ms;	/* gossip period: floor of means */
 	struct member		*m;		/* by ring member index */
+	size_t			 nm;		/* entries in m */
 };
 
 int64_t	members_now_ms(void);
 void	members_init(struct members *ms, const struct ring *r, uint32_t self,
 	    uint64_t generation, double phi_threshold, unsigned interval_ms);
 void	members_release(struct members *ms);
+/* The ring grew to nmembers (new members are appended, see cluster.h). */
+void	members_grow(struct members *ms, size_t nmembers);
 
 /* One gossip round: bump our heartbeat, re-evaluate every member. */
 void	members_tick(struct members *ms, int64_t now_ms);

@@ -297,7 +297,7 @@ merkle_new(const struct ring *r, uint32_t self, unsigned depth,
 	if (depth > MERKLE_MAX_DEPTH)
 		return qerr_set(err, QERR_INVALID, "merkle depth must be "
 		    "0..%d, not %u", MERKLE_MAX_DEPTH, depth);
-	if (nt == 0 || self >= r->nmembers)
+	if (self >= r->nmembers)
 		return qerr_set(err, QERR_INVALID, "member %u is not in a "
 		    "ring of %zu members and %zu tokens", self, r->nmembers,
 		    nt);

@@ -185,18 +185,23 @@ serve_ring(struct node *n, struct conn *c, uint64_t id)
 	rr.r = n->cfg->r;
 	rr.w = n->cfg->w;
 	rr.vnodes = n->cfg->vnodes;
+	rr.ring_digest = n->digest;
+	rr.version = cluster_version(&n->cluster);
 	rr.n_members = n->ring.nmembers;
 	rr.members = wire_alloc(&a, n->ring.nmembers * sizeof(*rr.members));
 	for (i = 0; i < n->ring.nmembers; i++) {
 		Quorum__RingResponse__Member *m = wire_alloc(&a, sizeof(*m));
-		size_t k;
 
 		quorum__ring_response__member__init(m);
 		m->id = n->ring.members[i].id;
 		m->rack = n->ring.members[i].rack;
-		for (k = 0; k < n->cfg->nmembers; k++)
-			if (strcmp(n->cfg->members[k].id, m->id) == 0)
-				m->address = n->cfg->members[k].addr;
+		m->address = n->cluster.m[i].addr;
+		m->ring_state = (char *)cluster_state_name(
+		    n->cluster.m[i].state);
+		m->ranges_total = n->members.m[i].ranges_total;
+		m->ranges_done = n->members.m[i].ranges_done;
+		m->keys_moved = n->members.m[i].keys_moved;
+		m->synced = n->members.m[i].synced_digest == n->digest;
 		ring_ownership(&n->ring, (uint32_t)i, &m->primary_share,
 		    &m->replica_share);
 		m->reachable = i == n->self || peer_is_connected(n->peers[i]);
@@ -321,6 +326,12 @@ node_on_frame(struct conn *c, Quorum__Envelope *env, void *arg)
 	case QUORUM__ENVELOPE__BODY_PURGE_REQUEST:
 		purge_serve(n, c, env);
 		break;
+	case QUORUM__ENVELOPE__BODY_JOIN_REQUEST:
+		rebal_serve_join(n, c, env);
+		break;
+	case QUORUM__ENVELOPE__BODY_LEAVE_REQUEST:
+		rebal_serve_leave(n, c, env);
+		break;
 	default:
 		stats_count(&n->stats, ST_BAD_FRAMES, 1);
 		conn_send_error(c, env->request_id, QERR_PROTO,
@@ -408,6 +419,112 @@ metrics_start(struct node *n, char **err)
 		    "%s", n->cfg->metrics, strerror(errno));
 	log_info("metrics on http://%s/metrics", n->cfg->metrics);
 	return 0;
+}
+
+/* ---- the member list ---- */
+
+int
+node_ring_build(struct node *n, int next, struct ring *out, char **err)
+{
+	struct ring_member *rm = xcalloc(n->cluster.n + 1, sizeof(*rm));
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n->cluster.n; i++) {
+		rm[i].id = n->cluster.m[i].id;
+		rm[i].rack = n->cluster.m[i].rack;
+		rm[i].passive = next ? !cluster_owns_next(&n->cluster, i) :
+		    !cluster_owns_now(&n->cluster, i);
+	}
+	rc = ring_build_ordered(out, rm, n->cluster.n, n->cfg->vnodes,
+	    n->cfg->n, err);
+	free(rm);
+	return rc;
+}
+
+/*
+ * The list at start: what this node saved, merged with the configured
+ * members (as NORMAL at version 1: a later change of any of them wins), and
+ * this node itself as JOINING when it is not a member yet and has seeds to
+ * join through.
+ */
+static int
+cluster_start(struct node *n, char **err)
+{
+	const struct config *cfg = n->cfg;
+	size_t i;
+	long self;
+	int rc;
+
+	cluster_init(&n->cluster);
+	if (asprintf(&n->cluster_path, "%s/members", cfg->data_dir) < 0)
+		abort();
+	if ((rc = cluster_load(&n->cluster, n->cluster_path, err)) < 0)
+		return rc;
+	for (i = 0; i < cfg->nmembers; i++)
+		if ((rc = cluster_merge(&n->cluster, cfg->members[i].id,
+		    cfg->members[i].addr, cfg->members[i].rack,
+		    CLUSTER_NORMAL, 1, err)) < 0)
+			return rc;
+	self = cluster_find(&n->cluster, cfg->id);
+	if (self < 0 && cfg->seeds != NULL) {
+		if ((rc = cluster_merge(&n->cluster, cfg->id, cfg->listen,
+		    cfg->rack, CLUSTER_JOINING, 1, err)) < 0)
+			return rc;
+		self = cluster_find(&n->cluster, cfg->id);
+	}
+	if (self < 0)
+		return qerr_set(err, QERR_INVALID, "this node \"%s\" is not in "
+		    "the member list", cfg->id);
+	if (n->cluster.m[self].state == CLUSTER_LEFT)
+		log_warn("this node has left the cluster: it owns no ranges; "
+		    "start it with a new id or data directory to join again");
+	n->digest = cluster_digest(&n->cluster);
+	return cluster_save(&n->cluster, n->cluster_path, err);
+}
+
+void
+node_cluster_changed(struct node *n)
+{
+	struct ring r, next;
+	char *err = NULL;
+	size_t i, old = n->npeers;
+
+	n->digest = cluster_digest(&n->cluster);
+	if (cluster_save(&n->cluster, n->cluster_path, &err) < 0) {
+		log_error("saving the member list: %s", err);
+		free(err);
+		err = NULL;
+	}
+	/* New members are appended: grow what is indexed by member first. */
+	if (n->cluster.n > old) {
+		n->peers = xreallocarray(n->peers, n->cluster.n,
+		    sizeof(*n->peers));
+		for (i = old; i < n->cluster.n; i++)
+			n->peers[i] = peer_new(n->base, n->cluster.m[i].id,
+			    n->cluster.m[i].addr, &n->lim);
+		n->npeers = n->cluster.n;
+		members_grow(&n->members, n->cluster.n);
+		handoff_grow(n->handoff, n->cluster.n);
+	}
+	if (node_ring_build(n, 0, &r, &err) < 0 ||
+	    node_ring_build(n, 1, &next, &err) < 0) {
+		/* Only a list that cannot be (bad vnodes/n) gets here. */
+		log_error("member list: %s", err);
+		free(err);
+		return;
+	}
+	ring_release(&n->ring);
+	ring_release(&n->next);
+	n->ring = r;		/* in place: members.ring points here */
+	n->next = next;
+	n->members.m[n->self].ring_digest = n->digest;
+	log_info("member list v%llu (digest %016llx): %zu members own ranges"
+	    "%s", (unsigned long long)cluster_version(&n->cluster),
+	    (unsigned long long)n->digest, n->ring.nactive,
+	    cluster_in_change(&n->cluster) ? ", a change under way" : "");
+	ae_ring_changed(n);
+	rebal_changed(n);
 }
 
 /* ---- lifecycle ---- */
@@ -535,7 +652,6 @@ node_new(const struct config *cfg, struct node **out, char **err)
 {
 	struct node *n = xcalloc(1, sizeof(*n));
 	struct store_options so = { .create_if_missing = 1 };
-	struct ring_member *rm;
 	size_t i;
 	int rc;
 
@@ -580,42 +696,36 @@ node_new(const struct config *cfg, struct node **out, char **err)
 			goto fail;
 	}
 
-	rm = xcalloc(cfg->nmembers, sizeof(*rm));
-	for (i = 0; i < cfg->nmembers; i++) {
-		rm[i].id = cfg->members[i].id;
-		rm[i].rack = cfg->members[i].rack;
-	}
-	rc = ring_build(&n->ring, rm, cfg->nmembers, cfg->vnodes, cfg->n, err);
-	free(rm);
-	if (rc < 0)
+	if ((rc = cluster_start(n, err)) < 0)
 		goto fail;
-	n->self = (uint32_t)ring_member_index(&n->ring, cfg->id);
-	n->peers = xcalloc(n->ring.nmembers, sizeof(*n->peers));
-	for (i = 0; i < n->ring.nmembers; i++) {
-		size_t k;
-
-		if (i == n->self)
-			continue;
-		for (k = 0; k < cfg->nmembers; k++)
-			if (strcmp(cfg->members[k].id,
-			    n->ring.members[i].id) == 0)
-				n->peers[i] = peer_new(n->base,
-				    cfg->members[k].id, cfg->members[k].addr,
-				    &n->lim);
-	}
+	if ((rc = node_ring_build(n, 0, &n->ring, err)) < 0 ||
+	    (rc = node_ring_build(n, 1, &n->next, err)) < 0)
+		goto fail;
+	n->self = (uint32_t)cluster_find(&n->cluster, cfg->id);
+	n->peers = xcalloc(n->ring.nmembers + 1, sizeof(*n->peers));
+	for (i = 0; i < n->ring.nmembers; i++)
+		if (i != n->self)
+			n->peers[i] = peer_new(n->base, n->cluster.m[i].id,
+			    n->cluster.m[i].addr, &n->lim);
+	n->npeers = n->ring.nmembers;
 	members_init(&n->members, &n->ring, n->self, (uint64_t)now_us(),
 	    cfg->phi_threshold, cfg->gossip_interval_ms);
+	n->members.m[n->self].ring_digest = n->digest;
 	n->pool = diskpool_new(n->base, (int)cfg->disk_threads);
 	store_set_batch_hook(n->store, store_batch_finished, n);
 	store_set_staged_hook(n->store, store_batch_staged, n);
 	if ((rc = ae_new(n, err)) < 0)
 		goto fail;
 	n->handoff = handoff_new(n);
+	n->rebal = rebal_new(n);
 	gossip_start(n);
 	ae_start_timer(n);
 	purge_start(n);
 	if ((rc = listen_start(n, err)) < 0 || (rc = metrics_start(n, err)) < 0)
 		goto fail;
+	rebal_changed(n);
+	if (n->cluster.m[n->self].state == CLUSTER_JOINING && cfg->seeds)
+		rebal_join_via_seeds(n);
 	n->sig_term = evsignal_new(n->base, SIGTERM, node_on_signal, n);
 	n->sig_int = evsignal_new(n->base, SIGINT, node_on_signal, n);
 	event_add(n->sig_term, NULL);
@@ -636,7 +746,7 @@ node_run(struct node *n)
 	    n->ring.nmembers, n->ring.n, n->cfg->r, n->cfg->w, n->cfg->vnodes);
 	if (event_base_dispatch(n->base) < 0)
 		return -1;
-	return 0;
+	return n->failed ? -1 : 0;
 }
 
 void
@@ -651,6 +761,7 @@ node_free(struct node *n)
 	if (n->listener != NULL)
 		evconnlistener_free(n->listener);
 	gossip_stop(n);
+	rebal_stop(n);
 	handoff_stop(n->handoff);
 	ae_stop(n);
 	purge_stop(n);
@@ -667,9 +778,9 @@ node_free(struct node *n)
 		diskpool_stop(n->pool);
 	}
 	if (n->peers != NULL) {
-		for (i = 0; i < n->ring.nmembers; i++)
+		for (i = 0; i < n->npeers; i++)
 			peer_shutdown(n->peers[i]);
-		for (i = 0; i < n->ring.nmembers; i++)
+		for (i = 0; i < n->npeers; i++)
 			peer_free(n->peers[i]);
 	}
 	free(n->peers);
@@ -679,6 +790,7 @@ node_free(struct node *n)
 	free(n->conns);
 	diskpool_free(n->pool);
 	handoff_free(n->handoff);
+	rebal_free(n);
 	ae_free(n);
 	purge_free(n);
 	members_release(&n->members);
@@ -694,6 +806,9 @@ node_free(struct node *n)
 	if (clean)
 		actor_mark_clean_stop(n->cfg->data_dir);
 	ring_release(&n->ring);
+	ring_release(&n->next);
+	cluster_release(&n->cluster);
+	free(n->cluster_path);
 	free(n->actor);
 	if (n->base != NULL)
 		event_base_free(n->base);

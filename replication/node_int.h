@@ -19,11 +19,13 @@
 
 #include "proto/quorum.pb-c.h"
 #include "proto/wire.h"
+#include "replication/cluster.h"
 #include "replication/config.h"
 #include "replication/conn.h"
 #include "replication/diskpool.h"
 #include "replication/members.h"
 #include "replication/peer.h"
+#include "replication/rebalance.h"
 #include "replication/ring.h"
 #include "replication/stats.h"
 #include "store/causal.h"
@@ -34,8 +36,14 @@ struct node {
 	struct event_base	*base;
 	struct store		*store;
 	struct diskpool		*pool;
-	struct ring		 ring;
+	struct ring		 ring;		/* the read ring (cluster.h) */
+	struct ring		 next;		/* the write ring */
+	struct cluster		 cluster;	/* indexed as the rings */
+	char			*cluster_path;
+	uint64_t		 digest;	/* cluster_digest(&cluster) */
+	struct rebalance	*rebal;
 	struct peer		**peers;	/* by ring member; NULL: self */
+	size_t			 npeers;
 	uint32_t		 self;
 	char			*actor;		/* id@epoch: names our dots */
 	struct evconnlistener	*listener;
@@ -53,6 +61,7 @@ struct node {
 	struct conn		**conns;	/* accepted, still open */
 	size_t			 nconns;
 	int			 stopping;
+	int			 failed;	/* node_run returns -1 */
 };
 
 /* The request a client or peer sent, kept until it is answered. */
@@ -141,12 +150,28 @@ void	gossip_start(struct node *n);
 void	gossip_stop(struct node *n);
 void	gossip_serve(struct node *n, struct conn *c, Quorum__Envelope *env);
 
+/* ---- membership (node.c) ---- */
+
+/*
+ * The member list changed (merged from gossip, a join or leave request, or
+ * a transfer's end): save it, grow the tables indexed by member, rebuild
+ * both rings, and tell anti-entropy and the transfers.
+ */
+void	node_cluster_changed(struct node *n);
+/* Build the read ring (next 0) or the write ring (next 1) of the list. */
+int	node_ring_build(struct node *n, int next, struct ring *out,
+	    char **err);
+
 /* ---- anti-entropy (antientropy.c) ---- */
 
 int	ae_new(struct node *n, char **err);	/* builds the trees */
 void	ae_start_timer(struct node *n);
 void	ae_stop(struct node *n);		/* no new sessions */
 void	ae_free(struct node *n);
+/* A session with every peer that is up, now; -1 if one runs already. */
+int	ae_repair_all(struct node *n);
+/* The read ring changed: rebuild the trees (once no session runs). */
+void	ae_ring_changed(struct node *n);
 void	ae_serve_repair(struct node *n, struct conn *c, Quorum__Envelope *env);
 void	ae_serve_merkle(struct node *n, struct conn *c, Quorum__Envelope *env);
 void	ae_serve_merkle_roots(struct node *n, struct conn *c,
@@ -167,6 +192,8 @@ void	purge_serve(struct node *n, struct conn *c, Quorum__Envelope *env);
 
 struct handoff	*handoff_new(struct node *n);
 void		 handoff_stop(struct handoff *h);	/* no new deliveries */
+/* Members were added (cluster.h): room for their targets. */
+void		 handoff_grow(struct handoff *h, size_t nmembers);
 void		 handoff_free(struct handoff *h);
 /* A stand-in keeps a write for `target` (ReplicaWrite with hint_for). */
 void		 handoff_serve_write(struct node *n, struct conn *c,

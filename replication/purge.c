@@ -42,6 +42,7 @@ struct candidate {
 
 struct sweep {
 	struct node		*node;
+	struct ring		 ring;		/* the sweep's own: see purge_tick */
 	int64_t			 older_than_us;
 	int			 grace;
 	struct candidate	*c;
@@ -68,7 +69,7 @@ sweep_key(void *arg, uint64_t hash, const char *key, size_t klen)
 	if (sw->n >= PURGE_BATCH)
 		return 1;
 	/* Only the first home replica coordinates a key's purge. */
-	if (!sw->grace && (ring_preference_list(&n->ring, hash, pref) == 0 ||
+	if (!sw->grace && (ring_preference_list(&sw->ring, hash, pref) == 0 ||
 	    pref[0] != n->self))
 		return 0;
 	if ((rc = store_get(n->store, key, klen, 0, &s, NULL)) != 1) {
@@ -255,6 +256,7 @@ sweep_done(void *arg)
 	}
 	free(sw->c);
 	free(sw->err);
+	ring_release(&sw->ring);
 	free(sw);
 }
 
@@ -267,10 +269,22 @@ purge_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (n->purge->sweeping || n->stopping)
+	/*
+	 * Not while ranges move: a new owner that has not pulled a key yet
+	 * does not hold its tombstone, and a purge then could let the
+	 * deleted version come back from it.
+	 */
+	if (n->purge->sweeping || n->stopping ||
+	    cluster_in_change(&n->cluster))
 		return;
 	sw = xcalloc(1, sizeof(*sw));
 	sw->node = n;
+	/* The sweep runs on a disk thread while the loop may rebuild
+	 * n->ring after a membership change: it reads a copy. */
+	if (node_ring_build(n, 0, &sw->ring, NULL) < 0) {
+		free(sw);
+		return;
+	}
 	sw->grace = grace;
 	sw->older_than_us = now_us() - (int64_t)(grace ?
 	    n->cfg->tombstone_grace_ms : n->cfg->tombstone_min_age_ms) * 1000;

@@ -27,6 +27,9 @@ usage(FILE *f)
 "      --listen HOST:PORT address to serve on (default: this member's)\n"
 "      --data-dir DIR     where the store lives\n"
 "      --members LIST     id@host:port[/rack],... every member of the cluster\n"
+"      --seeds H:P,...    join a running cluster through these members (the\n"
+"                         member list is then learnt from them; needs --listen)\n"
+"      --stream-rate BYTES/S  ranges moving in a join or leave\n"
 "      --rack RACK        this node's rack\n"
 "      --n N --r R --w W  replicas per key, default read and write quorums\n"
 "      --vnodes T         ring positions per node\n"
@@ -73,6 +76,8 @@ static const struct option long_options[] = {
 	{ "tombstone-min-age-ms", required_argument, NULL, 0 },
 	{ "tombstone-grace-ms", required_argument, NULL, 0 },
 	{ "purge-interval-ms", required_argument, NULL, 0 },
+	{ "seeds", required_argument, NULL, 0 },
+	{ "stream-rate", required_argument, NULL, 0 },
 	{ NULL, 0, NULL, 0 }
 };
 

@@ -53,7 +53,7 @@ rack_used(const struct ring *r, const uint32_t *list, unsigned n,
 static unsigned
 compute_preference(const struct ring *r, size_t t, uint32_t *out)
 {
-	unsigned want = r->n < r->nmembers ? r->n : (unsigned)r->nmembers;
+	unsigned want = r->n < r->nactive ? r->n : (unsigned)r->nactive;
 	unsigned got = 0;
 	size_t k;
 
@@ -89,15 +89,27 @@ token_of(const char *id, unsigned v)
 	return XXH3_64bits(buf, (size_t)len);
 }
 
-int
-ring_build(struct ring *r, const struct ring_member *members,
-    size_t nmembers, unsigned vnodes, unsigned n, char **err)
+/* Equal tokens ordered by member id: the order every node agrees on. */
+static int
+token_compare_by_id(const void *a, const void *b, void *arg)
+{
+	const struct ring_token *x = a, *y = b;
+	const struct ring *r = arg;
+
+	if (x->token != y->token)
+		return x->token < y->token ? -1 : 1;
+	return strcmp(r->members[x->member].id, r->members[y->member].id);
+}
+
+static int
+ring_build_common(struct ring *r, const struct ring_member *members,
+    size_t nmembers, unsigned vnodes, unsigned n, int ordered, char **err)
 {
 	size_t i, t;
 	unsigned v;
 
 	memset(r, 0, sizeof(*r));
-	if (nmembers == 0)
+	if (nmembers == 0 && !ordered)
 		return qerr_set(err, QERR_INVALID, "a ring needs members");
 	if (vnodes == 0 || vnodes > 4096)
 		return qerr_set(err, QERR_INVALID,
@@ -106,37 +118,70 @@ ring_build(struct ring *r, const struct ring_member *members,
 		return qerr_set(err, QERR_INVALID,
 		    "replication factor must be 1..%d, not %u", RING_MAX_N, n);
 	r->n = n;
-	r->members = xcalloc(nmembers, sizeof(*r->members));
+	r->members = xcalloc(nmembers + 1, sizeof(*r->members));
 	for (i = 0; i < nmembers; i++) {
 		r->members[i].id = xstrdup(members[i].id);
 		r->members[i].rack = xstrdup(members[i].rack ?
 		    members[i].rack : "");
+		r->members[i].passive = ordered && members[i].passive;
+		r->nactive += !r->members[i].passive;
 	}
 	r->nmembers = nmembers;
 	/* Member order must not depend on how each node listed them. */
-	qsort(r->members, nmembers, sizeof(*r->members), member_compare);
-	for (i = 1; i < nmembers; i++)
-		if (strcmp(r->members[i - 1].id, r->members[i].id) == 0) {
+	if (!ordered)
+		qsort(r->members, nmembers, sizeof(*r->members),
+		    member_compare);
+	for (i = 0; i < nmembers; i++) {
+		size_t k;
+
+		for (k = ordered ? 0 : i; k < i; k++)
+			if (strcmp(r->members[k].id, r->members[i].id) == 0)
+				break;
+		if ((!ordered && i > 0 && strcmp(r->members[i - 1].id,
+		    r->members[i].id) == 0) || (ordered && k < i)) {
 			qerr_set(err, QERR_INVALID, "member \"%s\" listed "
 			    "twice", r->members[i].id);
 			ring_release(r);
 			return QERR_INVALID;
 		}
+	}
 
-	r->ntokens = nmembers * vnodes;
-	r->tokens = xcalloc(r->ntokens, sizeof(*r->tokens));
-	for (i = 0, t = 0; i < nmembers; i++)
+	r->ntokens = r->nactive * vnodes;
+	r->tokens = xcalloc(r->ntokens + 1, sizeof(*r->tokens));
+	for (i = 0, t = 0; i < nmembers; i++) {
+		if (r->members[i].passive)
+			continue;
 		for (v = 0; v < vnodes; v++, t++) {
 			r->tokens[t].token = token_of(r->members[i].id, v);
 			r->tokens[t].member = (uint32_t)i;
 		}
-	qsort(r->tokens, r->ntokens, sizeof(*r->tokens), token_compare);
+	}
+	if (ordered)
+		qsort_r(r->tokens, r->ntokens, sizeof(*r->tokens),
+		    token_compare_by_id, r);
+	else
+		qsort(r->tokens, r->ntokens, sizeof(*r->tokens),
+		    token_compare);
 
-	r->prefs = xcalloc(r->ntokens * n, sizeof(*r->prefs));
-	r->nprefs = xcalloc(r->ntokens, sizeof(*r->nprefs));
+	r->prefs = xcalloc(r->ntokens * n + 1, sizeof(*r->prefs));
+	r->nprefs = xcalloc(r->ntokens + 1, sizeof(*r->nprefs));
 	for (t = 0; t < r->ntokens; t++)
 		r->nprefs[t] = compute_preference(r, t, &r->prefs[t * n]);
 	return 0;
+}
+
+int
+ring_build(struct ring *r, const struct ring_member *members,
+    size_t nmembers, unsigned vnodes, unsigned n, char **err)
+{
+	return ring_build_common(r, members, nmembers, vnodes, n, 0, err);
+}
+
+int
+ring_build_ordered(struct ring *r, const struct ring_member *members,
+    size_t nmembers, unsigned vnodes, unsigned n, char **err)
+{
+	return ring_build_common(r, members, nmembers, vnodes, n, 1, err);
 }
 
 void
@@ -174,7 +219,11 @@ token_for(const struct ring *r, uint64_t hash)
 unsigned
 ring_preference_list(const struct ring *r, uint64_t hash, uint32_t *out)
 {
-	size_t t = token_for(r, hash);
+	size_t t;
+
+	if (r->ntokens == 0)
+		return 0;
+	t = token_for(r, hash);
 
 	memcpy(out, &r->prefs[t * r->n], r->nprefs[t] * sizeof(*out));
 	return r->nprefs[t];
@@ -183,10 +232,15 @@ ring_preference_list(const struct ring *r, uint64_t hash, uint32_t *out)
 unsigned
 ring_walk(const struct ring *r, uint64_t hash, uint32_t *out)
 {
-	size_t t = token_for(r, hash), k;
-	unsigned got = ring_preference_list(r, hash, out);
+	size_t t, k;
+	unsigned got;
 
-	for (k = 0; k < r->ntokens && got < r->nmembers; k++) {
+	if (r->ntokens == 0)
+		return 0;
+	t = token_for(r, hash);
+	got = ring_preference_list(r, hash, out);
+
+	for (k = 0; k < r->ntokens && got < r->nactive; k++) {
 		uint32_t m = r->tokens[(t + k) % r->ntokens].member;
 
 		if (!chosen(out, got, m))

@@ -24,6 +24,7 @@
 struct ring_member {
 	char	*id;
 	char	*rack;		/* "" when racks are not used */
+	int	 passive;	/* a member without tokens (ring_build_ordered) */
 };
 
 struct ring_token {
@@ -39,6 +40,7 @@ struct ring {
 	unsigned		 n;		/* replicas per key */
 	uint32_t		*prefs;		/* n per token: preference lists */
 	unsigned		*nprefs;	/* entries used per token (<= n) */
+	size_t			 nactive;	/* members with tokens */
 };
 
 /*
@@ -46,6 +48,17 @@ struct ring {
  * each and replication factor n (1..RING_MAX_N).  Copies what it keeps.
  */
 int	ring_build(struct ring *r, const struct ring_member *members,
+	    size_t nmembers, unsigned vnodes, unsigned n, char **err);
+/*
+ * The same for a node whose member indexes must stay what they are (its
+ * peer and failure-detector tables are indexed by them): members keep the
+ * order given, passive ones get no tokens (joining or leaving members in
+ * one of the two rings of a membership change, see cluster.h), and ties
+ * between equal tokens are broken by id, so every node still builds the
+ * same ring in terms of ids.  No active member at all is allowed (a node
+ * that has not joined yet): every preference list is then empty.
+ */
+int	ring_build_ordered(struct ring *r, const struct ring_member *members,
 	    size_t nmembers, unsigned vnodes, unsigned n, char **err);
 void	ring_release(struct ring *r);
 

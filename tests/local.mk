@@ -30,7 +30,8 @@ SH_TESTS = tests/sh/t0300-cluster-basic.sh \
 	tests/sh/t0330-bad-clients.sh tests/sh/t0340-lifecycle.sh \
 	tests/sh/t0350-quorumctl.sh \
 	tests/sh/t0400-hinted-handoff.sh tests/sh/t0410-anti-entropy.sh \
-	tests/sh/t0415-tombstones.sh tests/sh/t0420-partition.sh
+	tests/sh/t0415-tombstones.sh tests/sh/t0420-partition.sh \
+	tests/sh/t0500-join-leave.sh
 TESTS += $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS)
 
@@ -38,6 +39,11 @@ check_PROGRAMS += tests/unit/test_ring
 TESTS += tests/unit/test_ring
 tests_unit_test_ring_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ring_LDADD = replication/libqrepl.a $(CAUSAL_LIBS) $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/test_cluster
+TESTS += tests/unit/test_cluster
+tests_unit_test_cluster_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_cluster_LDADD = replication/libqrepl.a $(CAUSAL_LIBS) $(UNIT_LIBS)
 
 check_PROGRAMS += tests/unit/test_hints
 TESTS += tests/unit/test_hints

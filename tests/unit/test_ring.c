@@ -19,6 +19,7 @@ make_members(struct ring_member *m, char (*ids)[16], unsigned n,
 	static char rack_names[8][8];
 	unsigned i;
 
+	memset(m, 0, n * sizeof(*m));
 	for (i = 0; i < n; i++) {
 		snprintf(ids[i], 16, "n%u", i + 1);
 		m[i].id = ids[i];
@@ -142,6 +143,66 @@ test_small_and_bad_rings(void **state)
 	free(err);
 }
 
+/*
+ * A node's own member order (ring_build_ordered): the preference lists are
+ * the same, in ids, as a sorted ring's; passive members get no tokens; a
+ * ring without any active member is empty, not an error.
+ */
+static void
+test_ordered_and_passive(void **state)
+{
+	struct ring_member m[5], rev[5];
+	char ids[5][16];
+	struct ring a, b, c;
+	uint32_t pa[RING_MAX_N], pb[RING_MAX_N], pc[RING_MAX_N];
+	unsigned i, k, moved = 0;
+
+	(void)state;
+	make_members(m, ids, 5, 0);
+	for (i = 0; i < 5; i++)
+		rev[i] = m[4 - i];
+	assert_int_equal(ring_build(&a, m, 5, 32, 3, NULL), 0);
+	assert_int_equal(ring_build_ordered(&b, rev, 5, 32, 3, NULL), 0);
+	rev[0].passive = 1;			/* n5: joining or leaving */
+	assert_int_equal(ring_build_ordered(&c, rev, 5, 32, 3, NULL), 0);
+	assert_int_equal(c.nactive, 4);
+	assert_int_equal(c.ntokens, 4 * 32);
+	for (k = 0; k < 1000; k++) {
+		char key[32];
+		uint64_t h;
+
+		snprintf(key, sizeof(key), "/k%u", k);
+		h = key_hash(key, strlen(key));
+		assert_int_equal(ring_preference_list(&a, h, pa), 3);
+		assert_int_equal(ring_preference_list(&b, h, pb), 3);
+		assert_int_equal(ring_preference_list(&c, h, pc), 3);
+		for (i = 0; i < 3; i++) {
+			assert_string_equal(a.members[pa[i]].id,
+			    b.members[pb[i]].id);
+			assert_string_not_equal(c.members[pc[i]].id, "n5");
+		}
+		/* Without n5, only keys that had n5 change their list. */
+		for (i = 0; i < 3; i++)
+			if (strcmp(a.members[pa[i]].id, "n5") == 0)
+				break;
+		moved += i < 3;
+		if (i == 3)
+			for (i = 0; i < 3; i++)
+				assert_string_equal(a.members[pa[i]].id,
+				    c.members[pc[i]].id);
+	}
+	assert_true(moved > 0);
+	ring_release(&a);
+	ring_release(&b);
+	ring_release(&c);
+	for (i = 0; i < 5; i++)
+		rev[i].passive = 1;
+	assert_int_equal(ring_build_ordered(&c, rev, 5, 32, 3, NULL), 0);
+	assert_int_equal(ring_preference_list(&c, 42, pc), 0);
+	assert_int_equal(ring_walk(&c, 42, pc), 0);
+	ring_release(&c);
+}
+
 int
 main(void)
 {
@@ -150,6 +211,7 @@ main(void)
 		cmocka_unit_test(test_tokens_distinct_and_balanced),
 		cmocka_unit_test(test_racks_spread),
 		cmocka_unit_test(test_small_and_bad_rings),
+		cmocka_unit_test(test_ordered_and_passive),
 	};
 
 	return cmocka_run_group_tests_name("ring", tests, NULL, NULL);
