@@ -511,6 +511,51 @@ pending_replace(struct store_op *op, struct pending *p, struct vset *merged)
 	op->staged = 1;
 }
 
+/*
+ * A write whose request id names a version this node already holds live:
+ * the client sent it again (its answer was lost or late).  Make the delta
+ * that version itself, so the retry names no second dot: replicas that
+ * have it change nothing, the others get it.  0 when there is no such
+ * version, or its data is not readable yet (staged in this very batch):
+ * the retry is then written anew, and retired request ids keep the two
+ * copies one write (causal.h).
+ */
+static int
+delta_of_held_copy(struct store *st, struct store_op *op,
+    const struct pending *p)
+{
+	const struct store_write *w = &op->w;
+	struct version v;
+	size_t i;
+	char *err = NULL;
+
+	for (i = 0; i < p->s.n; i++)
+		if (p->s.v[i].reqid == w->reqid)
+			break;
+	if (w->reqid == 0 || i == p->s.n)
+		return 0;
+	version_copy(&v, &p->s.v[i]);
+	if (!v.tombstone && data_load(st, st->rdefault, op->key, op->klen, &v,
+	    &err) < 0) {
+		free(err);
+		version_release(&v);
+		return 0;
+	}
+	vset_init(&op->delta);
+	if (w->ctx != NULL) {
+		cc_copy(&op->delta.cc, w->ctx);
+		for (i = 0; i < p->s.n; i++)
+			if (cc_contains(w->ctx, p->s.v[i].dot.node,
+			    p->s.v[i].dot.counter))
+				cc_retire_version(&op->delta.cc, &p->s.v[i]);
+	}
+	cc_unretire(&op->delta.cc, v.reqid);
+	cc_add(&op->delta.cc, v.dot.node, v.dot.counter);
+	vset_insert(&op->delta, &v);
+	version_release(&v);
+	return 1;
+}
+
 static int
 apply_write(struct store *st, struct store_op *op, leveldb_writebatch_t *wb)
 {
@@ -543,7 +588,8 @@ apply_write(struct store *st, struct store_op *op, leveldb_writebatch_t *wb)
 	tmpl.meta_len = w->meta_len;
 	tmpl.data = (void *)w->data;
 	tmpl.data_len = w->data_len;
-	vset_write_delta(&p->s, w->ctx, w->node, &tmpl, &op->delta);
+	if (!delta_of_held_copy(st, op, p))
+		vset_write_delta(&p->s, w->ctx, w->node, &tmpl, &op->delta);
 	if ((rc = merge_stage(st, op->key, op->klen, &p->s, p->found,
 	    &op->delta, wb, &merged, &changed, &op->err)) < 0) {
 		vset_release(&op->delta);

@@ -523,6 +523,43 @@ test_concurrent_writers_one_key(void **state)
 	vset_release(&s);
 }
 
+/* A retry (same request id) of a write this node holds names no new dot,
+ * whichever node coordinates it; its delta carries the held copy. */
+static void
+test_retry_reuses_held_copy(void **state)
+{
+	struct fixture *f = *state;
+	struct store_write w = { .node = "A", .ts_us = 5, .reqid = 77,
+	    .data = "once", .data_len = 4 };
+	struct vset d1, d2, s;
+	struct dot dot1, dot2;
+	char *err = NULL;
+
+	assert_int_equal(store_write(f->st, "/retry", 6, &w, &d1, &dot1,
+	    &err), 0);
+	w.node = "B";
+	w.retry = 1;
+	assert_int_equal(store_write(f->st, "/retry", 6, &w, &d2, &dot2,
+	    &err), 0);
+	assert_string_equal(dot2.node, "A");
+	assert_int_equal(dot2.counter, dot1.counter);
+	assert_int_equal(d2.n, 1);
+	assert_memory_equal(d2.v[0].data, "once", 4);
+	get(f->st, "/retry", 1, &s);
+	assert_int_equal(s.n, 1);
+	/* Another replica merging the retry's delta gets the one version. */
+	assert_int_equal(store_merge(f->st2, "/retry", 6, &d2, NULL, &err), 0);
+	vset_release(&s);
+	get(f->st2, "/retry", 1, &s);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.v[0].dot.node, "A");
+	vset_release(&s);
+	vset_release(&d1);
+	vset_release(&d2);
+	dot_release(&dot1);
+	dot_release(&dot2);
+}
+
 /* An async write with early(): the delta is handed over before the sync,
  * once per op, then the staged hook, then done(). */
 struct early_log {
@@ -692,6 +729,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_concurrent_writers_one_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_reuses_held_copy, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_early_handover, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_change_hook_digests,
