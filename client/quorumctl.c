@@ -942,6 +942,7 @@ cmd_cleanup(struct ctl *c)
 		fflush(stdout);
 		if ((rc = qc_request(qc, (int)i, &env, &reply, &err)) < 0) {
 			printf(" refused\n");
+			fflush(stdout);
 			status = fail(rc, qc_node_addr(qc, i), err);
 			err = NULL;
 			continue;
