@@ -264,8 +264,13 @@ page_push(struct cleanup_job *job, struct qc *qc, struct cl_page *p,
 	if (reply != NULL)
 		qc_reply_free(reply);
 	if (rc < 0) {
-		/* Not asked again in this run: its keys are skipped. */
-		job->down[m] = 2;
+		/*
+		 * An owner that did not answer is not asked again in this
+		 * run (no timeout per page): its keys are skipped.  Any
+		 * other failure skips this page's keys only.
+		 */
+		if (rc == QERR_TIMEOUT || rc == QERR_UNAVAIL || rc == QERR_IO)
+			job->down[m] = 2;
 		if (asprintf(&msg, "owner %s did not take the keys: %s",
 		    job->ring.members[m].id, err ? err : "?") < 0)
 			abort();
@@ -353,7 +358,8 @@ cl_work(void *arg)
 	struct qc_options qo;
 	struct qc *qc = NULL;
 	char *err = NULL;
-	size_t t;
+	uint64_t lo = 0, hi = 0;
+	size_t t, run = 0;		/* tokens in the span so far */
 	unsigned j;
 	int rc;
 
@@ -368,19 +374,38 @@ cl_work(void *arg)
 	/*
 	 * Token t owns the hashes after the previous token up to its own
 	 * (ring.h: a key belongs to the first token at or after its hash).
+	 * Neighbouring tokens this node does not replicate make one span,
+	 * so pages fill up however many vnodes there are.
 	 */
-	for (t = 0; t < r->ntokens && atomic_load(&job->stop) == 0; t++) {
-		const uint32_t *pref = &r->prefs[t * r->n];
-		uint64_t lo, hi = r->tokens[t].token;
+	for (t = 0; t <= r->ntokens && rc >= 0 &&
+	    atomic_load(&job->stop) == 0; t++) {
+		int ours = 1;
 
-		lo = r->tokens[(t + r->ntokens - 1) % r->ntokens].token + 1;
-		if (r->ntokens > 1 && lo - 1 == hi)
-			continue;	/* a token equal to the one before */
-		for (j = 0; j < r->nprefs[t]; j++)
-			if (pref[j] == job->self)
-				break;
-		if (j < r->nprefs[t])
-			continue;	/* a range this node replicates */
+		if (t < r->ntokens) {
+			const uint32_t *pref = &r->prefs[t * r->n];
+
+			ours = 0;
+			for (j = 0; j < r->nprefs[t]; j++)
+				ours |= pref[j] == job->self;
+		}
+		if (!ours) {
+			if (run == 0)
+				lo = r->tokens[(t + r->ntokens - 1) %
+				    r->ntokens].token + 1;
+			hi = r->tokens[t].token;
+			run++;
+			continue;
+		}
+		if (run == 0)
+			continue;
+		if (run == r->ntokens) {	/* the whole ring */
+			lo = 0;
+			hi = UINT64_MAX;
+		} else if (lo - 1 == hi) {
+			run = 0;
+			continue;	/* tokens equal to the one before */
+		}
+		run = 0;
 		if (lo <= hi)
 			rc = cl_span(job, qc, lo, hi, &err);
 		else {
@@ -388,8 +413,6 @@ cl_work(void *arg)
 			if (rc >= 0 && hi != UINT64_MAX)
 				rc = cl_span(job, qc, 0, hi, &err);
 		}
-		if (rc < 0)
-			break;
 	}
 out:
 	if (rc < 0)

@@ -25,7 +25,7 @@ ok "preload: $(j_acked_between preload 0 9999999999) writes acknowledged" \
 # meanwhile finds the change under way.
 "$QUORUMD" --id n4 --data-dir "$T_DIR/n4" --listen "$(node_addr 4)" \
 	--seeds "$(node_addr 1)" --pid-file "$T_DIR/n4.pid" --daemon \
-	$T_FLAGS --stream-rate 30000 2>>"$T_DIR/n4.log"
+	$T_FLAGS --stream-rate 80000 2>>"$T_DIR/n4.log"
 ok "n4 starts with --seeds" wait_until 20 "$Q" --node "$(node_addr 4)" \
 	--timeout-ms 500 status
 T_NODES=4
