@@ -446,6 +446,8 @@ cl_done(void *arg)
 	Quorum__Envelope env;
 
 	n->cleanup = NULL;
+	stats_count(&n->stats, ST_CLEANUP_KEYS_REMOVED, t->keys_removed);
+	stats_count(&n->stats, ST_CLEANUP_KEYS_SKIPPED, t->keys_skipped);
 	log_info("cleanup: %llu keys not owned here, %llu handed off, "
 	    "%llu removed, %llu skipped, %llu bytes, %llu ms%s%s",
 	    (unsigned long long)t->keys_scanned,

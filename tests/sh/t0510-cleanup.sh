@@ -9,7 +9,7 @@
 # every acknowledged write reads back with R=2.
 . "$(dirname "$0")/lib.sh"
 T_NET=71
-plan 20
+plan 21
 cluster_start 3 --timeout-ms 2000 --gossip-interval-ms 100 \
 	--ae-interval-ms 0 --purge-interval-ms 0
 . "$(dirname "$0")/../jepsen/lib-jepsen.sh"
@@ -84,6 +84,9 @@ t1=$(date +%s.%N)
 sed 's/^/# /' "$T_DIR/all.out"
 diag "cleanup of 4 nodes: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
 ok "it skipped nothing" test "$(field skipped all.out)" -eq 0
+stat_sum() { "$Q" --nodes "$NODES" stats | awk -v c="$1" '$1 == c { s += $2 } END { print s + 0 }'; }
+is "$(stat_sum cleanup_keys_removed)" "$(field removed all.out)" \
+	"the nodes' cleanup_keys_removed counters add up to the keys removed"
 ok "check-replicas: none missing and no copy outside the preference lists" \
 	sh -c "'$Q' --nodes '$NODES' check-replicas >'$T_DIR/check2' 2>&1 &&
 	grep -q ' 0 missing replicas.* 0 copies outside' '$T_DIR/check2'"
