@@ -2,15 +2,18 @@
  * cleanup.c - hand off, then drop, the keys this node no longer owns; see
  * cleanup.h for the contract.
  *
- * The job (on a disk-pool thread) goes range by range through its copy of
- * the read ring; a range whose preference list holds this node is left
- * alone.  The others are read in pages (hash order, resuming after the
- * page's last key, as KeyStatesRequest pages do), and each page is pushed
- * to the owners as one KeyStates per owner holding the page's keys it
- * owns.  The keys every owner acknowledged are removed, each only if its
- * record is still the one sent.  The per-key preference list is computed
- * again (not taken from the range) so that a key is never removed from a
- * node that replicates it, whatever the range boundaries are.
+ * The job (on a disk-pool thread) goes through its copy of the read ring;
+ * ranges whose preference list holds this node are left alone, and each
+ * run of neighbouring ranges that do not is one span.  A span is read in
+ * pages (hash order, resuming after the page's last key, as
+ * KeyStatesRequest pages do; at most CL_PAGE_KEYS keys and about
+ * CL_PAGE_BYTES of data), and each page is pushed to the owners as one
+ * KeyStates per owner holding the page's keys it owns.  The keys every
+ * owner acknowledged are removed, each only if its record is still the
+ * one sent, the page's removals together (one group commit).  The per-key
+ * preference list is computed again (not taken from the range) so that a
+ * key is never removed from a node that replicates it, whatever the range
+ * boundaries are.
  */
 #include <pthread.h>
 #include <stdatomic.h>
