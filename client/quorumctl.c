@@ -42,6 +42,7 @@ struct ctl {
 	int			 strict;
 	int			 long_list;
 	unsigned		 wait_s;
+	int			 one_node;	/* --node given */
 };
 
 static void
@@ -66,6 +67,9 @@ usage(FILE *f)
 "                      member that is joining: cancel its join\n"
 "  check-replicas      scan every member's store and check that each key\n"
 "                      is on all N members of its preference list\n"
+"  cleanup             each member in turn (or the --node given) hands the\n"
+"                      keys it no longer owns to their owners, then drops\n"
+"                      its copies; refused during a membership change\n"
 "  stats               counters and latency percentiles of every node\n"
 "  dump                every key each node given holds in its own store,\n"
 "                      with its record digest and versions (no quorum)\n"
@@ -878,6 +882,100 @@ cmd_dump(struct ctl *c)
 	return status;
 }
 
+/*
+ * cleanup: the --node given, or every member that has not left (as the
+ * first node that answers lists them), one after the other: a node
+ * reads, pushes and removes on its own, so one at a time keeps the load
+ * on the owners to one stream.
+ */
+static int
+cmd_cleanup(struct ctl *c)
+{
+	Quorum__Envelope *ring = NULL;
+	struct qc_options o = c->opt;
+	struct qc *qc = NULL;
+	char *addrs = NULL, *joined, *err = NULL;
+	size_t i;
+	int rc, status = 0;
+	uint64_t scanned = 0, handed = 0, removed = 0, skipped = 0;
+
+	if (!c->one_node) {
+		Quorum__RingResponse *rr;
+
+		if ((rc = ring_of(c, -1, &ring, &err)) < 0)
+			return fail(rc, "cleanup", err);
+		if (ring->body_case != QUORUM__ENVELOPE__BODY_RING_RESPONSE) {
+			qc_reply_free(ring);
+			return fail(QERR_PROTO, "cleanup",
+			    xstrdup("unexpected answer"));
+		}
+		rr = ring->ring_response;
+		for (i = 0; i < rr->n_members; i++) {
+			if (strcmp(rr->members[i]->ring_state, "left") == 0)
+				continue;
+			if (asprintf(&joined, "%s%s%s", addrs ? addrs : "",
+			    addrs ? "," : "", rr->members[i]->address) < 0)
+				abort();
+			free(addrs);
+			addrs = joined;
+		}
+		qc_reply_free(ring);
+		o.nodes = addrs;
+	}
+	/* A run takes as long as its keys take: wait long for the answer. */
+	o.timeout_ms = c->opt.timeout_ms ? c->opt.timeout_ms * 60 : 600000;
+	if ((rc = qc_open(&o, &qc, &err)) < 0) {
+		free(addrs);
+		return fail(rc, "nodes", err);
+	}
+	for (i = 0; i < qc_node_count(qc); i++) {
+		Quorum__Envelope env, *reply;
+		Quorum__CleanupRequest cr;
+		Quorum__CleanupResponse *r;
+
+		quorum__envelope__init(&env);
+		quorum__cleanup_request__init(&cr);
+		env.body_case = QUORUM__ENVELOPE__BODY_CLEANUP_REQUEST;
+		env.cleanup_request = &cr;
+		printf("cleanup %zu/%zu: %s ...", i + 1, qc_node_count(qc),
+		    qc_node_addr(qc, i));
+		fflush(stdout);
+		if ((rc = qc_request(qc, (int)i, &env, &reply, &err)) < 0) {
+			printf(" refused\n");
+			fflush(stdout);
+			status = fail(rc, qc_node_addr(qc, i), err);
+			err = NULL;
+			continue;
+		}
+		if (reply->body_case != QUORUM__ENVELOPE__BODY_CLEANUP_RESPONSE) {
+			printf(" failed\n");
+			qc_reply_free(reply);
+			status = fail(QERR_PROTO, qc_node_addr(qc, i),
+			    xstrdup("unexpected answer"));
+			continue;
+		}
+		r = reply->cleanup_response;
+		printf(" %" PRIu64 " keys not owned, %" PRIu64 " handed off, %"
+		    PRIu64 " removed, %" PRIu64 " skipped, %" PRIu64 " bytes, %"
+		    PRIu64 " ms%s%s\n", r->keys_scanned, r->keys_handed_off,
+		    r->keys_removed, r->keys_skipped, r->bytes_sent,
+		    r->elapsed_ms, r->error[0] ? "; " : "", r->error);
+		scanned += r->keys_scanned;
+		handed += r->keys_handed_off;
+		removed += r->keys_removed;
+		skipped += r->keys_skipped;
+		if (r->error[0] != '\0' || r->keys_skipped > 0)
+			status = EXIT_CLUSTER;
+		qc_reply_free(reply);
+	}
+	printf("cleanup: %" PRIu64 " keys scanned, %" PRIu64 " handed off, %"
+	    PRIu64 " removed, %" PRIu64 " skipped\n", scanned, handed,
+	    removed, skipped);
+	qc_close(qc);
+	free(addrs);
+	return status;
+}
+
 /* Anti-entropy now on each node given, one after the other. */
 static int
 cmd_repair(struct ctl *c, const char *peer)
@@ -966,12 +1064,12 @@ cmd_wait(struct ctl *c)
 
 enum {
 	OPT_NODES = 256, OPT_R, OPT_W, OPT_TIMEOUT, OPT_CONTEXT, OPT_BLIND,
-	OPT_CONTEXT_OUT, OPT_SIBLINGS_DIR, OPT_WAIT, OPT_STRICT,
+	OPT_CONTEXT_OUT, OPT_SIBLINGS_DIR, OPT_WAIT, OPT_STRICT, OPT_NODE,
 };
 
 static const struct option options[] = {
 	{ "nodes", required_argument, NULL, OPT_NODES },
-	{ "node", required_argument, NULL, OPT_NODES },
+	{ "node", required_argument, NULL, OPT_NODE },
 	{ "r", required_argument, NULL, OPT_R },
 	{ "w", required_argument, NULL, OPT_W },
 	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
@@ -1034,6 +1132,11 @@ main(int argc, char **argv)
 		switch (ch) {
 		case OPT_NODES:
 			c.opt.nodes = optarg;
+			c.one_node = 0;
+			break;
+		case OPT_NODE:
+			c.opt.nodes = optarg;
+			c.one_node = 1;
 			break;
 		case OPT_R:
 			if (parse_count("r", optarg, 16, &c.opt.r) < 0)
@@ -1142,6 +1245,9 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "check-replicas") == 0) {
 		NEED_ARGS(0, 0);
 		rc = cmd_check_replicas(&c);
+	} else if (strcmp(cmd, "cleanup") == 0) {
+		NEED_ARGS(0, 0);
+		rc = cmd_cleanup(&c);
 	} else {
 		fprintf(stderr, "quorumctl: unknown command \"%s\"\n", cmd);
 		rc = EXIT_USAGE;

@@ -5,6 +5,7 @@ replication_libqrepl_a_SOURCES = \
 	replication/config.c replication/config.h \
 	replication/conn.c replication/conn.h \
 	replication/antientropy.c \
+	replication/cleanup.c replication/cleanup.h \
 	replication/cluster.c replication/cluster.h \
 	replication/coord.c \
 	replication/diskpool.c replication/diskpool.h \

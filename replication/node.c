@@ -26,6 +26,7 @@
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
 #include "proto/frame.h"
+#include "replication/cleanup.h"
 #include "replication/node.h"
 #include "replication/node_int.h"
 
@@ -332,6 +333,9 @@ node_on_frame(struct conn *c, Quorum__Envelope *env, void *arg)
 	case QUORUM__ENVELOPE__BODY_LEAVE_REQUEST:
 		rebal_serve_leave(n, c, env);
 		break;
+	case QUORUM__ENVELOPE__BODY_CLEANUP_REQUEST:
+		cleanup_serve(n, c, env);
+		break;
 	default:
 		stats_count(&n->stats, ST_BAD_FRAMES, 1);
 		conn_send_error(c, env->request_id, QERR_PROTO,
@@ -525,6 +529,7 @@ node_cluster_changed(struct node *n)
 	    cluster_in_change(&n->cluster) ? ", a change under way" : "");
 	ae_ring_changed(n);
 	rebal_changed(n);
+	cleanup_ring_changed(n);
 }
 
 /* ---- lifecycle ---- */
@@ -785,6 +790,7 @@ node_free(struct node *n)
 	handoff_stop(n->handoff);
 	ae_stop(n);
 	purge_stop(n);
+	cleanup_stop(n);
 	/*
 	 * Disk work under way completes (and syncs) before the store closes;
 	 * then requests to peers fail.  Whatever those failures start runs

@@ -56,6 +56,7 @@ struct node {
 	struct handoff		*handoff;
 	struct antientropy	*ae;
 	struct purge		*purge;
+	struct cleanup_job	*cleanup;	/* the run under way, or NULL */
 	struct diskpool_batch	 wbatch;	/* the store writer's */
 	struct diskpool_batch	 sbatch;	/* its staged writes */
 	struct conn		**conns;	/* accepted, still open */

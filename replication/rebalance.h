@@ -33,7 +33,8 @@
  *     anti-entropy with every peer, for writes it missed while down.
  *
  * Old owners keep their copies (as Dynamo and Cassandra do until a
- * cleanup): quorumctl check-replicas reports them as extra copies.
+ * cleanup): quorumctl check-replicas reports them as extra copies, and
+ * quorumctl cleanup (cleanup.h) hands them off and drops them.
  *
  * One change at a time: a join or leave is refused while a member is
  * JOINING or LEAVING.  A leave is refused when fewer than N members would

@@ -14,6 +14,7 @@ static const char *counter_names[ST__COUNT] = {
 	"hinted_writes", "hints_stored", "hints_delivered", "hints_received",
 	"ae_sessions", "ae_keys_repaired", "ae_bytes",
 	"tombstones_purged",
+	"cleanup_keys_removed", "cleanup_keys_skipped",
 };
 
 static const char *hist_names[SH__COUNT] = {

@@ -679,6 +679,55 @@ apply_purge(struct store *st, struct store_op *op, leveldb_writebatch_t *wb)
 }
 
 /*
+ * Remove a key's record, the data chunks of its versions and its index
+ * row, when its record digest is still op->digest (0: any): the node
+ * handed exactly that state to the key's owners, so a write that arrived
+ * since is never dropped; it stays for the next cleanup.  Unlike a purge
+ * nothing stays behind, not even the causal context: only a node that is
+ * no longer a replica of the key does this, and should it own the key
+ * again it gets the key back from the owners, as a new node does.
+ */
+static int
+apply_remove(struct store *st, struct store_op *op, leveldb_writebatch_t *wb)
+{
+	struct kbuf kb = { 0 };
+	struct pending *p;
+	size_t i, c, prefix_len;
+	int rc;
+
+	if ((rc = key_validate(op->key, op->klen, &op->err)) < 0 ||
+	    (rc = pending_get(st, op->key, op->klen, &p, &op->err)) < 0)
+		return rc;
+	if (!p->found)
+		return 0;
+	op->old_digest = record_digest(op->key, op->klen, &p->s);
+	if (op->digest != 0 && op->old_digest != op->digest)
+		return 0;
+	for (i = 0; i < p->s.n; i++) {
+		data_key_prefix(&kb, op->key, op->klen, &p->s.v[i].dot);
+		prefix_len = kb.len;
+		for (c = 0; c < chunk_count(&p->s.v[i]); c++) {
+			kb.len = prefix_len;
+			kbuf_put_be32(&kb, (uint32_t)c);
+			leveldb_writebatch_delete(wb, kb.p, kb.len);
+		}
+	}
+	record_key(&kb, op->key, op->klen);
+	leveldb_writebatch_delete(wb, kb.p, kb.len);
+	hash_key(&kb, key_hash(op->key, op->klen), op->key, op->klen);
+	leveldb_writebatch_delete(wb, kb.p, kb.len);
+	free(kb.p);
+	/* A later op of the batch on this key sees it absent. */
+	vset_release(&p->s);
+	vset_init(&p->s);
+	p->found = 0;
+	op->new_digest = 0;
+	op->staged = 1;
+	op->changed = 1;
+	return 1;
+}
+
+/*
  * Run one batch: stage every op in order, write what was staged with one
  * sync, then (the write done) call the change hook for every change.
  */
@@ -705,6 +754,9 @@ batch_run(struct store *st, struct store_op *head)
 			break;
 		case STORE_OP_PURGE:
 			op->rc = apply_purge(st, op, wb);
+			break;
+		case STORE_OP_REMOVE:
+			op->rc = apply_remove(st, op, wb);
 			break;
 		default:
 			op->rc = qerr_set(&op->err, QERR_INVALID, "no such op");
@@ -1108,6 +1160,21 @@ store_purge_if(struct store *st, const char *key, size_t klen,
 	op.key = key;
 	op.klen = klen;
 	op.older_than_us = older_than_us;
+	op.digest = digest;
+	store_run(st, &op);
+	return op_result(&op, err);
+}
+
+int
+store_remove_if(struct store *st, const char *key, size_t klen,
+    uint64_t digest, char **err)
+{
+	struct store_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.kind = STORE_OP_REMOVE;
+	op.key = key;
+	op.klen = klen;
 	op.digest = digest;
 	store_run(st, &op);
 	return op_result(&op, err);

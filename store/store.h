@@ -185,6 +185,17 @@ int	store_purge_if(struct store *st, const char *key, size_t klen,
 	    int64_t older_than_us, uint64_t digest, char **err);
 
 /*
+ * Remove a key altogether, only if its record's digest is still digest (0:
+ * any): the record, every data chunk and the index row go in one synced
+ * batch, and the change hook sees the digest become 0.  Unlike a purge no
+ * causal context stays, so only a node that is not a replica of the key
+ * may do this (quorumctl cleanup, once the key's owners hold what it had).
+ * Returns 1 when removed, 0 if absent or changed since.
+ */
+int	store_remove_if(struct store *st, const char *key, size_t klen,
+	    uint64_t digest, char **err);
+
+/*
  * Asynchronous changes: the calls above are store_run of one op.  The
  * caller fills the inputs, which must stay valid until the op completes,
  * and store_submit queues it for the writer.  Once the batch holding it is
@@ -211,6 +222,7 @@ enum store_op_kind {
 	STORE_OP_WRITE,		/* store_write: w */
 	STORE_OP_MERGE,		/* store_merge: remote */
 	STORE_OP_PURGE,		/* store_purge_if: older_than_us, digest */
+	STORE_OP_REMOVE,	/* store_remove_if: digest */
 };
 struct store_op {
 	enum store_op_kind	 kind;

@@ -17,6 +17,8 @@
 #include "lib/xalloc.h"
 #include "store/key.h"
 #include "store/store.h"
+#include <leveldb/c.h>
+#include "store/store_int.h"
 
 struct fixture {
 	char		 dir[256];
@@ -701,6 +703,77 @@ test_change_hook_digests(void **state)
 	vset_release(&d);
 }
 
+/* LevelDB rows whose key starts with the byte c ('k', 'd' or 'h'). */
+static int
+count_rows(struct store *st, char c)
+{
+	leveldb_iterator_t *it = leveldb_create_iterator(st->db, st->rdefault);
+	int n = 0;
+
+	for (leveldb_iter_seek(it, &c, 1); leveldb_iter_valid(it);
+	    leveldb_iter_next(it)) {
+		size_t klen;
+		const char *k = leveldb_iter_key(it, &klen);
+
+		if (klen == 0 || k[0] != c)
+			break;
+		n++;
+	}
+	leveldb_iter_destroy(it);
+	return n;
+}
+
+/*
+ * store_remove_if: the record, its data chunks and its index row go, only
+ * for the digest handed off; the change hook sees the digest become 0,
+ * and the key can come back whole by a merge.
+ */
+static void
+test_remove_if(void **state)
+{
+	struct fixture *f = *state;
+	struct changes c = { 0 };
+	size_t n = (2u << 20) + 7, i;
+	char *big = xmalloc(n), *err = NULL;
+	struct vset d, s;
+	uint64_t digest;
+	int keys = 0;
+
+	for (i = 0; i < n; i++)
+		big[i] = (char)(i * 7);
+	store_set_change_hook(f->st, on_change, &c);
+	assert_int_equal(store_put(f->st, "/r", 2, NULL, "A", 1, 0, "m", 1,
+	    big, n, &d, NULL, &err), 0);
+	put(f->st, "/r2", NULL, "A", "stays", NULL);
+	get(f->st, "/r", 0, &s);
+	digest = store_record_digest("/r", 2, &s);
+	vset_release(&s);
+	assert_int_equal(count_rows(f->st, 'd'), 3 + 1);	/* chunks */
+	/* changed since it was handed off: kept */
+	assert_int_equal(store_remove_if(f->st, "/r", 2, digest ^ 1, &err), 0);
+	assert_int_equal(get(f->st, "/r", 1, &s), 1);
+	vset_release(&s);
+	assert_int_equal(store_remove_if(f->st, "/r", 2, digest, &err), 1);
+	assert_true(c.last_old == digest && c.last_new == 0);
+	assert_int_equal(get(f->st, "/r", 1, &s), 0);
+	vset_release(&s);
+	assert_int_equal(store_remove_if(f->st, "/r", 2, 0, &err), 0);
+	store_scan_hash(f->st, 0, UINT64_MAX, count_keys, &keys, &err);
+	assert_int_equal(keys, 1);			/* /r2 only */
+	assert_int_equal(count_rows(f->st, 'd'), 1);
+	assert_int_equal(count_rows(f->st, 'k'), 1);
+	assert_int_equal(count_rows(f->st, 'h'), 1);
+	/* no causal context stayed: the delta merges back in full */
+	assert_int_equal(store_merge(f->st, "/r", 2, &d, NULL, &err), 0);
+	assert_int_equal(get(f->st, "/r", 1, &s), 1);
+	assert_int_equal(s.v[0].data_len, n);
+	assert_memory_equal(s.v[0].data, big, n);
+	assert_true(store_record_digest("/r", 2, &s) == digest);
+	vset_release(&s);
+	vset_release(&d);
+	free(big);
+}
+
 int
 main(void)
 {
@@ -735,6 +808,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_change_hook_digests,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_if, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
