@@ -589,7 +589,7 @@ held_compare(const void *a, const void *b)
 
 static int
 scan_member(struct ctl *c, struct qc *qc, int node, uint32_t member,
-    struct held **h, size_t *nh, char **err)
+    struct held **h, size_t *nh, size_t *cap, char **err)
 {
 	char *after = xstrdup("");
 	int rc = 0, more = 1;
@@ -618,7 +618,10 @@ scan_member(struct ctl *c, struct qc *qc, int node, uint32_t member,
 			Quorum__KeyState *ks = reply->key_states->states[i];
 			struct held *e;
 
-			*h = xreallocarray(*h, *nh + 1, sizeof(**h));
+			if (*nh == *cap) {	/* doubling: a scan is millions */
+				*cap = *cap ? 2 * *cap : 1024;
+				*h = xreallocarray(*h, *cap, sizeof(**h));
+			}
 			e = &(*h)[*nh];
 			if ((rc = wire_vset_from_pb(ks->versions, &e->s,
 			    err)) < 0)
@@ -649,8 +652,8 @@ cmd_check_replicas(struct ctl *c)
 	struct qc_options o = c->opt;
 	struct qc *qc = NULL;
 	struct held *h = NULL;
-	size_t nh = 0, i, j, k, nkeys = 0, missing = 0, missing_keys = 0,
-	    differ = 0, extra = 0, shown = 0;
+	size_t nh = 0, cap = 0, i, j, k, nkeys = 0, missing = 0,
+	    missing_keys = 0, differ = 0, extra = 0, shown = 0;
 	char *addrs = NULL, *joined, *err = NULL;
 	int rc, status = 0, changing = 0;
 
@@ -697,7 +700,7 @@ cmd_check_replicas(struct ctl *c)
 		if (strcmp(rr->members[i]->ring_state, "left") == 0)
 			continue;
 		if ((rc = scan_member(c, qc, (int)i, (uint32_t)i, &h, &nh,
-		    &err)) < 0) {
+		    &cap, &err)) < 0) {
 			status = fail(rc, rr->members[i]->id, err);
 			goto out;
 		}
