@@ -290,36 +290,12 @@ page_push(struct cleanup_job *job, struct qc *qc, struct cl_page *p,
 	return 1;
 }
 
-/*
- * A page's removals are submitted to the store's writer together and
- * waited for together, so they share its syncs (group commit, as a
- * transfer's merges do) instead of paying one each.
- */
-struct remove_wait {
-	pthread_mutex_t	 lock;
-	pthread_cond_t	 cond;
-	size_t		 left;
-};
-
-/* On the writer thread: quick, no store calls (see store_submit). */
-static void
-remove_done(struct store_op *op)
-{
-	struct remove_wait *w = op->arg;
-
-	pthread_mutex_lock(&w->lock);
-	if (--w->left == 0)
-		pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-}
-
 /* Hand a page off to its keys' owners, then drop what all of them took. */
 static int
 page_clean(struct cleanup_job *job, struct qc *qc, struct cl_page *p,
     char **err)
 {
 	struct store_op *ops = xcalloc(p->n + 1, sizeof(*ops));
-	struct remove_wait w;
 	size_t i, nops = 0;
 	uint32_t m;
 	int rc = 0;
@@ -339,24 +315,12 @@ page_clean(struct cleanup_job *job, struct qc *qc, struct cl_page *p,
 		ops[nops].key = p->keys[i];
 		ops[nops].klen = strlen(p->keys[i]);
 		ops[nops].digest = p->digests[i];
-		ops[nops].done = remove_done;
 		nops++;
 	}
 	if (nops == 0)
 		goto out;
-	pthread_mutex_init(&w.lock, NULL);
-	pthread_cond_init(&w.cond, NULL);
-	w.left = nops;
-	for (i = 0; i < nops; i++) {
-		ops[i].arg = &w;
-		store_submit(job->node->store, &ops[i]);
-	}
-	pthread_mutex_lock(&w.lock);
-	while (w.left > 0)
-		pthread_cond_wait(&w.cond, &w.lock);
-	pthread_mutex_unlock(&w.lock);
-	pthread_mutex_destroy(&w.lock);
-	pthread_cond_destroy(&w.cond);
+	/* Together, so the page's removals share the writer's syncs. */
+	store_run_all(job->node->store, ops, nops);
 	for (i = 0; i < nops; i++) {
 		if (ops[i].rc < 0 && rc == 0)
 			rc = qerr_set(err, ops[i].rc, "remove %s: %s",

@@ -376,33 +376,9 @@ rb_account(struct rebalance *rb, size_t bytes)
 	}
 }
 
-/*
- * A page's merges are submitted to the store's writer together and waited
- * for together, so they share the writer's syncs (group commit) instead of
- * paying one each.
- */
-struct page_wait {
-	pthread_mutex_t	 lock;
-	pthread_cond_t	 cond;
-	size_t		 left;
-};
-
-/* On the writer thread: quick, no store calls (see store_submit). */
-static void
-page_op_done(struct store_op *op)
-{
-	struct page_wait *w = op->arg;
-
-	pthread_mutex_lock(&w->lock);
-	if (--w->left == 0)
-		pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-}
-
 static int
 rb_merge_page(struct rebalance *rb, const Quorum__KeyStates *ks, char **err)
 {
-	struct page_wait w;
 	struct store_op *ops = xcalloc(ks->n_states + 1, sizeof(*ops));
 	struct vset *sets = xcalloc(ks->n_states + 1, sizeof(*sets));
 	size_t i, n = 0;
@@ -421,24 +397,14 @@ rb_merge_page(struct rebalance *rb, const Quorum__KeyStates *ks, char **err)
 	}
 	if (rc < 0 || n == 0)
 		goto out;
-	pthread_mutex_init(&w.lock, NULL);
-	pthread_cond_init(&w.cond, NULL);
-	w.left = n;
+	/* Together, so the page's merges share the writer's syncs. */
 	for (i = 0; i < n; i++) {
 		ops[i].kind = STORE_OP_MERGE;
 		ops[i].key = ks->states[i]->key;
 		ops[i].klen = strlen(ks->states[i]->key);
 		ops[i].remote = &sets[i];
-		ops[i].done = page_op_done;
-		ops[i].arg = &w;
-		store_submit(rb->node->store, &ops[i]);
 	}
-	pthread_mutex_lock(&w.lock);
-	while (w.left > 0)
-		pthread_cond_wait(&w.cond, &w.lock);
-	pthread_mutex_unlock(&w.lock);
-	pthread_mutex_destroy(&w.lock);
-	pthread_cond_destroy(&w.cond);
+	store_run_all(rb->node->store, ops, n);
 	for (i = 0; i < n; i++) {
 		if (ops[i].rc < 0 && rc == 0) {
 			rc = ops[i].rc;

@@ -898,15 +898,26 @@ store_submit(struct store *st, struct store_op *op)
 }
 
 void
+store_run_all(struct store *st, struct store_op *ops, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		ops[i].done = NULL;
+		ops[i].early = NULL;
+		store_submit(st, &ops[i]);
+	}
+	pthread_mutex_lock(&st->qlock);
+	for (i = 0; i < n; i++)
+		while (!ops[i].complete)
+			pthread_cond_wait(&st->finished, &st->qlock);
+	pthread_mutex_unlock(&st->qlock);
+}
+
+void
 store_run(struct store *st, struct store_op *op)
 {
-	op->done = NULL;
-	op->early = NULL;
-	store_submit(st, op);
-	pthread_mutex_lock(&st->qlock);
-	while (!op->complete)
-		pthread_cond_wait(&st->finished, &st->qlock);
-	pthread_mutex_unlock(&st->qlock);
+	store_run_all(st, op, 1);
 }
 
 void

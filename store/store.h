@@ -251,6 +251,9 @@ struct store_op {
 void	store_submit(struct store *st, struct store_op *op);
 /* Submit op (its done is ignored) and wait until it completes. */
 void	store_run(struct store *st, struct store_op *op);
+/* The same for ops[0..n) at once: queued together, they share the
+ * writer's syncs (group commit) instead of paying one each. */
+void	store_run_all(struct store *st, struct store_op *ops, size_t n);
 typedef void (*store_batch_fn)(void *arg);
 /* Set before the first op is submitted. */
 void	store_set_batch_hook(struct store *st, store_batch_fn fn, void *arg);
