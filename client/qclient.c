@@ -16,6 +16,7 @@
 
 #include "client/qclient.h"
 #include "lib/addr.h"
+#include "lib/clock.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
 #include "proto/frame.h"
@@ -44,15 +45,6 @@ struct qc {
 	uint64_t	 next_id;
 	size_t		 preferred;	/* where the last success was */
 };
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 node_parse(struct qc_node *n, const char *addr, char **err)

@@ -25,8 +25,10 @@
 #include <unistd.h>
 
 #include "client/qclient.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/qerr.h"
+#include "lib/throttle.h"
 #include "lib/xalloc.h"
 #include "replication/merkle.h"
 #include "replication/node_int.h"
@@ -52,8 +54,7 @@ struct antientropy {
 	volatile int	 stopping;	/* ends a session early */
 	/* a session's tallies (one session at a time) */
 	Quorum__RepairResponse tally;
-	int64_t		 window_start_ms;
-	uint64_t	 window_bytes;
+	struct throttle	 thr;		/* ae_rate */
 };
 
 /* ---- building and keeping the trees ---- */
@@ -195,36 +196,14 @@ ae_new(struct node *n, char **err)
 
 /* ---- a session (on a disk-pool thread) ---- */
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Keep within the byte budget: sleep when this second's is spent. */
+/* Keep within the byte budget (ae_rate). */
 static void
 ae_account(struct antientropy *ae, size_t sent, size_t received)
 {
-	int64_t now = mono_ms();
-
 	ae->tally.bytes_sent += sent;
 	ae->tally.bytes_received += received;
-	if (now - ae->window_start_ms >= 1000) {
-		ae->window_start_ms = now;
-		ae->window_bytes = 0;
-	}
-	ae->window_bytes += sent + received;
-	if (ae->window_bytes > ae->node->cfg->ae_rate) {
-		int64_t wait = 1000 - (now - ae->window_start_ms);
-
-		if (wait > 0)
-			usleep((useconds_t)wait * 1000);
-		ae->window_start_ms = mono_ms();
-		ae->window_bytes = 0;
-	}
+	throttle_account(&ae->thr, ae->node->cfg->ae_rate, sent + received,
+	    NULL);
 }
 
 /* One request to the peer, counting its bytes both ways. */
@@ -565,8 +544,7 @@ ae_job_work(void *arg)
 	size_t i;
 
 	quorum__repair_response__init(&ae->tally);
-	ae->window_start_ms = mono_ms();
-	ae->window_bytes = 0;
+	throttle_start(&ae->thr);
 	for (i = 0; i < j->npeers; i++) {
 		char *err = NULL;
 

@@ -24,8 +24,10 @@
 
 #include "client/qclient.h"
 #include "lib/addr.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/qerr.h"
+#include "lib/throttle.h"
 #include "lib/xalloc.h"
 #include "replication/cleanup.h"
 #include "replication/node_int.h"
@@ -45,8 +47,7 @@ struct cleanup_job {
 						   and said so (2) */
 	atomic_int		 stop;		/* 1: stopping, 2: ring changed */
 	int64_t			 started_ms;
-	int64_t			 window_ms;
-	uint64_t		 window_bytes;
+	struct throttle		 thr;		/* stream_rate */
 	Quorum__CleanupResponse	 tally;
 	char			*err;		/* the last failure */
 };
@@ -70,15 +71,6 @@ struct cl_page {
 	size_t			 after_len;
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Note a failure; the last one is what the answer shows. */
 static void
 cl_fail(struct cleanup_job *job, char *err)
@@ -87,28 +79,13 @@ cl_fail(struct cleanup_job *job, char *err)
 	job->err = err;
 }
 
-/* Keep within stream_rate, as transfers do: sleep off this second. */
+/* Keep within stream_rate, as transfers do. */
 static void
 cl_account(struct cleanup_job *job, size_t bytes)
 {
-	int64_t now = mono_ms();
-
 	job->tally.bytes_sent += bytes;
-	if (now - job->window_ms >= 1000) {
-		job->window_ms = now;
-		job->window_bytes = 0;
-	}
-	job->window_bytes += bytes;
-	if (job->window_bytes > job->node->cfg->stream_rate) {
-		int64_t wait = 1000 - (now - job->window_ms);
-
-		while (wait > 0 && atomic_load(&job->stop) == 0) {
-			usleep(50000);
-			wait -= 50;
-		}
-		job->window_ms = mono_ms();
-		job->window_bytes = 0;
-	}
+	throttle_account(&job->thr, job->node->cfg->stream_rate, bytes,
+	    &job->stop);
 }
 
 static void
@@ -388,7 +365,7 @@ cl_work(void *arg)
 	qo.source_host = job->source_host;
 	if ((rc = qc_open(&qo, &qc, &err)) < 0)
 		goto out;
-	job->window_ms = mono_ms();
+	throttle_start(&job->thr);
 	/*
 	 * Token t owns the hashes after the previous token up to its own
 	 * (ring.h: a key belongs to the first token at or after its hash).

@@ -23,8 +23,10 @@
 #include <unistd.h>
 
 #include "client/qclient.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/qerr.h"
+#include "lib/throttle.h"
 #include "lib/xalloc.h"
 #include "replication/node_int.h"
 #include "replication/rebalance.h"
@@ -68,7 +70,7 @@ struct rebalance {
 	unsigned	 repair_tries;
 	/* a transfer job on the disk pool */
 	int		 running;
-	volatile int	 stop;
+	atomic_int	 stop;
 	int64_t		 retry_at_ms;
 	int64_t		 started_ms;
 	char		*addrs;		/* every member's, in member order */
@@ -76,8 +78,7 @@ struct rebalance {
 	/* progress: written by the job, read by the loop */
 	uint32_t	 ranges_done;
 	uint64_t	 keys_moved;
-	int64_t		 window_ms;
-	uint64_t	 window_bytes;
+	struct throttle	 thr;		/* stream_rate */
 	int64_t		 saved_ms;	/* the transfer file, last written */
 	/* joining through seeds */
 	struct peer	**seeds;
@@ -85,15 +86,6 @@ struct rebalance {
 	struct event	*join_timer;
 	int		 join_warned;
 };
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the plan ---- */
 
@@ -353,27 +345,12 @@ rb_load(struct rebalance *rb)
 
 /* ---- the transfer job (on a disk-pool thread) ---- */
 
-/* Keep within stream_rate: sleep when this second's budget is spent. */
+/* Keep within stream_rate. */
 static void
 rb_account(struct rebalance *rb, size_t bytes)
 {
-	int64_t now = mono_ms();
-
-	if (now - rb->window_ms >= 1000) {
-		rb->window_ms = now;
-		rb->window_bytes = 0;
-	}
-	rb->window_bytes += bytes;
-	if (rb->window_bytes > rb->node->cfg->stream_rate) {
-		int64_t wait = 1000 - (now - rb->window_ms);
-
-		while (wait > 0 && !rb->stop) {
-			usleep(50000);
-			wait -= 50;
-		}
-		rb->window_ms = mono_ms();
-		rb->window_bytes = 0;
-	}
+	throttle_account(&rb->thr, rb->node->cfg->stream_rate, bytes,
+	    &rb->stop);
 }
 
 static int
@@ -469,7 +446,7 @@ rb_page(struct rebalance *rb, struct qc *qc, struct rb_range *r,
 	 * makes the job wait, resumes a little earlier after a crash
 	 * (merging again is harmless) and saves a sync per page.
 	 */
-	if (mono_ms() - rb->saved_ms >= RB_SAVE_MS || rb->window_bytes +
+	if (mono_ms() - rb->saved_ms >= RB_SAVE_MS || rb->thr.bytes +
 	    size > rb->node->cfg->stream_rate) {
 		if ((rc = rb_save(rb, err)) < 0)
 			return rc;
@@ -500,8 +477,7 @@ rb_work(void *arg)
 		qo.source_host = host;
 	if ((rc = qc_open(&qo, &qc, &err)) < 0)
 		goto out;
-	rb->window_ms = mono_ms();
-	rb->window_bytes = 0;
+	throttle_start(&rb->thr);
 	for (i = 0; i < rb->nr && rc >= 0 && !rb->stop; i++) {
 		struct rb_range *r = &rb->r[i];
 		unsigned pulled = 0, waiting = 0;
