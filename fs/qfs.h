@@ -1,0 +1,51 @@
+/*
+ * qfs.h - the state of one quorumfs mount, shared by its operations.
+ *
+ * One struct qfs per process, made by main (fs/quorumfs.c) before the
+ * session starts and read-only afterwards, except through the thread-safe
+ * objects it points to (the client, qclient.h; the inode table, inode.h).
+ * The FUSE operations (fs/ops.c, fs/file.c) get it as the session's
+ * userdata.  Only fs/ turns QERR_ codes into errno values: qfs_errno.
+ */
+#ifndef FS_QFS_H
+#define FS_QFS_H
+
+#define FUSE_USE_VERSION 312
+
+#include <fuse_lowlevel.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/qclient.h"
+#include "fs/inode.h"
+
+#define QFS_MAX_FILE_DEFAULT	(64u << 20)	/* the store's default */
+#define QFS_SPILL_DEFAULT	(8u << 20)
+
+struct qfs {
+	struct qc		*qc;
+	struct itab		*itab;
+	struct fuse_session	*se;
+	double			 attr_timeout;	/* seconds */
+	double			 entry_timeout;
+	uint32_t		 uid, gid;	/* the mounting user */
+	unsigned		 n, r, w;	/* as this mount reads and writes */
+	/*
+	 * r + w <= n: a read may miss this mount's last write, so a written
+	 * file's content stays here until a read shows it (file.h).
+	 */
+	int			 keep_written;
+	size_t			 max_file;	/* bytes; beyond: EFBIG */
+	size_t			 spill_at;	/* wbuf.h */
+	int			 writeback;	/* kernel writeback cache */
+};
+
+/* The errno for a QERR_ code (< 0 in, > 0 out). */
+int	qfs_errno(int qerr);
+
+/* "/a" + "b" -> "/a/b"; the root's children are "/b" (malloc'd). */
+char	*qfs_path_join(const char *dir, const char *name);
+
+extern const struct fuse_lowlevel_ops qfs_ops;
+
+#endif
