@@ -6,8 +6,9 @@ client_libqclient_a_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 CLIENT_LIBS = client/libqclient.a proto/libqproto.a $(CAUSAL_LIBS)
 
 bin_PROGRAMS += quorumctl
-## ring.c: check-replicas builds the ring as quorumd does.
+## ring.c: check-replicas builds the ring as quorumd does; libqfsview:
+## conflicts groups versions as the mount shows them.
 quorumctl_SOURCES = client/quorumctl.c client/bench.c client/bench.h \
 	replication/ring.c replication/ring.h
 quorumctl_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
-quorumctl_LDADD = $(CLIENT_LIBS)
+quorumctl_LDADD = fs/libqfsview.a $(CLIENT_LIBS)

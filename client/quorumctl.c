@@ -18,6 +18,7 @@
 
 #include "client/bench.h"
 #include "client/qclient.h"
+#include "fs/siblings.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
 #include "proto/wire.h"
@@ -56,6 +57,8 @@ usage(FILE *f)
 "  head KEY            print KEY's versions without reading data\n"
 "  delete KEY          delete what KEY holds now\n"
 "  ls [-l] PATH        list the children of directory PATH\n"
+"  conflicts [PATH]    list every file under directory PATH (default /)\n"
+"                      with concurrent versions, as quorumfs shows them\n"
 "  status | members   members, their state (up, suspect, down) and phi as\n"
 "                      the answering node sees them, ring ownership, ring\n"
 "                      state (joining, normal, leaving, left) and transfers\n"
@@ -415,6 +418,131 @@ cmd_ls(struct ctl *c, const char *dir)
 	}
 	free(ls.last);
 	return 0;
+}
+
+/* ---- conflicts: what quorumfs shows as name.~sibling-N ---- */
+
+struct conflicts_state {
+	const char	*dir;
+	char		*last;
+	char	       **subdirs, **recheck;
+	size_t		 nsubdirs, nrecheck;
+	unsigned long	 found;
+};
+
+static char *
+path_join(const char *dir, const char *name)
+{
+	char *p = xmalloc(strlen(dir) + strlen(name) + 2);
+
+	sprintf(p, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, name);
+	return p;
+}
+
+static void
+strv_add(char ***v, size_t *n, const char *s)
+{
+	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	(*v)[(*n)++] = xstrdup(s);
+}
+
+/* One key's view: count it if in conflict, note it if a directory. */
+static void
+conflicts_view(struct conflicts_state *st, const char *name,
+    const struct vset *s, int recheck_allowed)
+{
+	struct sib_view sv;
+	char *path;
+
+	sib_view_build(s, NULL, 0, 0, &sv);
+	if (sv.uncertain && recheck_allowed)
+		strv_add(&st->recheck, &st->nrecheck, name);
+	else if (sv.n > 0 && sv.e[0].meta.type == META_DIR)
+		strv_add(&st->subdirs, &st->nsubdirs, name);
+	else if (sv.n > 1) {
+		path = path_join(st->dir, name);
+		printf("%s\t%zu versions\n", path, sv.n);
+		free(path);
+		st->found++;
+	}
+	sib_view_release(&sv);
+}
+
+static int
+conflicts_entry(void *arg, const char *name, const struct vset *s,
+    const uint8_t *ctx, size_t ctx_len)
+{
+	struct conflicts_state *st = arg;
+
+	(void)ctx;
+	(void)ctx_len;
+	free(st->last);
+	st->last = xstrdup(name);
+	if (vset_live_count(s) > 0)
+		conflicts_view(st, name, s, 1);
+	return 0;
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* List dir's conflicted files, then its subdirectories' (depth first). */
+static int
+conflicts_dir(struct ctl *c, const char *dir, unsigned long *found)
+{
+	struct conflicts_state st;
+	char *err = NULL;
+	size_t i;
+	int more = 1, rc = 0;
+
+	memset(&st, 0, sizeof(st));
+	st.dir = dir;
+	while (more && rc == 0)
+		rc = qc_list(c->qc, dir, st.last, 0, 0, conflicts_entry, &st,
+		    &more, &err);
+	/* Versions alike but for their data: read them to compare. */
+	for (i = 0; i < st.nrecheck && rc == 0; i++) {
+		struct qc_value v;
+		char *key = path_join(dir, st.recheck[i]);
+
+		if ((rc = qc_get(c->qc, key, 0, 1, &v, &err)) >= 0) {
+			conflicts_view(&st, st.recheck[i], &v.versions, 0);
+			qc_value_release(&v);
+			rc = 0;
+		}
+		free(key);
+	}
+	for (i = 0; i < st.nsubdirs && rc == 0; i++) {
+		char *sub = path_join(dir, st.subdirs[i]);
+
+		rc = conflicts_dir(c, sub, found);
+		free(sub);
+	}
+	*found += st.found;
+	free(st.last);
+	strv_free(st.subdirs, st.nsubdirs);
+	strv_free(st.recheck, st.nrecheck);
+	if (rc < 0 && err != NULL)
+		return fail(rc, dir, err);
+	return rc < 0 ? EXIT_ERROR : 0;
+}
+
+static int
+cmd_conflicts(struct ctl *c, const char *dir)
+{
+	unsigned long found = 0;
+	int rc = conflicts_dir(c, dir, &found);
+
+	if (rc != 0)
+		return rc;
+	return found ? EXIT_CONFLICT : 0;
 }
 
 static int
@@ -1223,6 +1351,9 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "ls") == 0) {
 		NEED_ARGS(0, 1);
 		rc = cmd_ls(&c, optind < argc ? argv[optind] : "/");
+	} else if (strcmp(cmd, "conflicts") == 0) {
+		NEED_ARGS(0, 1);
+		rc = cmd_conflicts(&c, optind < argc ? argv[optind] : "/");
 	} else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "ring") == 0 ||
 	    strcmp(cmd, "members") == 0) {
 		NEED_ARGS(0, 0);

@@ -9,7 +9,13 @@
 #include <string.h>
 
 #include "fs/inode.h"
+#include "lib/clock.h"
 #include "lib/xalloc.h"
+
+struct stale_name {
+	char		*path;
+	int64_t		 until_ms;
+};
 
 struct itab {
 	pthread_mutex_t	  lock;
@@ -18,6 +24,8 @@ struct itab {
 	size_t		  count;
 	uint64_t	  next_ino;
 	itab_local_free_fn local_free;
+	struct stale_name *stale;	/* few: sibling names gone stale */
+	size_t		  nstale;
 };
 
 static uint64_t
@@ -178,6 +186,9 @@ itab_free(struct itab *t)
 			next = q->next_ino;
 			node_free(t, q);
 		}
+	for (i = 0; i < t->nstale; i++)
+		free(t->stale[i].path);
+	free(t->stale);
 	free(t->by_ino);
 	free(t->by_path);
 	pthread_mutex_destroy(&t->lock);
@@ -329,4 +340,47 @@ qname_release(struct qname *n)
 	free(n->path);
 	dot_release(&n->pin);
 	memset(n, 0, sizeof(*n));
+}
+
+/* Forget stale names whose time is up (the table's lock held). */
+static void
+stale_prune(struct itab *t)
+{
+	int64_t now = mono_ms();
+	size_t i, out = 0;
+
+	for (i = 0; i < t->nstale; i++) {
+		if (t->stale[i].until_ms <= now) {
+			free(t->stale[i].path);
+			continue;
+		}
+		t->stale[out++] = t->stale[i];
+	}
+	t->nstale = out;
+}
+
+void
+itab_mark_stale(struct itab *t, const char *path, int64_t ms)
+{
+	pthread_mutex_lock(&t->lock);
+	stale_prune(t);
+	t->stale = xreallocarray(t->stale, t->nstale + 1, sizeof(*t->stale));
+	t->stale[t->nstale].path = xstrdup(path);
+	t->stale[t->nstale].until_ms = mono_ms() + ms;
+	t->nstale++;
+	pthread_mutex_unlock(&t->lock);
+}
+
+int
+itab_is_stale(struct itab *t, const char *path)
+{
+	size_t i;
+	int found = 0;
+
+	pthread_mutex_lock(&t->lock);
+	stale_prune(t);
+	for (i = 0; i < t->nstale && !found; i++)
+		found = strcmp(t->stale[i].path, path) == 0;
+	pthread_mutex_unlock(&t->lock);
+	return found;
 }

@@ -79,6 +79,16 @@ void	itab_detach(struct itab *t, const char *path);
  */
 void	itab_move(struct itab *t, struct qnode *q, const char *to);
 /*
+ * A sibling name whose pinned version turned out to be gone stays stale
+ * for ms milliseconds: lookups of it fail with ESTALE meanwhile.  The
+ * kernel retries a call that failed with ESTALE through fresh lookups of
+ * the same name; were they to find the version now numbered so, an rm
+ * would remove that one instead.
+ */
+void	itab_mark_stale(struct itab *t, const char *path, int64_t ms);
+int	itab_is_stale(struct itab *t, const char *path);
+
+/*
  * A copy of q's names, taken under the table's lock: a rename may change
  * them under a thread that reads q (qname_release frees the copy).
  */

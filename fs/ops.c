@@ -83,6 +83,19 @@ name_check(const char *name, int creating)
 
 /* ---- resolving a name in a directory ---- */
 
+#define STALE_MS	2000
+
+/*
+ * The version a sibling name was pinned to is gone: the node leaves the
+ * name, and the name answers ESTALE for a while (inode.h says why).
+ */
+static void
+sibling_gone(struct qfs *fs, const char *path)
+{
+	itab_detach(fs->itab, path);
+	itab_mark_stale(fs->itab, path, STALE_MS);
+}
+
 /* What a name in a directory shows, read from the cluster. */
 struct target {
 	char		*key;		/* the store key */
@@ -153,9 +166,13 @@ target_resolve(struct qfs *fs, fuse_ino_t parent, const char *name,
 		return 0;
 	}
 	if (t->q != NULL && t->qn.pinned) {
-		if ((t->k = kview_find(&t->kv, &t->qn.pin)) < 0)
+		if ((t->k = kview_find(&t->kv, &t->qn.pin)) < 0) {
+			sibling_gone(fs, t->path);
 			return -ESTALE;
-	} else if (t->sib_n < kview_count(&t->kv))
+		}
+	} else if (itab_is_stale(fs->itab, t->path))
+		return -ESTALE;
+	else if (t->sib_n < kview_count(&t->kv))
 		t->k = (long)t->sib_n;
 	return 0;
 }
@@ -268,11 +285,9 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		target_release(fs, &t);
 		return;
 	}
-	if (rc == -ENOENT || (rc >= 0 && t.k < 0) ||
-	    (rc == -ESTALE && t.sibling)) {
-		/* A pinned sibling that is gone: that name is free now. */
+	if (rc == -ENOENT || (rc >= 0 && t.k < 0))
 		reply_negative(req, fs);
-	} else if (rc < 0)
+	else if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else {
 		kview_stat(fs, &t.kv, (size_t)t.k, 0, &st);
@@ -1047,6 +1062,34 @@ dent_overlay(struct qnode *q, struct stat *st)
 	pthread_mutex_unlock(&q->lock);
 }
 
+/*
+ * The inode number readdir shows for e: its node's if the kernel has one,
+ * else a stand-in (lookup gives the real one; readdir never hands out
+ * nodes).
+ */
+static uint64_t
+dent_ino(struct qfs *fs, const struct qdir *d, const struct dent *e)
+{
+	struct qnode *q;
+	char *path;
+	uint64_t ino, h = 14695981039346656037ULL;
+	const char *c;
+
+	if (e->key == NULL)
+		return FUSE_ROOT_ID;	/* "." and "..": any non-zero */
+	path = qfs_path_join(d->key, e->name);
+	if ((q = itab_find(fs->itab, path)) != NULL) {
+		ino = q->ino;
+		itab_put(fs->itab, q);
+	} else {
+		for (c = path; *c; c++)
+			h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+		ino = h | (1ULL << 62);
+	}
+	free(path);
+	return ino;
+}
+
 static void
 readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct fuse_file_info *fi, int plus)
@@ -1069,8 +1112,12 @@ readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		size_t used;
 
 		if (!plus) {
-			used = fuse_add_direntry(req, p, left, e->name,
-			    &e->st, (off_t)(i + 1));
+			struct stat st = e->st;
+
+			/* readdir(3) skips an entry whose d_ino is 0. */
+			st.st_ino = dent_ino(fs, d, e);
+			used = fuse_add_direntry(req, p, left, e->name, &st,
+			    (off_t)(i + 1));
 		} else {
 			struct fuse_entry_param ep;
 			struct qnode *q = NULL;

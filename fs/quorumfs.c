@@ -358,6 +358,7 @@ main(int argc, char **argv)
 	qo.w = o.w;
 	if ((rc = qc_open(&qo, &fs.qc, &err)) < 0) {
 		fprintf(stderr, "quorumfs: nodes=%s: %s\n", o.nodes, err);
+		free(err);
 		goto out_cmdline;
 	}
 	if ((rc = cluster_probe(&fs, &err)) < 0) {

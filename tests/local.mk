@@ -73,3 +73,8 @@ JEPSEN_SECONDS ?= 600
 jepsen-long: quorumd quorumctl tests/jepsen/qjepsen
 	JEPSEN_SECONDS=$(JEPSEN_SECONDS) top_builddir='$(abs_top_builddir)' \
 	  top_srcdir='$(abs_top_srcdir)' $(SHELL) $(top_srcdir)/tests/sh/t0480-jepsen.sh
+
+## The filesystem: real quorumfs mounts (FUSE) on real clusters.
+FS_TESTS = tests/sh/t0600-fs-basic.sh tests/sh/t0630-fs-conflicts.sh
+TESTS += $(FS_TESTS)
+EXTRA_DIST += $(FS_TESTS) tests/sh/lib-fs.sh

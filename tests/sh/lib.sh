@@ -129,11 +129,13 @@ cluster_stop() {
 	done
 }
 
-# Sanitizer reports in any node's log fail the test.
+# Sanitizer reports in any node's log fail the test (check_logs FILES...:
+# in those logs instead).
 check_logs() {
+	[ $# -gt 0 ] || set -- "$T_DIR"/n*.log
 	if grep -l -E 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' \
-		"$T_DIR"/n*.log >/dev/null 2>&1; then
-		grep -h -B2 -A20 -E 'Sanitizer|runtime error:' "$T_DIR"/n*.log | sed 's/^/# /' | head -60
+		"$@" >/dev/null 2>&1; then
+		grep -h -B2 -A20 -E 'Sanitizer|runtime error:' "$@" | sed 's/^/# /' | head -60
 		return 1
 	fi
 	return 0
