@@ -75,6 +75,7 @@ jepsen-long: quorumd quorumctl tests/jepsen/qjepsen
 	  top_srcdir='$(abs_top_srcdir)' $(SHELL) $(top_srcdir)/tests/sh/t0480-jepsen.sh
 
 ## The filesystem: real quorumfs mounts (FUSE) on real clusters.
-FS_TESTS = tests/sh/t0600-fs-basic.sh tests/sh/t0630-fs-conflicts.sh
+FS_TESTS = tests/sh/t0600-fs-basic.sh tests/sh/t0610-fs-files.sh \
+	tests/sh/t0620-fs-failures.sh tests/sh/t0630-fs-conflicts.sh
 TESTS += $(FS_TESTS)
 EXTRA_DIST += $(FS_TESTS) tests/sh/lib-fs.sh
