@@ -1,0 +1,457 @@
+/*
+ * test_fs.c - the filesystem's parts that need no mount: the attribute
+ * encoding (fs/meta.h), sibling views and their contexts (fs/siblings.h),
+ * write buffers (fs/wbuf.h) and the inode table (fs/inode.h).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "fs/inode.h"
+#include "fs/meta.h"
+#include "fs/siblings.h"
+#include "fs/wbuf.h"
+#include "lib/qerr.h"
+#include "lib/xalloc.h"
+
+/* ---- meta ---- */
+
+static void
+test_meta_round_trip(void **state)
+{
+	struct fmeta m, d;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.type = META_LNK;
+	m.mode = 04755;
+	m.uid = 1000;
+	m.gid = 100;
+	m.mtime.tv_sec = 981173106;
+	m.mtime.tv_nsec = 123456789;
+	m.ctime.tv_sec = -5;	/* before 1970 */
+	m.size = 1ULL << 40;
+	m.rdev = 0x0801;
+	m.target = xstrdup("../some/where");
+	meta_encode(&m, &buf, &len);
+	assert_int_equal(len, META_FIXED_LEN + strlen(m.target));
+	assert_int_equal(meta_decode(buf, len, &d, NULL), 0);
+	assert_int_equal(d.type, META_LNK);
+	assert_int_equal(d.mode, 04755);
+	assert_int_equal(d.uid, 1000);
+	assert_int_equal(d.gid, 100);
+	assert_int_equal(d.mtime.tv_sec, 981173106);
+	assert_int_equal(d.mtime.tv_nsec, 123456789);
+	assert_int_equal(d.ctime.tv_sec, -5);
+	assert_true(d.size == 1ULL << 40);
+	assert_int_equal(d.rdev, 0x0801);
+	assert_string_equal(d.target, "../some/where");
+	meta_release(&d);
+	/* A later format may append fields: they are ignored. */
+	buf = xrealloc(buf, len + 7);
+	memset(buf + len, 0xee, 7);
+	buf[2] = META_FORMAT + 1;
+	assert_int_equal(meta_decode(buf, len + 7, &d, NULL), 0);
+	assert_string_equal(d.target, "../some/where");
+	meta_release(&d);
+	meta_release(&m);
+	free(buf);
+}
+
+static void
+test_meta_rejects_garbage(void **state)
+{
+	uint8_t junk[META_FIXED_LEN + 4];
+	struct fmeta m, d;
+	uint8_t *buf;
+	size_t len, i;
+	char *err = NULL;
+
+	(void)state;
+	memset(junk, 'x', sizeof(junk));
+	assert_int_equal(meta_decode(junk, sizeof(junk), &d, &err),
+	    QERR_CORRUPT);
+	assert_non_null(err);
+	free(err);
+	meta_default(&m, 2500000, 17, 1, 2);
+	meta_encode(&m, &buf, &len);
+	/* Every truncation fails cleanly. */
+	for (i = 0; i < len; i++)
+		assert_int_equal(meta_decode(buf, i, &d, NULL), QERR_CORRUPT);
+	/* A target longer than the bytes that follow. */
+	buf[56] = 200;
+	assert_int_equal(meta_decode(buf, len, &d, NULL), QERR_CORRUPT);
+	buf[56] = 0;
+	buf[3] = 99;		/* no such type */
+	assert_int_equal(meta_decode(buf, len, &d, NULL), QERR_CORRUPT);
+	free(buf);
+}
+
+static void
+test_meta_default(void **state)
+{
+	struct fmeta m;
+
+	(void)state;
+	meta_default(&m, 1500000, 42, 7, 8);
+	assert_int_equal(m.type, META_REG);
+	assert_int_equal(m.mode, 0644);
+	assert_int_equal(m.uid, 7);
+	assert_int_equal(m.gid, 8);
+	assert_int_equal(m.mtime.tv_sec, 1);
+	assert_int_equal(m.mtime.tv_nsec, 500000000);
+	assert_int_equal(m.size, 42);
+	assert_int_equal(meta_type_of_mode(meta_type_ifmt(META_FIFO)),
+	    META_FIFO);
+}
+
+/* ---- siblings ---- */
+
+/* Add a live version (tombstone when data is NULL) to s. */
+static void
+add_version(struct vset *s, const char *node, uint64_t counter,
+    int64_t ts_us, const char *data, const struct fmeta *m)
+{
+	struct version v;
+	uint8_t *meta = NULL;
+	size_t meta_len = 0;
+
+	memset(&v, 0, sizeof(v));
+	v.dot.node = (char *)node;
+	v.dot.counter = counter;
+	v.ts_us = ts_us;
+	v.tombstone = data == NULL;
+	if (m != NULL)
+		meta_encode(m, &meta, &meta_len);
+	v.meta = meta;
+	v.meta_len = meta_len;
+	v.data = (void *)data;
+	v.data_len = data ? strlen(data) : 0;
+	vset_insert(s, &v);
+	cc_add(&s->cc, node, counter);
+	free(meta);
+}
+
+/* Entry k of v shows the version whose data is want. */
+static void
+assert_shown(const struct vset *s, const struct sib_view *v, size_t k,
+    const char *want)
+{
+	const struct version *ver = &s->v[v->e[k].rep];
+
+	assert_int_equal(ver->data_len, strlen(want));
+	assert_memory_equal(ver->data, want, ver->data_len);
+}
+
+static void
+test_siblings_order(void **state)
+{
+	struct vset s;
+	struct sib_view v, again;
+
+	(void)state;
+	vset_init(&s);
+	add_version(&s, "n1", 1, 100, "old", NULL);
+	add_version(&s, "n2", 1, 300, "newest", NULL);
+	add_version(&s, "n3", 1, 200, "middle", NULL);
+	add_version(&s, "n1", 2, 200, "middle-tie", NULL);
+	sib_view_build(&s, NULL, 0, 0, &v);
+	assert_int_equal(v.n, 4);
+	assert_shown(&s, &v, 0, "newest");
+	/* A tie in ts_us: the greater dot first. */
+	assert_shown(&s, &v, 1, "middle");
+	assert_shown(&s, &v, 2, "middle-tie");
+	assert_shown(&s, &v, 3, "old");
+	assert_int_equal(v.uncertain, 0);
+	/* The same set gives the same numbering, every time. */
+	sib_view_build(&s, NULL, 0, 0, &again);
+	assert_int_equal(again.e[2].rep, v.e[2].rep);
+	sib_view_release(&again);
+	sib_view_release(&v);
+	vset_release(&s);
+}
+
+static void
+test_siblings_grouping(void **state)
+{
+	struct vset s;
+	struct sib_view v;
+	struct fmeta dir;
+
+	(void)state;
+	meta_default(&dir, 0, 0, 0, 0);
+	dir.type = META_DIR;
+	vset_init(&s);
+	add_version(&s, "n1", 1, 100, "same", NULL);
+	add_version(&s, "n2", 1, 200, "same", NULL);
+	add_version(&s, "n3", 1, 300, NULL, NULL);	/* a tombstone */
+	sib_view_build(&s, NULL, 0, 0, &v);
+	assert_int_equal(v.n, 1);		/* identical: one entry */
+	assert_int_equal(v.e[0].nidx, 2);
+	assert_int_equal(v.ntomb, 1);
+	sib_view_release(&v);
+	vset_release(&s);
+
+	/* Directories never conflict, whatever their attributes. */
+	vset_init(&s);
+	add_version(&s, "n1", 1, 100, "", &dir);
+	dir.mode = 0700;
+	add_version(&s, "n2", 1, 200, "", &dir);
+	sib_view_build(&s, NULL, 0, 0, &v);
+	assert_int_equal(v.n, 1);
+	assert_int_equal(v.e[0].meta.mode, 0700);	/* the newest speaks */
+	sib_view_release(&v);
+	vset_release(&s);
+
+	/* Without data, equal lengths and metadata are not known equal. */
+	vset_init(&s);
+	add_version(&s, "n1", 1, 100, "aaa", NULL);
+	add_version(&s, "n2", 1, 200, "bbb", NULL);
+	free(s.v[0].data);
+	s.v[0].data = NULL;
+	sib_view_build(&s, NULL, 0, 0, &v);
+	assert_int_equal(v.uncertain, 1);
+	assert_int_equal(v.n, 2);
+	sib_view_release(&v);
+	vset_release(&s);
+}
+
+/*
+ * The property the filesystem rests on: a write with the context of the
+ * version shown as name replaces that version (and its identical copies
+ * and the tombstones) and leaves the other siblings alone.
+ */
+static void
+test_siblings_context_replaces_one(void **state)
+{
+	struct vset s, delta, merged;
+	struct sib_view v;
+	struct version tmpl;
+	struct cc ctx;
+
+	(void)state;
+	vset_init(&s);
+	add_version(&s, "n1", 1, 100, "left", NULL);
+	add_version(&s, "n2", 1, 200, "right", NULL);
+	add_version(&s, "n2", 2, 150, NULL, NULL);	/* a tombstone */
+	sib_view_build(&s, NULL, 0, 0, &v);
+	assert_shown(&s, &v, 0, "right");
+	sib_view_context(&v, &s, 0, &ctx);
+	assert_true(cc_contains(&ctx, "n2", 1));
+	assert_true(cc_contains(&ctx, "n2", 2));
+	assert_false(cc_contains(&ctx, "n1", 1));
+
+	memset(&tmpl, 0, sizeof(tmpl));
+	tmpl.ts_us = 300;
+	tmpl.data = "right, edited";
+	tmpl.data_len = strlen(tmpl.data);
+	vset_write_delta(&s, &ctx, "n3", &tmpl, &delta);
+	vset_merge(&s, &delta, &merged);
+	assert_int_equal(merged.n, 2);
+	assert_int_equal(vset_live_count(&merged), 2);
+	assert_true(vset_find(&merged, &s.v[0].dot) >= 0);	/* left stays */
+	cc_release(&ctx);
+	vset_release(&delta);
+
+	/* mv name.~sibling-1 name: one write replacing both entries. */
+	sib_view_release(&v);
+	sib_view_build(&merged, NULL, 0, 0, &v);
+	assert_int_equal(v.n, 2);
+	sib_view_context2(&v, &merged, 0, 1, &ctx);
+	vset_write_delta(&merged, &ctx, "n1", &tmpl, &delta);
+	vset_release(&s);
+	vset_merge(&merged, &delta, &s);
+	assert_int_equal(vset_live_count(&s), 1);
+	cc_release(&ctx);
+	vset_release(&delta);
+	vset_release(&merged);
+	sib_view_release(&v);
+	vset_release(&s);
+}
+
+static void
+test_siblings_exclude(void **state)
+{
+	struct vset s;
+	struct sib_view v;
+	struct cc mine;
+
+	(void)state;
+	vset_init(&s);
+	add_version(&s, "n1", 1, 100, "replaced by my write", NULL);
+	add_version(&s, "n2", 1, 50, "concurrent", NULL);
+	cc_init(&mine);
+	cc_add(&mine, "n1", 1);
+	sib_view_build(&s, &mine, 0, 0, &v);
+	assert_int_equal(v.n, 1);
+	assert_shown(&s, &v, 0, "concurrent");
+	assert_int_equal(sib_view_find(&v, &s, &s.v[0].dot), -1);
+	cc_release(&mine);
+	sib_view_release(&v);
+	vset_release(&s);
+}
+
+static void
+test_sibling_names(void **state)
+{
+	size_t base;
+	unsigned n;
+
+	(void)state;
+	assert_int_equal(sib_name_parse("f.~sibling-2", &base, &n), 1);
+	assert_int_equal(base, 1);
+	assert_int_equal(n, 2);
+	assert_int_equal(sib_name_parse("a.b.~sibling-1.~sibling-12", &base,
+	    &n), 1);
+	assert_int_equal(base, strlen("a.b.~sibling-1"));
+	assert_int_equal(n, 12);
+	assert_int_equal(sib_name_parse(".~sibling-1", &base, &n), 0);
+	assert_int_equal(sib_name_parse("f.~sibling-0", &base, &n), 0);
+	assert_int_equal(sib_name_parse("f.~sibling-01", &base, &n), 0);
+	assert_int_equal(sib_name_parse("f.~sibling-1x", &base, &n), 0);
+	assert_int_equal(sib_name_parse("f.~sibling-", &base, &n), 0);
+	assert_int_equal(sib_name_reserved("f.~sibling-0"), 1);
+	assert_int_equal(sib_name_reserved("f.~sibling-7"), 1);
+	assert_int_equal(sib_name_reserved("f.~sibling-x"), 0);
+	assert_int_equal(sib_name_reserved("f~sibling-1"), 0);
+}
+
+/* ---- write buffers ---- */
+
+static void
+test_wbuf_memory_and_spill(void **state)
+{
+	struct wbuf *b = wbuf_new(100);
+	char out[300];
+	const void *p;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(wbuf_write(b, 0, "hello", 5, NULL), 0);
+	assert_int_equal(wbuf_write(b, 10, "x", 1, NULL), 0);	/* a hole */
+	assert_int_equal(wbuf_size(b), 11);
+	assert_int_equal(wbuf_read(b, 0, out, sizeof(out), NULL), 11);
+	assert_memory_equal(out, "hello\0\0\0\0\0x", 11);
+	/* Past the spill size: a temporary file, the same content. */
+	for (i = 0; i < sizeof(out); i++)
+		out[i] = (char)i;
+	assert_int_equal(wbuf_write(b, 11, out, 250, NULL), 0);
+	assert_int_equal(wbuf_size(b), 261);
+	assert_int_equal(wbuf_map(b, &p, NULL), 0);
+	assert_memory_equal(p, "hello", 5);
+	assert_memory_equal((const char *)p + 11, out, 250);
+	wbuf_unmap(b);
+	assert_int_equal(wbuf_truncate(b, 3, NULL), 0);
+	assert_int_equal(wbuf_read(b, 0, out, sizeof(out), NULL), 3);
+	assert_int_equal(wbuf_read(b, 3, out, sizeof(out), NULL), 0);
+	assert_int_equal(wbuf_truncate(b, 8, NULL), 0);
+	assert_int_equal(wbuf_read(b, 0, out, sizeof(out), NULL), 8);
+	assert_memory_equal(out, "hel\0\0\0\0\0", 8);
+	wbuf_free(b);
+
+	/* In memory, a shrink then a grow reads zeros, not old bytes. */
+	b = wbuf_new(0);
+	assert_int_equal(wbuf_write(b, 0, "abcdef", 6, NULL), 0);
+	assert_int_equal(wbuf_truncate(b, 2, NULL), 0);
+	assert_int_equal(wbuf_write(b, 5, "z", 1, NULL), 0);
+	assert_int_equal(wbuf_read(b, 0, out, sizeof(out), NULL), 6);
+	assert_memory_equal(out, "ab\0\0\0z", 6);
+	wbuf_free(b);
+}
+
+/* ---- the inode table ---- */
+
+static int locals_freed;
+
+static void
+count_free(struct qlocal *l)
+{
+	(void)l;
+	locals_freed++;
+}
+
+static void
+test_inode_lifetimes(void **state)
+{
+	struct itab *t = itab_new(count_free);
+	struct qnode *a, *b, *s1, *s2;
+	struct dot d1 = { "n1", 1 }, d2 = { "n2", 1 };
+	char path[32];
+	int i;
+
+	(void)state;
+	a = itab_lookup(t, "/a", "/a", NULL);
+	b = itab_lookup(t, "/a", "/a", NULL);
+	assert_ptr_equal(a, b);			/* one node per path */
+	assert_int_equal(a->nlookup, 2);
+	assert_true(a->ino > 1);
+	itab_put(t, a);
+	itab_put(t, b);
+
+	/* A sibling name showing another version is another inode. */
+	s1 = itab_lookup(t, "/a.~sibling-1", "/a", &d1);
+	s2 = itab_lookup(t, "/a.~sibling-1", "/a", &d2);
+	assert_ptr_not_equal(s1, s2);
+	assert_true(s1->detached);
+	assert_ptr_equal(itab_get(t, s1->ino), s1);	/* still the kernel's */
+	itab_put(t, s1);
+	itab_forget(t, s1->ino, 1);
+	itab_put(t, s1);
+	assert_null(itab_get(t, 1000000));
+
+	/* rename: the node moves, the one it replaces leaves the name. */
+	b = itab_lookup(t, "/b", "/b", NULL);
+	itab_move(t, s2, "/b");
+	assert_false(s2->pinned);
+	assert_string_equal(s2->key, "/b");
+	assert_true(b->detached);
+	a = itab_find(t, "/b");
+	assert_ptr_equal(a, s2);
+	itab_put(t, a);
+	itab_put(t, b);
+	itab_put(t, s2);
+
+	/* Growth past the first table size keeps every node findable. */
+	for (i = 0; i < 5000; i++) {
+		snprintf(path, sizeof(path), "/many/f%d", i);
+		itab_put(t, itab_lookup(t, path, path, NULL));
+	}
+	a = itab_find(t, "/many/f4321");
+	assert_non_null(a);
+	assert_string_equal(a->key, "/many/f4321");
+	itab_put(t, a);
+
+	itab_mark_stale(t, "/x.~sibling-1", 60000);
+	assert_true(itab_is_stale(t, "/x.~sibling-1"));
+	assert_false(itab_is_stale(t, "/x.~sibling-2"));
+	itab_mark_stale(t, "/y.~sibling-1", 0);
+	assert_false(itab_is_stale(t, "/y.~sibling-1"));
+	itab_free(t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_meta_round_trip),
+		cmocka_unit_test(test_meta_rejects_garbage),
+		cmocka_unit_test(test_meta_default),
+		cmocka_unit_test(test_siblings_order),
+		cmocka_unit_test(test_siblings_grouping),
+		cmocka_unit_test(test_siblings_context_replaces_one),
+		cmocka_unit_test(test_siblings_exclude),
+		cmocka_unit_test(test_sibling_names),
+		cmocka_unit_test(test_wbuf_memory_and_spill),
+		cmocka_unit_test(test_inode_lifetimes),
+	};
+
+	return cmocka_run_group_tests_name("fs", tests, NULL, NULL);
+}
