@@ -9,7 +9,8 @@
  * and activates the conn's flush event, which runs after every other
  * callback of the loop turn, so the replies computed in one turn leave in
  * one writev; EV_WRITE is only waited for when the socket is full.  Reads
- * go straight into the input buffer's free space.
+ * land in one buffer of the loop's, and the whole frames in them are
+ * decoded there: only a partial frame is copied into the conn's input.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -53,7 +53,7 @@ struct conn {
 	char			 name[64];
 };
 
-#define CONN_READ_CHUNK		32768	/* bytes asked of one readv */
+#define CONN_READ_CHUNK		65536	/* bytes asked of one recv */
 #define CONN_READS_PER_TURN	8	/* then let other conns run */
 
 static void conn_shutdown(struct conn *c, const char *why);
@@ -110,74 +110,112 @@ conn_unref(struct conn *c)
 }
 
 /*
- * Decode and hand out every whole frame in the input buffer.  The caller
- * holds a reference: a frame's callback may close and unref the conn.
+ * The length of the frame whose header is at head (frame_peek_length), or
+ * 0 after a bad header: that is answered and the conn closed once the
+ * answer is out, since the stream cannot be resynchronised.
+ */
+static size_t
+conn_frame_length(struct conn *c, const uint8_t *head)
+{
+	size_t frame_len;
+	char *err = NULL;
+	int rc;
+
+	rc = frame_peek_length(head, FRAME_HEADER_LEN, c->lim.max_frame,
+	    &frame_len, &err);
+	if (rc >= 0)
+		return frame_len;
+	if (c->lim.bad_frames != NULL)
+		(*c->lim.bad_frames)++;
+	log_warn("%s: %s; closing", c->name, err);
+	conn_send_error(c, 0, rc, err, 0, 0);
+	free(err);
+	conn_close_after_flush(c);
+	return 0;
+}
+
+/* Decode one whole frame and hand it out (or answer that it is bad). */
+static void
+conn_deliver(struct conn *c, const uint8_t *buf, size_t frame_len)
+{
+	Quorum__Envelope *env = NULL;
+	size_t consumed;
+	char *err = NULL;
+	int rc;
+
+	rc = frame_decode(buf, frame_len, c->lim.max_frame, &consumed, &env,
+	    &err);
+	if (rc < 0) {
+		if (c->lim.bad_frames != NULL)
+			(*c->lim.bad_frames)++;
+		log_warn("%s: bad frame: %s", c->name, err);
+		conn_send_error(c, 0, rc, err, 0, 0);
+		free(err);
+		return;
+	}
+	c->on_frame(c, env, c->arg);
+}
+
+/*
+ * Hand out every whole frame in the input buffer.  The caller holds a
+ * reference: a frame's callback may close and unref the conn.
  */
 static void
 conn_read_frames(struct conn *c)
 {
-	while (c->open) {
+	while (c->open && !c->closing_after_flush) {
 		uint8_t head[FRAME_HEADER_LEN], *buf;
-		size_t have = evbuffer_get_length(c->in), frame_len, consumed;
-		Quorum__Envelope *env = NULL;
-		char *err = NULL;
-		int rc;
+		size_t have = evbuffer_get_length(c->in), frame_len;
 
 		if (have < FRAME_HEADER_LEN)
 			break;
 		evbuffer_copyout(c->in, head, FRAME_HEADER_LEN);
-		rc = frame_peek_length(head, FRAME_HEADER_LEN,
-		    c->lim.max_frame, &frame_len, &err);
-		if (rc < 0) {
-			if (c->lim.bad_frames != NULL)
-				(*c->lim.bad_frames)++;
-			log_warn("%s: %s; closing", c->name, err);
-			conn_send_error(c, 0, rc, err, 0, 0);
-			free(err);
-			conn_close_after_flush(c);
-			break;
-		}
-		if (have < frame_len)
+		if ((frame_len = conn_frame_length(c, head)) == 0 ||
+		    have < frame_len)
 			break;
 		buf = evbuffer_pullup(c->in, (ev_ssize_t)frame_len);
-		rc = frame_decode(buf, frame_len, c->lim.max_frame, &consumed,
-		    &env, &err);
-		evbuffer_drain(c->in, frame_len);
-		if (rc < 0) {
-			if (c->lim.bad_frames != NULL)
-				(*c->lim.bad_frames)++;
-			log_warn("%s: bad frame: %s", c->name, err);
-			conn_send_error(c, 0, rc, err, 0, 0);
-			free(err);
-			continue;
-		}
-		c->on_frame(c, env, c->arg);
+		conn_deliver(c, buf, frame_len);
+		if (c->in != NULL)
+			evbuffer_drain(c->in, frame_len);
 	}
 }
 
 /*
- * Read into the input buffer's free space: 1 when bytes came, 0 when none
- * are waiting, -1 when the conn was shut down (eof or error).
+ * The same for bytes just read, when nothing was buffered before them:
+ * the whole frames are decoded where they lie, and only a partial frame
+ * at the end is kept in the input buffer.
+ */
+static void
+conn_take_frames(struct conn *c, const uint8_t *buf, size_t len)
+{
+	size_t off = 0, frame_len;
+
+	while (c->open && !c->closing_after_flush &&
+	    len - off >= FRAME_HEADER_LEN) {
+		if ((frame_len = conn_frame_length(c, buf + off)) == 0)
+			return;
+		if (len - off < frame_len)
+			break;
+		conn_deliver(c, buf + off, frame_len);
+		off += frame_len;
+	}
+	if (c->open && !c->closing_after_flush && off < len)
+		evbuffer_add(c->in, buf + off, len - off);
+}
+
+/*
+ * Read what the socket has, a buffer at a time: 1 when bytes came, 0 when
+ * none were waiting, -1 when the conn was shut down (eof or error).  *got
+ * is how many bytes the read took.
  */
 static int
-conn_read_some(struct conn *c)
+conn_read_some(struct conn *c, uint8_t *buf, size_t size, size_t *got)
 {
-	struct evbuffer_iovec v[2];
-	struct iovec iov[2];
-	int i, nv;
 	ssize_t n;
 
-	nv = evbuffer_reserve_space(c->in, CONN_READ_CHUNK, v, 2);
-	if (nv <= 0) {
-		conn_shutdown(c, "out of memory");
-		return -1;
-	}
-	for (i = 0; i < nv; i++) {
-		iov[i].iov_base = v[i].iov_base;
-		iov[i].iov_len = v[i].iov_len;
-	}
+	*got = 0;
 	do
-		n = readv(c->fd, iov, nv);
+		n = recv(c->fd, buf, size, 0);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
@@ -185,38 +223,35 @@ conn_read_some(struct conn *c)
 		conn_shutdown(c, n == 0 ? "eof" : strerror(errno));
 		return -1;
 	}
-	/* Commit what came, vector by vector. */
-	for (i = 0; i < nv; i++) {
-		size_t take = (size_t)n < v[i].iov_len ? (size_t)n :
-		    v[i].iov_len;
-
-		v[i].iov_len = take;
-		n -= (ssize_t)take;
-	}
-	evbuffer_commit_space(c->in, v, nv);
+	*got = (size_t)n;
 	return 1;
 }
 
 static void
 conn_readable(evutil_socket_t fd, short what, void *arg)
 {
+	/* The loop's thread only; conns never move between threads. */
+	static __thread uint8_t rbuf[CONN_READ_CHUNK];
 	struct conn *c = arg;
-	int i, rc = 1;
+	size_t got;
+	int i;
 
 	(void)fd;
 	(void)what;
 	conn_ref(c);		/* closing (eof, a frame's callback) unrefs */
-	for (i = 0; i < CONN_READS_PER_TURN && c->open; i++) {
-		size_t before = evbuffer_get_length(c->in);
-
-		if ((rc = conn_read_some(c)) <= 0)
+	for (i = 0; i < CONN_READS_PER_TURN && c->open &&
+	    !c->closing_after_flush; i++) {
+		if (conn_read_some(c, rbuf, sizeof(rbuf), &got) <= 0)
 			break;
-		/* A short read: the socket is drained for now. */
-		if (evbuffer_get_length(c->in) - before < CONN_READ_CHUNK)
-			break;
+		if (evbuffer_get_length(c->in) == 0)
+			conn_take_frames(c, rbuf, got);
+		else {
+			evbuffer_add(c->in, rbuf, got);
+			conn_read_frames(c);
+		}
+		if (got < sizeof(rbuf))
+			break;		/* the socket is drained for now */
 	}
-	if (c->open && c->in != NULL && evbuffer_get_length(c->in) > 0)
-		conn_read_frames(c);
 	conn_unref(c);
 }
 
