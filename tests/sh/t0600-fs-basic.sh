@@ -2,11 +2,13 @@
 # quorumfs on a 3-node cluster with everyday shell tools: cp -r, cat,
 # ls -l, mv, rm, mkdir -p, rmdir, find, diff, tar round trip, sed -i, an
 # editor's atomic save, symlinks and fifos, attributes, POSIX errnos,
-# quorumctl <-> mount, the mount helper form, and a clean unmount.
+# EACCES and EPERM from the stored owner and mode (allow_other,
+# default_permissions), quorumctl <-> mount, the mount helper form, and a
+# clean unmount.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-fs.sh"
 T_NET=90
-plan 45
+plan 49
 cluster_start 3 --timeout-ms 2000
 Q="$QUORUMCTL"
 
@@ -88,3 +90,11 @@ ok "mount.fuse3 NODES MOUNTPOINT -t fuse.quorumfs (fstab's form)" \
 	env PATH="$top_builddir:$PATH" mount.fuse3 "$NODES" "$T_DIR/helper" -t fuse.quorumfs -o "r=2,w=2,log=$T_DIR/helper.fs.log"
 ok "... shows the same files" cmp "$T_DIR/helper/tree/a/b/big" "$src/a/b/big"
 ok "fusermount3 -u unmounts it" sh -c "fusermount3 -u '$T_DIR/helper' && ! grep -q '$T_DIR/helper ' /proc/mounts"
+
+# Another user, through allow_other: the stored owner and mode decide.
+printf secret > "$M/private" && chmod 0600 "$M/private"
+chmod 0711 "$T_DIR"	# mktemp's 0700 would stop the other user before the mount
+ok "mount with allow_other,default_permissions" fs_mount perm -o "nodes=$NODES,allow_other,default_permissions"
+ok "EACCES: another user cannot read a 0600 file" sh -c "setpriv --reuid=65534 --regid=65534 --clear-groups cat '$T_DIR/perm/private' 2>&1 | grep -q 'Permission denied'"
+ok "... but reads a 0644 one" sh -c "test \"\$(setpriv --reuid=65534 --regid=65534 --clear-groups cat '$T_DIR/perm/tree/a/b/c/deep')\" = hello"
+ok "EPERM: another user cannot chmod the file (checked by quorumfs too)" sh -c "setpriv --reuid=65534 --regid=65534 --clear-groups chmod 777 '$T_DIR/perm/private' 2>&1 | grep -q 'not permitted' && test \"\$(stat -c %a '$M/private')\" = 600"
