@@ -73,3 +73,9 @@ JEPSEN_SECONDS ?= 600
 jepsen-long: quorumd quorumctl tests/jepsen/qjepsen
 	JEPSEN_SECONDS=$(JEPSEN_SECONDS) top_builddir='$(abs_top_builddir)' \
 	  top_srcdir='$(abs_top_srcdir)' $(SHELL) $(top_srcdir)/tests/sh/t0480-jepsen.sh
+
+## The filesystem benchmark's workload (scripts/bench-fs.sh, docs/bench-fs.md):
+## built by make, never run by make check.
+noinst_PROGRAMS += tests/bench/fsbench
+tests_bench_fsbench_SOURCES = tests/bench/fsbench.c
+tests_bench_fsbench_LDADD = lib/libqutil.a
