@@ -223,12 +223,20 @@ read_all(int fd, unsigned char *buf, size_t cap)
 	return (ssize_t)got;
 }
 
-/* close(), counting EINTR as done (Linux closes the fd anyway). */
+/*
+ * Close *fd and set it to -1; a failure (EINTR aside: Linux has closed the
+ * fd anyway) is reported and marks the run failed.  0 or -1.
+ */
 static int
-close_checked(int fd)
+close_file(struct fsb_run *run, int *fd, const char *path)
 {
-	if (close(fd) == -1 && errno != EINTR)
+	int rc = close(*fd);
+
+	*fd = -1;
+	if (rc == -1 && errno != EINTR) {
+		fail(run, "close", path);
 		return -1;
+	}
 	return 0;
 }
 
@@ -276,10 +284,8 @@ file_op(struct fsb_writer *w, unsigned long i)
 			close(fd);
 			return -1;
 		}
-		if (close_checked(fd) == -1) {
-			fail(run, "close", path);
+		if (close_file(run, &fd, path) == -1)
 			return -1;
-		}
 		return 0;
 	case FSB_STAT:
 		if (stat(path, &st) == -1) {
@@ -305,10 +311,8 @@ file_op(struct fsb_writer *w, unsigned long i)
 			close(fd);
 			return -1;
 		}
-		if (close_checked(fd) == -1) {
-			fail(run, "close", path);
+		if (close_file(run, &fd, path) == -1)
 			return -1;
-		}
 		fill_pattern(w->want, o->size, i);
 		if ((size_t)got != o->size ||
 		    memcmp(w->buf, w->want, o->size) != 0) {
@@ -387,10 +391,8 @@ drop_caches(const struct fsb_opts *o)
 			close(fd);
 		return 0;
 	}
-	if (close_checked(fd) == -1) {
-		fail(NULL, "close", FSB_DROP_CACHES);
+	if (close_file(NULL, &fd, FSB_DROP_CACHES) == -1)
 		return -1;
-	}
 	return 1;
 }
 
@@ -481,6 +483,21 @@ run_phase(struct fsb_run *run, struct fsb_writer *ws, enum fsb_phase phase,
 	return 0;
 }
 
+/* The RESULT line of a large-file phase that took ns nanoseconds. */
+static void
+print_big(const struct fsb_opts *o, const char *phase, uint64_t ns,
+    int fsynced, int dropped)
+{
+	double secs = (double)ns / 1e9, rate = (double)o->big_mib / secs;
+
+	printf("RESULT phase=%s ops=%lu seconds=%.6f rate=%.1f unit=MiB/s "
+	    "bytes=%lu block=%zu fsync=%d dropped=%d\n", phase, o->big_mib,
+	    secs, rate, o->big_mib << 20, o->block, fsynced, dropped);
+	fflush(stdout);
+	fprintf(stderr, "fsbench: %-8s %8.1f MiB/s (%.2f s)\n", phase, rate,
+	    secs);
+}
+
 /*
  * The large file: written in blocks, fsynced, closed; its pages dropped;
  * read back whole and compared.  Prints the bigwrite and bigread lines.
@@ -494,7 +511,6 @@ run_big(struct fsb_run *run)
 	char path[PATH_MAX];
 	uint64_t t0, t1;
 	ssize_t r;
-	double secs;
 	int fd = -1, rc = -1, e, dropped;
 
 	want = xmalloc(len);
@@ -519,20 +535,10 @@ run_big(struct fsb_run *run)
 		fail(run, "fsync", path);
 		goto out;
 	}
-	if (close_checked(fd) == -1) {
-		fd = -1;
-		fail(run, "close", path);
+	if (close_file(run, &fd, path) == -1)
 		goto out;
-	}
-	fd = -1;
 	t1 = now_ns();
-	secs = (double)(t1 - t0) / 1e9;
-	printf("RESULT phase=bigwrite ops=%lu seconds=%.6f rate=%.1f "
-	    "unit=MiB/s bytes=%zu block=%zu fsync=1 dropped=0\n",
-	    o->big_mib, secs, (double)o->big_mib / secs, len, o->block);
-	fflush(stdout);
-	fprintf(stderr, "fsbench: %-8s %8.1f MiB/s (%.2f s)\n", "bigwrite",
-	    (double)o->big_mib / secs, secs);
+	print_big(o, "bigwrite", t1 - t0, 1, 0);
 
 	if (o->drop_caches) {
 		fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -546,12 +552,8 @@ run_big(struct fsb_run *run)
 			fail(run, "posix_fadvise(DONTNEED)", path);
 			goto out;
 		}
-		if (close_checked(fd) == -1) {
-			fd = -1;
-			fail(run, "close", path);
+		if (close_file(run, &fd, path) == -1)
 			goto out;
-		}
-		fd = -1;
 	}
 	if ((dropped = drop_caches(o)) == -1)
 		goto out;
@@ -576,26 +578,15 @@ run_big(struct fsb_run *run)
 		if (r == 0)
 			break;
 	}
-	if (close_checked(fd) == -1) {
-		fd = -1;
-		fail(run, "close", path);
+	if (close_file(run, &fd, path) == -1)
 		goto out;
-	}
-	fd = -1;
 	t1 = now_ns();
 	if (off != len || memcmp(got, want, len) != 0) {
 		failx(run, "read %s: %zu bytes%s; wanted the %zu bytes written",
 		    path, off, off == len ? ", not those written" : "", len);
 		goto out;
 	}
-	secs = (double)(t1 - t0) / 1e9;
-	printf("RESULT phase=bigread ops=%lu seconds=%.6f rate=%.1f "
-	    "unit=MiB/s bytes=%zu block=%zu fsync=0 dropped=%d\n",
-	    o->big_mib, secs, (double)o->big_mib / secs, len, o->block,
-	    dropped);
-	fflush(stdout);
-	fprintf(stderr, "fsbench: %-8s %8.1f MiB/s (%.2f s)\n", "bigread",
-	    (double)o->big_mib / secs, secs);
+	print_big(o, "bigread", t1 - t0, 0, dropped);
 
 	if (unlink(path) == -1) {
 		fail(run, "unlink", path);
