@@ -7,8 +7,8 @@
  * In a fresh directory DIR/fsbench.<pid>, W writer threads share F files of
  * S bytes (file i belongs to writer i mod W and lives in that writer's
  * directory tW/, or in one directory for all with --shared-dir) and run,
- * phase after phase, each phase timed from a barrier that releases all
- * writers at once until the last of them is done:
+ * phase after phase, all writers released at once by a barrier, each phase
+ * timed from the first writer's start to the last writer's end:
  *
  *   create   open(O_CREAT|O_EXCL|O_WRONLY), write S bytes, fsync if --fsync,
  *            close
@@ -114,6 +114,7 @@ struct fsb_writer {
 	unsigned	 idx;
 	uint64_t	*lat_ns;	/* one per file of this writer */
 	size_t		 nlat;
+	uint64_t	 start_ns, end_ns;	/* its part of the phase */
 	unsigned char	*buf;		/* size + 1 bytes: a read past S shows */
 	unsigned char	*want;		/* the bytes file i should hold */
 };
@@ -356,6 +357,7 @@ writer_main(void *arg)
 		return NULL;
 	}
 	w->nlat = 0;
+	w->start_ns = now_ns();
 	for (i = w->idx; i < run->opts->files; i += run->opts->writers) {
 		if (atomic_load(&run->failed))
 			break;
@@ -364,6 +366,7 @@ writer_main(void *arg)
 			break;
 		w->lat_ns[w->nlat++] = now_ns() - t0;
 	}
+	w->end_ns = now_ns();
 	return NULL;
 }
 
@@ -445,10 +448,8 @@ run_phase(struct fsb_run *run, struct fsb_writer *ws, enum fsb_phase phase,
 		}
 	}
 	rc = pthread_barrier_wait(&run->start);
-	t0 = now_ns();
 	for (i = 0; i < o->writers; i++)
 		pthread_join(ws[i].tid, NULL);
-	t1 = now_ns();
 	pthread_barrier_destroy(&run->start);
 	if (rc != 0 && rc != PTHREAD_BARRIER_SERIAL_THREAD) {
 		errno = rc;
@@ -457,8 +458,20 @@ run_phase(struct fsb_run *run, struct fsb_writer *ws, enum fsb_phase phase,
 	if (atomic_load(&run->failed))
 		return -1;
 
-	for (i = 0; i < o->writers; i++)
+	/*
+	 * The phase lasts from the first writer's start to the last one's
+	 * end, as the writers saw them: this thread may well be scheduled out
+	 * between the barrier and a clock read of its own.
+	 */
+	t0 = ws[0].start_ns;
+	t1 = ws[0].end_ns;
+	for (i = 0; i < o->writers; i++) {
 		n += ws[i].nlat;
+		if (ws[i].start_ns < t0)
+			t0 = ws[i].start_ns;
+		if (ws[i].end_ns > t1)
+			t1 = ws[i].end_ns;
+	}
 	if (n != o->files) {
 		failx(run, "%s: %zu operations of %lu done",
 		    fsb_phase_names[phase], n, o->files);
