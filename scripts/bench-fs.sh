@@ -88,6 +88,7 @@ say() { echo "bench-fs: $*" >&2; }
 die() { say "$*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root: it mounts GlusterFS and quorumfs and drops the page cache"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- what is needed --------------------------------------------------------
 
@@ -300,14 +301,22 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 echo
 echo "## quorumfs vs GlusterFS (replica 3) vs the local disk"
 echo
-echo "Run $started_at on $(uname -n), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), mode $mode, local disk $(findmnt -n -o SOURCE -T "$work") ($fstype); $files files of 4 KiB by 4 writers$([ "$fsync" = 1 ] && echo ", fsync per file" || echo ", no fsync per file"), a ${big} MiB file; $rounds rounds, medians over the rounds; ratios are medians of same-round ratios. Load average (1, 5, 15 min) at the start $load_start, at the end $load_end."
+echo "Run $started_at on $(uname -n), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), mode $mode, local disk $(findmnt -n -o SOURCE -T "$work") ($fstype); $files files of 4 KiB by 4 writers$([ "$fsync" = 1 ] && echo ", fsync per file" || echo ", no fsync per file"), a ${big} MiB file; $rounds rounds, medians over the rounds; ratios are medians of same-round ratios. Load average (1, 5, 15 min): before setup $load_before, at the first round $load_start, at the end $load_end."
+echo
+if has quorumfs; then
+	qsrc=$(sed -n 's/^abs_top_srcdir = //p' "$qbuild/Makefile" 2>/dev/null)
+	qrev=$(git -C "${qsrc:-/nonexistent}" describe --always --dirty 2>/dev/null || echo "no git")
+	echo "quorumfs: \`quorumfs -f -o nodes=...${QFS_BENCH_MOUNT_OPTS:+ -o $QFS_BENCH_MOUNT_OPTS}\` (R and W: the mount's defaults), quorumfs and quorumd built in $qbuild from $qsrc ($qrev)."
+fi
+has gluster && echo "GlusterFS: $(glusterfs --version | head -1), volume options as shipped, mounted with the native FUSE client."
+has quorumfs || echo "quorumfs: not built in $qbuild, not measured."
 echo
 awk -v systems="${want[*]}" -v rounds="$rounds" "$BENCH_AWK_MEDIAN"'
 function fmt(v, unit) {
 	if (v == "nan") return "n/a"
 	return unit == "MiB/s" ? sprintf("%.1f", v) : sprintf("%.0f", v)
 }
-function ratio(v) { return v == "nan" ? "n/a" : sprintf(v < 0.1 ? "%.3fx" : "%.2fx", v) }
+function ratio(v) { return v == "nan" ? "n/a" : sprintf(v < 0.1 ? "%.2gx" : "%.2fx", v) }
 # The median over the rounds of a/b, for the rounds where both ran.
 function rmedian(a, b, phase,    r, s) {
 	s = ""
