@@ -132,6 +132,7 @@ results=$work/results.tsv
 
 qfs_started=0
 qfs_pid=
+run_pid=
 gluster_vol=
 glusterd_started=0
 failed=1
@@ -146,6 +147,10 @@ unmount() {
 cleanup() {
 	local rc=$? p pids
 	set +e
+	if [ -n "$run_pid" ]; then
+		kill -TERM "$run_pid" 2>/dev/null	# timeout passes it on to fsbench
+		wait "$run_pid" 2>/dev/null
+	fi
 	unmount "$work/mnt-quorumfs"
 	if [ -n "$qfs_pid" ]; then
 		for _ in $(seq 1 50); do kill -0 "$qfs_pid" 2>/dev/null || break; sleep 0.1; done
@@ -251,30 +256,44 @@ gluster_start() {
 
 # ---- the runs ----------------------------------------------------------------
 
-# One run of the workload on one system: its figures into results.tsv as
-# "system round phase rate p50_us p99_us", or one "system round - failed"
-# line.
+# The phases fsbench prints, in order.
+phases="create stat read rename delete"
+[ "$big" -gt 0 ] && phases="$phases bigwrite bigread"
+
+# One run of the workload on one system: a line per phase into results.tsv,
+# "system round phase rate p50_us p99_us", or "system round phase failed"
+# for each phase that has no figures because the run failed in it or
+# before it (fsbench prints a phase only when all of it succeeded).
 run_one() {	# system round
-	local sys=$1 r=$2 dir flags=() out=$work/runs/$1.$2 rc
+	local sys=$1 r=$2 dir flags=() out=$work/runs/$1.$2 rc=0
 	case $sys in
 	local-nofsync) dir=$DIR_local ;;
 	local) dir=$DIR_local; [ "$fsync" = 1 ] && flags+=(--fsync) ;;
 	*) eval "dir=\$DIR_$sys"; [ "$fsync" = 1 ] && flags+=(--fsync) ;;
 	esac
 	mkdir -p "$work/runs"
-	if timeout --kill-after=10 "$run_timeout" "$FSB" --writers 4 --files "$files" \
-	    --big-mib "$big" "${flags[@]}" "$dir" >"$out.out" 2>"$out.err"; then
-		awk -v s="$sys" -v r="$r" '/^RESULT / {
-			split("", v)
-			for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-			print s, r, v["phase"], v["rate"], (v["p50_us"] == "" ? "-" : v["p50_us"]),
-			    (v["p99_us"] == "" ? "-" : v["p99_us"])
-		}' "$out.out" >> "$results"
+	# In the background, so that a signal reaches the trap at once.
+	timeout --kill-after=10 "$run_timeout" "$FSB" --writers 4 --files "$files" \
+		--big-mib "$big" "${flags[@]}" "$dir" >"$out.out" 2>"$out.err" &
+	run_pid=$!
+	wait "$run_pid" || rc=$?
+	run_pid=
+	awk -v s="$sys" -v r="$r" -v phases="$phases" '
+	/^RESULT / {
+		split("", v)
+		for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		print s, r, v["phase"], v["rate"], (v["p50_us"] == "" ? "-" : v["p50_us"]),
+		    (v["p99_us"] == "" ? "-" : v["p99_us"])
+		done[v["phase"]] = 1
+	}
+	END {
+		n = split(phases, ph, " ")
+		for (i = 1; i <= n; i++) if (!(ph[i] in done)) print s, r, ph[i], "failed"
+	}' "$out.out" >> "$results"
+	if [ "$rc" = 0 ] && ! grep -q "^$sys $r [a-z]* failed\$" "$results"; then
 		say "round $r: $sys: $(awk '/^RESULT / { split($2, p, "="); split($5, x, "="); split($6, u, "="); printf "%s %s %s, ", p[2], x[2], u[2] }' "$out.out" | sed 's/, $//')"
 	else
-		rc=$?
-		echo "$sys $r - failed" >> "$results"
-		say "round $r: $sys: the workload FAILED (exit $rc$([ $rc = 124 ] && echo ", timed out after $run_timeout s")):"
+		say "round $r: $sys: the workload FAILED (exit $rc$([ "$rc" = 124 ] && echo ", timed out after $run_timeout s")); phases without figures: $(awk -v s="$sys" -v r="$r" '$1 == s && $2 == r && $4 == "failed" { printf "%s ", $3 }' "$results")"
 		sed 's/^/    /' "$out.err" | tail -5 >&2
 	fi
 }
@@ -312,6 +331,11 @@ has gluster && echo "GlusterFS: $(glusterfs --version | head -1), volume options
 has quorumfs || echo "quorumfs: not built in $qbuild, not measured."
 echo
 awk -v systems="${want[*]}" -v rounds="$rounds" "$BENCH_AWK_MEDIAN"'
+# A median, and how many runs failed in that phase, if any.
+function cell(sy, f, u,    c) {
+	c = fmt(median(rates[sy, f]), u)
+	return failed[sy, f] ? c " (" failed[sy, f] " failed)" : c
+}
 function fmt(v, unit) {
 	if (v == "nan") return "n/a"
 	return unit == "MiB/s" ? sprintf("%.1f", v) : sprintf("%.0f", v)
@@ -326,7 +350,7 @@ function rmedian(a, b, phase,    r, s) {
 	return median(s)
 }
 {
-	if ($3 == "-") { failed[$1]++; next }
+	if ($4 == "failed") { failed[$1, $3]++; anyfail[$1] = 1; next }
 	rate[$1, $3, $2] = $4
 	rates[$1, $3] = rates[$1, $3] " " $4
 	if ($5 != "-") { p50[$1, $3] = p50[$1, $3] " " $5; p99[$1, $3] = p99[$1, $3] " " $6 }
@@ -350,15 +374,15 @@ END {
 	for (p = 1; p <= np; p++) {
 		f = ph[p]; u = (f in unit) ? unit[f] : "ops/s"
 		row = "| " f " | " u " |"
-		for (i = 1; i <= ns; i++) row = row " " fmt(median(rates[sys[i], f]), u) " |"
+		for (i = 1; i <= ns; i++) row = row " " cell(sys[i], f, u) " |"
 		qg = rmedian("quorumfs", "gluster", f)
 		ql = rmedian("quorumfs", "local", f)
 		gl = rmedian("gluster", "local", f)
 		res = ""
 		if (f in want) {
 			if (!on["quorumfs"]) res = "not measured"
-			else if (failed["quorumfs"] || (on["gluster"] && failed["gluster"]) ||
-			    (f == "create" && on["local"] && failed["local"])) res = "**failed runs**"
+			else if (failed["quorumfs", f] || failed["gluster", f] ||
+			    (f == "create" && failed["local", f])) res = "**failed runs**"
 			else {
 				ok = 1
 				if (f == "create") {
@@ -387,12 +411,20 @@ END {
 		print row
 	}
 	nf = 0
-	for (i = 1; i <= ns; i++) if (failed[sys[i]]) nf += failed[sys[i]]
+	for (i = 1; i <= ns; i++) if (anyfail[sys[i]]) nf++
 	if (nf > 0) {
 		print ""
-		printf "**Failed runs** (their figures are missing from the medians):"
-		for (i = 1; i <= ns; i++) if (failed[sys[i]]) printf " %s %d of %d;", name[sys[i]], failed[sys[i]], rounds
-		print ""
+		printf "**Failed runs**: a run stops at its first failed call; the phases from there on have no figures in that round, and the medians and ratios are taken over the other rounds. Failed:"
+		t = ""
+		for (i = 1; i <= ns; i++) {
+			if (!anyfail[sys[i]]) continue
+			t = t " " name[sys[i]] ":"
+			for (p = 1; p <= np; p++)
+				if (failed[sys[i], ph[p]]) t = t " " ph[p] " " failed[sys[i], ph[p]] " of " rounds ","
+			sub(/,$/, ";", t)
+		}
+		sub(/;$/, ".", t)
+		print t
 	}
 	print ""
 	print "### Targets (quorumfs, same workload, same disk)"
