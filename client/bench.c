@@ -1,9 +1,13 @@
 /*
  * bench.c - quorumctl bench: a load generator for a quorumfs cluster.
  *
- * Each client is a thread with one TCP connection of its own; client i
- * connects to node i mod the node count (and to the next node after a lost
- * connection).  A client keeps `pipeline` requests in flight on its
+ * Each client is one TCP connection; client i connects to node i mod the
+ * node count (and to the next node after a lost connection).  Clients are
+ * driven by a few worker threads (--threads, default 1), each an epoll loop
+ * over its share of the clients, as redis-benchmark drives its clients:
+ * a thread per client would cost the machine more context switches than
+ * the cluster under test spends, on these 2-core machines.  A client keeps
+ * `pipeline` requests in flight on its
  * connection: it frames them itself (protobuf-c + frame_encode, not the
  * blocking qc_put) and matches each answer to its request by
  * Envelope.request_id, since a node answers pipelined requests in any order.
@@ -12,7 +16,8 @@
  *
  * Every wait is bounded: a request not answered within timeout + 1 s counts
  * as a timeout (and the client, taking the node for hung, drops the
- * connection and moves to the next node), connecting gives up after 2 s,
+ * connection and moves to the next node), connecting gives up after 2 s
+ * (non-blocking, so a dead node never stalls the worker's other clients),
  * and once the run's time is up a client only waits for the requests it has
  * in flight (each within its deadline).  So a run ends by itself, even when
  * the cluster dies under it; the failures are counted, not fatal.
@@ -38,6 +43,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,6 +65,7 @@
 #define BENCH_EXIT_USAGE	2
 
 #define BENCH_MAX_CLIENTS	4096
+#define BENCH_MAX_THREADS	64
 #define BENCH_MAX_PIPELINE	4096	/* slots fit the low 16 bits of an id */
 #define BENCH_SLOT_BITS		16
 #define BENCH_GRACE_MS		1000	/* waited beyond the request timeout */
@@ -73,6 +80,7 @@ enum bench_op { BENCH_PUT, BENCH_GET };
 struct bench_opts {
 	enum bench_op	 op;
 	unsigned	 clients;
+	unsigned	 threads;	/* workers driving the clients */
 	unsigned	 pipeline;
 	size_t		 value_size;
 	double		 seconds;
@@ -120,8 +128,12 @@ struct bench_errors {
 struct bench_client {
 	struct bench		*b;
 	unsigned		 index;
-	pthread_t		 thread;
+	int			 epfd;		/* its worker's */
 	int			 fd;
+	uint32_t		 events;	/* registered with epfd */
+	int			 connecting;	/* connect() under way */
+	int64_t			 connect_deadline_ns;
+	int64_t			 retry_ns;	/* no connect before this */
 	size_t			 node;
 	struct bench_slot	*slots;		/* opt.pipeline of them */
 	unsigned		 inflight;
@@ -138,6 +150,15 @@ struct bench_client {
 	uint64_t		 siblings;	/* gets that found several */
 	struct bench_errors	 errors;
 	int64_t			 start_ns, end_ns;
+};
+
+/* A thread running an epoll loop over clients [first, first + n). */
+struct bench_worker {
+	struct bench		*b;
+	pthread_t		 thread;
+	int			 epfd;
+	struct bench_client	*cl;
+	unsigned		 n;
 };
 
 static int64_t
@@ -185,8 +206,10 @@ usage(FILE *f)
 "usage: quorumctl [--nodes H:P,...] bench [options]\n"
 "Load a cluster with puts or gets and print throughput and latency.\n"
 "  --op put|get        what to send (default put)\n"
-"  --clients N         client threads, one connection each, spread over\n"
-"                      the nodes round-robin (default 1)\n"
+"  --clients N         clients, one connection each, spread over the\n"
+"                      nodes round-robin (default 1)\n"
+"  --threads T         threads driving the clients, each an event loop\n"
+"                      over its share of them (default 1)\n"
 "  --pipeline D        requests in flight per connection (default 1)\n"
 "  --value-size BYTES  value size (default 100)\n"
 "  --seconds S         how long to send (default 5; 0 with --populate:\n"
@@ -237,7 +260,7 @@ parse_uint(const char *name, const char *s, unsigned lo, unsigned hi,
 
 enum {
 	OPT_OP = 256, OPT_CLIENTS, OPT_PIPELINE, OPT_VALUE_SIZE, OPT_SECONDS,
-	OPT_KEYS, OPT_R, OPT_W, OPT_TIMEOUT, OPT_POPULATE
+	OPT_KEYS, OPT_R, OPT_W, OPT_TIMEOUT, OPT_POPULATE, OPT_THREADS
 };
 
 static const struct option bench_options[] = {
@@ -251,6 +274,7 @@ static const struct option bench_options[] = {
 	{ "w", required_argument, NULL, OPT_W },
 	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
 	{ "populate", no_argument, NULL, OPT_POPULATE },
+	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -266,6 +290,7 @@ opts_parse(int argc, char **argv, struct bench_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->op = BENCH_PUT;
 	o->clients = 1;
+	o->threads = 1;
 	o->pipeline = 1;
 	o->value_size = 100;
 	o->seconds = 5;
@@ -288,6 +313,11 @@ opts_parse(int argc, char **argv, struct bench_opts *o)
 		case OPT_CLIENTS:
 			if (parse_uint("clients", optarg, 1, BENCH_MAX_CLIENTS,
 			    &o->clients) < 0)
+				return QERR_INVALID;
+			break;
+		case OPT_THREADS:
+			if (parse_uint("threads", optarg, 1, BENCH_MAX_THREADS,
+			    &o->threads) < 0)
 				return QERR_INVALID;
 			break;
 		case OPT_PIPELINE:
@@ -414,59 +444,83 @@ bench_complain(struct bench *b, const char *fmt, ...)
 	pthread_mutex_unlock(&b->lock);
 }
 
-/* Connect to node c->node within the deadline; 0 or -1 (counted). */
-static int
-client_connect(struct bench_client *c, int64_t deadline_ns)
+/* A connect that failed: counted, told, and retried later elsewhere. */
+static void
+client_connect_failed(struct bench_client *c, int soerr, int64_t now)
 {
-	struct bench_node *n = &c->b->nodes[c->node];
-	struct pollfd p;
-	socklen_t len = sizeof(int);
-	int fd, one = 1, soerr = 0, rc;
-	int64_t left;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		soerr = errno;
-		goto fail;
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&n->sin, sizeof(n->sin)) < 0) {
-		if (errno != EINPROGRESS) {
-			soerr = errno;
-			goto fail;
-		}
-		for (;;) {
-			left = (deadline_ns - mono_ns()) / 1000000;
-			if (left <= 0) {
-				soerr = ETIMEDOUT;
-				goto fail;
-			}
-			p.fd = fd;
-			p.events = POLLOUT;
-			p.revents = 0;
-			rc = poll(&p, 1, (int)left);
-			if (rc > 0)
-				break;
-			if (rc < 0 && errno != EINTR) {
-				soerr = errno;
-				goto fail;
-			}
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-			soerr = errno;
-		if (soerr != 0)
-			goto fail;
-	}
-	c->fd = fd;
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->events = 0;
+	c->connecting = 0;
 	c->errors.connect++;
 	bench_complain(c->b, "client %u: connect to %s: %s", c->index,
-	    n->addr, strerror(soerr));
+	    c->b->nodes[c->node].addr, strerror(soerr));
 	c->node = (c->node + 1) % c->b->nnodes;	/* try the next one next */
-	return -1;
+	c->retry_ns = now + (int64_t)BENCH_RETRY_MS * 1000000;
+}
+
+/* Register the events c waits for now with its worker's epoll set. */
+static void
+client_watch(struct bench_client *c)
+{
+	struct epoll_event ev;
+	uint32_t want;
+
+	if (c->fd < 0)
+		return;
+	want = EPOLLIN | (c->connecting || c->out_len > c->out_off ?
+	    EPOLLOUT : 0);
+	if (want == c->events)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = want;
+	ev.data.ptr = c;
+	if (epoll_ctl(c->epfd, c->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+	    c->fd, &ev) == 0)
+		c->events = want;
+}
+
+/* Start connecting to node c->node; done by client_connect_done. */
+static void
+client_connect_start(struct bench_client *c, int64_t now)
+{
+	struct bench_node *n = &c->b->nodes[c->node];
+	int one = 1;
+
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		client_connect_failed(c, errno, now);
+		return;
+	}
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->events = 0;
+	c->connecting = 1;
+	c->connect_deadline_ns = now + (int64_t)BENCH_CONNECT_MS * 1000000;
+	if (connect(c->fd, (struct sockaddr *)&n->sin, sizeof(n->sin)) == 0)
+		c->connecting = 0;
+	else if (errno != EINPROGRESS) {
+		client_connect_failed(c, errno, now);
+		return;
+	}
+	client_watch(c);
+}
+
+/* The socket of a connect under way is writable: did it connect? */
+static void
+client_connect_done(struct bench_client *c, int64_t now)
+{
+	socklen_t len = sizeof(int);
+	int soerr = 0;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+		soerr = errno;
+	if (soerr != 0) {
+		client_connect_failed(c, soerr, now);
+		return;
+	}
+	c->connecting = 0;
+	client_watch(c);
 }
 
 /* Drop the connection: what was in flight is lost. */
@@ -483,8 +537,9 @@ client_disconnect(struct bench_client *c, const char *why)
 		c->slots[i].id = 0;
 	c->errors.lost += c->inflight;
 	c->inflight = 0;
-	close(c->fd);
+	close(c->fd);		/* leaves the epoll set too */
 	c->fd = -1;
+	c->events = 0;
 	c->out_len = c->out_off = 0;
 	c->in_len = 0;
 	c->node = (c->node + 1) % c->b->nnodes;
@@ -773,80 +828,157 @@ client_expire(struct bench_client *c, int64_t now, int64_t wait_ns)
 	return next;
 }
 
-static void *
-client_run(void *arg)
+/*
+ * One turn for a client between waits: connect or give up connecting,
+ * count expired requests, issue new ones, send; returns the earliest time
+ * it needs another turn (INT64_MAX: only when its socket has news).
+ * *done is set once the client has nothing left to do in this run.
+ */
+static int64_t
+client_turn(struct bench_client *c, int64_t now, int64_t wait_ns, int *done)
 {
-	struct bench_client *c = arg;
 	const struct bench_opts *o = &c->b->opt;
-	int64_t wait_ns = ((int64_t)(o->timeout_ms ? o->timeout_ms :
-	    BENCH_DEFAULT_WAIT_MS) + BENCH_GRACE_MS) * 1000000;
-	int64_t now, next, until;
-	struct pollfd p;
+	int stopping = now >= c->end_ns;
+	int64_t next;
 	unsigned i;
-	int stopping = 0, rc;
 
-	/* Connect before the clock starts, then wait for the others. */
-	client_connect(c, mono_ns() + (int64_t)BENCH_CONNECT_MS * 1000000);
-	pthread_mutex_lock(&c->b->lock);
-	c->b->ready++;
-	pthread_cond_broadcast(&c->b->cond);
-	while (!c->b->go)
-		pthread_cond_wait(&c->b->cond, &c->b->lock);
-	pthread_mutex_unlock(&c->b->lock);
-	c->start_ns = mono_ns();
-	c->end_ns = c->start_ns + (int64_t)(o->seconds * 1e9);
-	for (;;) {
-		now = mono_ns();
-		if (!stopping && now >= c->end_ns)
-			stopping = 1;
-		if (stopping && c->inflight == 0)
-			break;
-		if (c->fd < 0) {
-			if (stopping)
-				break;
-			until = now + (int64_t)BENCH_CONNECT_MS * 1000000;
-			if (until > c->end_ns)
-				until = c->end_ns;
-			if (client_connect(c, until) < 0) {
-				struct timespec ts = { 0, BENCH_RETRY_MS *
-				    1000000L };
-
-				if (c->end_ns - mono_ns() < ts.tv_nsec)
-					ts.tv_nsec = c->end_ns - mono_ns();
-				if (ts.tv_nsec > 0)
-					nanosleep(&ts, NULL);
-			}
-			continue;
+	*done = 0;
+	if (c->fd < 0) {
+		if (stopping) {
+			*done = 1;
+			return INT64_MAX;
 		}
-		if (!stopping && c->inflight < o->pipeline)
-			for (i = 0; i < o->pipeline; i++)
-				if (c->slots[i].id == 0 &&
-				    client_issue(c, i, now) < 0)
-					goto out;
-		if (c->out_len > c->out_off && client_write(c) < 0)
-			continue;
-		next = client_expire(c, now, wait_ns);
-		if (c->fd < 0 || c->inflight == 0)
-			continue;
-		if (!stopping && c->end_ns < next)
-			next = c->end_ns;
-		p.fd = c->fd;
-		p.events = POLLIN | (c->out_len > c->out_off ? POLLOUT : 0);
-		p.revents = 0;
-		/* Round up: a 0 ms poll before the deadline would spin. */
-		rc = poll(&p, 1, next <= now ? 0 : (int)((next - now + 999999)
-		    / 1000000));
-		if (rc < 0 && errno != EINTR) {
-			client_disconnect(c, strerror(errno));
-			continue;
-		}
-		if (rc > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)))
-			client_read(c);
+		if (now < c->retry_ns)
+			return c->retry_ns;
+		client_connect_start(c, now);
+		if (c->fd < 0)
+			return c->retry_ns;
 	}
-out:
-	if (c->fd >= 0) {
+	if (c->connecting) {
+		if (stopping) {
+			close(c->fd);
+			c->fd = -1;
+			*done = 1;
+			return INT64_MAX;
+		}
+		if (now >= c->connect_deadline_ns) {
+			client_connect_failed(c, ETIMEDOUT, now);
+			return c->retry_ns;
+		}
+		return c->connect_deadline_ns;
+	}
+	if (!stopping && c->inflight < o->pipeline)
+		for (i = 0; i < o->pipeline; i++)
+			if (c->slots[i].id == 0 && client_issue(c, i, now) < 0) {
+				client_disconnect(c, "encode");
+				*done = 1;
+				return INT64_MAX;
+			}
+	if (c->out_len > c->out_off && client_write(c) < 0)
+		return now;	/* reconnect at once */
+	next = client_expire(c, now, wait_ns);
+	if (c->fd < 0)
+		return now;
+	if (stopping && c->inflight == 0) {
 		close(c->fd);
 		c->fd = -1;
+		*done = 1;
+		return INT64_MAX;
+	}
+	client_watch(c);
+	if (!stopping && c->end_ns < next)
+		next = c->end_ns;
+	return next;
+}
+
+/* Connect every client of w before the clock starts (bounded). */
+static void
+worker_connect_all(struct bench_worker *w)
+{
+	struct epoll_event ev[64];
+	int64_t now = mono_ns(), deadline = now +
+	    (int64_t)BENCH_CONNECT_MS * 1000000;
+	unsigned i, pending;
+	int k, n;
+
+	for (i = 0; i < w->n; i++)
+		client_connect_start(&w->cl[i], now);
+	for (;;) {
+		for (i = 0, pending = 0; i < w->n; i++)
+			pending += w->cl[i].connecting;
+		now = mono_ns();
+		if (pending == 0 || now >= deadline)
+			break;
+		n = epoll_wait(w->epfd, ev, 64, (int)((deadline - now +
+		    999999) / 1000000));
+		for (k = 0; k < n; k++) {
+			struct bench_client *c = ev[k].data.ptr;
+
+			if (c->connecting)
+				client_connect_done(c, mono_ns());
+		}
+	}
+	for (i = 0; i < w->n; i++)
+		if (w->cl[i].connecting)
+			client_connect_failed(&w->cl[i], ETIMEDOUT, now);
+}
+
+static void *
+worker_run(void *arg)
+{
+	struct bench_worker *w = arg;
+	struct bench *b = w->b;
+	const struct bench_opts *o = &b->opt;
+	int64_t wait_ns = ((int64_t)(o->timeout_ms ? o->timeout_ms :
+	    BENCH_DEFAULT_WAIT_MS) + BENCH_GRACE_MS) * 1000000;
+	int64_t now, next, t, start, end;
+	struct epoll_event ev[256];
+	unsigned i, left;
+	int k, n, done;
+
+	worker_connect_all(w);
+	pthread_mutex_lock(&b->lock);
+	b->ready++;
+	pthread_cond_broadcast(&b->cond);
+	while (!b->go)
+		pthread_cond_wait(&b->cond, &b->lock);
+	pthread_mutex_unlock(&b->lock);
+	start = mono_ns();
+	end = start + (int64_t)(o->seconds * 1e9);
+	for (i = 0; i < w->n; i++) {
+		w->cl[i].start_ns = start;
+		w->cl[i].end_ns = end;
+	}
+	/*
+	 * Every client takes a turn after every wait: with one request in
+	 * flight per client that is the turn an answer needs anyway, and it
+	 * keeps deadlines (expiry, connects, the end) in one place.
+	 */
+	for (;;) {
+		now = mono_ns();
+		next = INT64_MAX;
+		for (i = 0, left = 0; i < w->n; i++) {
+			t = client_turn(&w->cl[i], now, wait_ns, &done);
+			left += !done;
+			if (t < next)
+				next = t;
+		}
+		if (left == 0)
+			break;
+		now = mono_ns();
+		/* Round up: a 0 ms wait before the deadline would spin. */
+		n = epoll_wait(w->epfd, ev, 256, next == INT64_MAX ? -1 :
+		    next <= now ? 0 : (int)((next - now + 999999) / 1000000));
+		for (k = 0; k < n; k++) {
+			struct bench_client *c = ev[k].data.ptr;
+
+			if (c->fd < 0)
+				continue;
+			if (c->connecting)
+				client_connect_done(c, mono_ns());
+			else if (ev[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+				client_read(c);
+		}
 	}
 	return NULL;
 }
@@ -1027,12 +1159,14 @@ bench_run(struct bench *b)
 {
 	const struct bench_opts *o = &b->opt;
 	struct bench_client *cl;
+	struct bench_worker *wk;
 	struct bench_errors e;
 	uint64_t *all = NULL, ok_in_time = 0, siblings = 0, nerr;
 	size_t nall = 0, k;
-	unsigned i, started;
+	unsigned i, nw, wanted, started;
 	double secs, ops;
 
+	nw = wanted = o->threads < o->clients ? o->threads : o->clients;
 	cl = xcalloc(o->clients, sizeof(*cl));
 	for (i = 0; i < o->clients; i++) {
 		cl[i].b = b;
@@ -1042,13 +1176,31 @@ bench_run(struct bench *b)
 		cl[i].slots = xcalloc(o->pipeline, sizeof(*cl[i].slots));
 		cl[i].rng = random_seed();
 	}
-	for (started = 0; started < o->clients; started++)
-		if (pthread_create(&cl[started].thread, NULL, client_run,
-		    &cl[started]) != 0)
+	wk = xcalloc(nw, sizeof(*wk));
+	for (i = 0; i < nw; i++) {
+		unsigned first = (unsigned)((uint64_t)o->clients * i / nw), j;
+
+		wk[i].b = b;
+		wk[i].cl = &cl[first];
+		wk[i].n = (unsigned)((uint64_t)o->clients * (i + 1) / nw) -
+		    first;
+		wk[i].epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (wk[i].epfd < 0) {
+			fprintf(stderr, "quorumctl bench: epoll_create1: %s\n",
+			    strerror(errno));
+			nw = i;		/* run the workers that have a set */
 			break;
-	if (started < o->clients)
+		}
+		for (j = 0; j < wk[i].n; j++)
+			wk[i].cl[j].epfd = wk[i].epfd;
+	}
+	for (started = 0; started < nw; started++)
+		if (pthread_create(&wk[started].thread, NULL, worker_run,
+		    &wk[started]) != 0)
+			break;
+	if (started < nw)
 		fprintf(stderr, "quorumctl bench: could only start %u of %u "
-		    "client threads\n", started, o->clients);
+		    "threads\n", started, wanted);
 	/* Start the clock once every client has tried to connect. */
 	pthread_mutex_lock(&b->lock);
 	while (b->ready < started)
@@ -1056,9 +1208,13 @@ bench_run(struct bench *b)
 	b->go = 1;
 	pthread_cond_broadcast(&b->cond);
 	pthread_mutex_unlock(&b->lock);
+	for (i = 0; i < started; i++)
+		pthread_join(wk[i].thread, NULL);
+	for (i = 0; i < nw; i++)
+		close(wk[i].epfd);
+	free(wk);
 	memset(&e, 0, sizeof(e));
-	for (i = 0; i < started; i++) {
-		pthread_join(cl[i].thread, NULL);
+	for (i = 0; i < o->clients; i++) {
 		ok_in_time += cl[i].ok_in_time;
 		siblings += cl[i].siblings;
 		e.answer += cl[i].errors.answer;
@@ -1106,7 +1262,7 @@ bench_run(struct bench *b)
 	    percentile_us(all, nall, 99.9), nerr);
 	fflush(stdout);
 	free(all);
-	return nall > 0 && started == o->clients ? 0 : BENCH_EXIT_ERROR;
+	return nall > 0 && started == wanted ? 0 : BENCH_EXIT_ERROR;
 }
 
 int

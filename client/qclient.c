@@ -614,7 +614,9 @@ qc_put(struct qc *qc, const char *key, const struct qc_write *w,
 	p.w = w->w ? w->w : qc->opt.w;
 	p.strict_quorum = w->strict;
 	p.timeout_ms = qc->opt.timeout_ms;
-	p.client_request_id = request_id_random();
+	p.client_request_id = w->request_id ? w->request_id :
+	    request_id_random();
+	p.retry = w->request_id != 0 && w->retry;
 	env.body_case = QUORUM__ENVELOPE__BODY_PUT;
 	env.put = &p;
 	return write_request(qc, &env, out, err);
@@ -635,7 +637,9 @@ qc_delete(struct qc *qc, const char *key, const struct qc_write *w,
 	d.w = w->w ? w->w : qc->opt.w;
 	d.strict_quorum = w->strict;
 	d.timeout_ms = qc->opt.timeout_ms;
-	d.client_request_id = request_id_random();
+	d.client_request_id = w->request_id ? w->request_id :
+	    request_id_random();
+	d.retry = w->request_id != 0 && w->retry;
 	env.body_case = QUORUM__ENVELOPE__BODY_DELETE;
 	env.delete_ = &d;
 	return write_request(qc, &env, out, err);

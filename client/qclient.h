@@ -69,6 +69,15 @@ struct qc_write {
 	size_t		 data_len;
 	unsigned	 w;		/* 0: default */
 	int		 strict;	/* only home replicas count toward w */
+	/*
+	 * The write's request id; 0: a fresh random one.  A caller that
+	 * sends one write again after an unclear failure (a script run
+	 * again) gives the same id both times and says retry on the second:
+	 * the cluster then keeps one version, as for the library's own
+	 * resends.
+	 */
+	uint64_t	 request_id;
+	int		 retry;
 };
 
 struct qc_written {

@@ -40,6 +40,8 @@ struct ctl {
 	const char		*file;
 	int			 blind;
 	int			 strict;
+	uint64_t		 request_id;	/* --request-id; 0: random */
+	int			 retry;
 	int			 long_list;
 	unsigned		 wait_s;
 	int			 one_node;	/* --node given */
@@ -88,6 +90,9 @@ usage(FILE *f)
 "  --strict            count only the key's home replicas toward W\n"
 "                      (no stand-ins holding hints)\n"
 "  --context-out FILE  save the context of a get/put/delete to FILE\n"
+"  --request-id ID     put/delete: the write's request id (a number,\n"
+"                      not 0), so a script can send it again safely\n"
+"  --retry             put/delete: this is such a second send\n"
 "  --siblings-dir DIR  get: also write each sibling to DIR/sibling-N\n"
 "  -f, --file FILE     put: read the value from FILE ('-': stdin)\n"
 "  --wait SECONDS      wait: how long (default 30)\n"
@@ -353,6 +358,8 @@ cmd_put(struct ctl *c, const char *key, const char *value, int tombstone)
 	w.context = ctx;
 	w.context_len = clen;
 	w.strict = c->strict;
+	w.request_id = c->request_id;
+	w.retry = c->retry;
 	w.data = data;
 	w.data_len = dlen;
 	rc = tombstone ? qc_delete(c->qc, key, &w, &out, &err) :
@@ -1068,6 +1075,7 @@ cmd_wait(struct ctl *c)
 enum {
 	OPT_NODES = 256, OPT_R, OPT_W, OPT_TIMEOUT, OPT_CONTEXT, OPT_BLIND,
 	OPT_CONTEXT_OUT, OPT_SIBLINGS_DIR, OPT_WAIT, OPT_STRICT, OPT_NODE,
+	OPT_REQUEST_ID, OPT_RETRY,
 };
 
 static const struct option options[] = {
@@ -1079,6 +1087,8 @@ static const struct option options[] = {
 	{ "context", required_argument, NULL, OPT_CONTEXT },
 	{ "blind", no_argument, NULL, OPT_BLIND },
 	{ "strict", no_argument, NULL, OPT_STRICT },
+	{ "request-id", required_argument, NULL, OPT_REQUEST_ID },
+	{ "retry", no_argument, NULL, OPT_RETRY },
 	{ "context-out", required_argument, NULL, OPT_CONTEXT_OUT },
 	{ "siblings-dir", required_argument, NULL, OPT_SIBLINGS_DIR },
 	{ "wait", required_argument, NULL, OPT_WAIT },
@@ -1163,6 +1173,22 @@ main(int argc, char **argv)
 		case OPT_STRICT:
 			c.strict = 1;
 			break;
+		case OPT_REQUEST_ID: {
+			char *end;
+
+			errno = 0;
+			c.request_id = strtoull(optarg, &end, 0);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    optarg[0] == '-' || c.request_id == 0) {
+				fprintf(stderr, "quorumctl: --request-id: \"%s\" "
+				    "is not a number above 0\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case OPT_RETRY:
+			c.retry = 1;
+			break;
 		case OPT_CONTEXT_OUT:
 			c.context_out = optarg;
 			break;
@@ -1189,6 +1215,11 @@ main(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (c.retry && c.request_id == 0) {
+		fprintf(stderr, "quorumctl: --retry needs the --request-id of "
+		    "the write sent before\n");
 		return EXIT_USAGE;
 	}
 	cmd = argv[optind++];

@@ -209,16 +209,14 @@ frame_free(Quorum__Envelope *env)
 }
 
 int
-frame_encode(const Quorum__Envelope *env, size_t max, uint8_t **out,
-    size_t *out_len, char **err)
+frame_measure(const Quorum__Envelope *env, size_t max, size_t *frame_len,
+    char **err)
 {
 	const ProtobufCFieldDescriptor *field;
 	const void *body;
-	size_t payload_len, packed;
-	uint8_t *buf;
+	size_t payload_len;
 
-	*out = NULL;
-	*out_len = 0;
+	*frame_len = 0;
 	if (env == NULL || env->base.descriptor != &quorum__envelope__descriptor)
 		return qerr_set(err, QERR_INVALID,
 		    "frame_encode: not a quorum.Envelope");
@@ -243,21 +241,47 @@ frame_encode(const Quorum__Envelope *env, size_t max, uint8_t **out,
 		return qerr_set(err, QERR_TOO_BIG,
 		    "envelope with body %s packs to %zu bytes, the limit is %zu",
 		    field->name, payload_len, max);
+	*frame_len = FRAME_HEADER_LEN + payload_len;
+	return 0;
+}
 
-	buf = xmalloc(FRAME_HEADER_LEN + payload_len);
+int
+frame_write(const Quorum__Envelope *env, uint8_t *buf, size_t frame_len,
+    char **err)
+{
+	size_t payload_len = frame_len - FRAME_HEADER_LEN, packed;
+
 	buf[0] = (uint8_t)(payload_len >> 24);
 	buf[1] = (uint8_t)(payload_len >> 16);
 	buf[2] = (uint8_t)(payload_len >> 8);
 	buf[3] = (uint8_t)payload_len;
 	buf[4] = FRAME_VERSION;
 	packed = protobuf_c_message_pack(&env->base, buf + FRAME_HEADER_LEN);
-	if (packed != payload_len) {
-		free(buf);
+	if (packed != payload_len)
 		return qerr_set(err, QERR_INVALID,
 		    "envelope packed to %zu bytes, %zu expected", packed,
 		    payload_len);
+	return 0;
+}
+
+int
+frame_encode(const Quorum__Envelope *env, size_t max, uint8_t **out,
+    size_t *out_len, char **err)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	*out_len = 0;
+	if ((rc = frame_measure(env, max, &len, err)) < 0)
+		return rc;
+	buf = xmalloc(len);
+	if ((rc = frame_write(env, buf, len, err)) < 0) {
+		free(buf);
+		return rc;
 	}
 	*out = buf;
-	*out_len = FRAME_HEADER_LEN + payload_len;
+	*out_len = len;
 	return 0;
 }

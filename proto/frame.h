@@ -100,4 +100,15 @@ void	frame_free(Quorum__Envelope *env);
 int	frame_encode(const Quorum__Envelope *env, size_t max, uint8_t **out,
 	    size_t *out_len, char **err);
 
+/*
+ * frame_encode in two steps, for a caller that owns the buffer (a
+ * connection's output queue): frame_measure checks env as frame_encode
+ * does and gives the frame's whole length; frame_write packs env into
+ * buf, which has that many bytes.
+ */
+int	frame_measure(const Quorum__Envelope *env, size_t max,
+	    size_t *frame_len, char **err);
+int	frame_write(const Quorum__Envelope *env, uint8_t *buf,
+	    size_t frame_len, char **err);
+
 #endif

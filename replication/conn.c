@@ -1,4 +1,17 @@
-/* conn.c - framed connections on bufferevents; see conn.h. */
+/*
+ * conn.c - framed connections on the event loop; see conn.h.
+ *
+ * Plain events and evbuffers rather than bufferevents, for what a
+ * bufferevent costs per message on a busy node: it turns EV_WRITE on for
+ * every queued reply and off again once written (two epoll_ctl calls and
+ * an extra loop turn per write), and asks the kernel how much there is to
+ * read (ioctl FIONREAD) before every read.  Here a send queues the frame
+ * and activates the conn's flush event, which runs after every other
+ * callback of the loop turn, so the replies computed in one turn leave in
+ * one writev; EV_WRITE is only waited for when the socket is full.  Reads
+ * land in one buffer of the loop's, and the whole frames in them are
+ * decoded there: only a partial frame is copied into the conn's input.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -10,7 +23,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "lib/log.h"
@@ -20,7 +32,13 @@
 #include "replication/conn.h"
 
 struct conn {
-	struct bufferevent	*bev;
+	struct event_base	*base;
+	evutil_socket_t		 fd;
+	struct event		*rev;		/* readable (persistent) */
+	struct event		*wev;		/* writable: connect, full socket */
+	struct event		*fev;		/* flush at the end of the turn */
+	struct event		*grace;		/* close_after_flush's limit */
+	struct evbuffer		*in, *out;
 	struct conn_limits	 lim;
 	conn_frame_cb		 on_frame;
 	conn_close_cb		 on_close;
@@ -28,11 +46,18 @@ struct conn {
 	void			*arg;
 	int			 refs;
 	int			 open;
+	int			 connecting;
+	int			 connect_error;	/* failed at once: told next turn */
+	int			 flush_pending;
 	int			 closing_after_flush;
 	char			 name[64];
 };
 
+#define CONN_READ_CHUNK		65536	/* bytes asked of one recv */
+#define CONN_READS_PER_TURN	8	/* then let other conns run */
+
 static void conn_shutdown(struct conn *c, const char *why);
+static void conn_flush(struct conn *c);
 
 int
 conn_is_open(const struct conn *c)
@@ -53,103 +78,283 @@ conn_ref(struct conn *c)
 	return c;
 }
 
+/* Free the socket, events and buffers (once; the struct may live on). */
+static void
+conn_release_io(struct conn *c)
+{
+	struct event **evs[] = { &c->rev, &c->wev, &c->fev, &c->grace };
+	size_t i;
+
+	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (*evs[i] != NULL) {
+			event_free(*evs[i]);
+			*evs[i] = NULL;
+		}
+	if (c->in != NULL)
+		evbuffer_free(c->in);
+	if (c->out != NULL)
+		evbuffer_free(c->out);
+	c->in = c->out = NULL;
+	if (c->fd >= 0)
+		evutil_closesocket(c->fd);
+	c->fd = -1;
+}
+
 void
 conn_unref(struct conn *c)
 {
 	if (c == NULL || --c->refs > 0)
 		return;
-	if (c->bev != NULL)
-		bufferevent_free(c->bev);
+	conn_release_io(c);
 	free(c);
 }
 
-/* Decode and hand out every whole frame in the input buffer. */
-static void
-conn_read_frames(struct bufferevent *bev, void *arg)
+/*
+ * The length of the frame whose header is at head (frame_peek_length), or
+ * 0 after a bad header: that is answered and the conn closed once the
+ * answer is out, since the stream cannot be resynchronised.
+ */
+static size_t
+conn_frame_length(struct conn *c, const uint8_t *head)
 {
-	struct conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t frame_len;
+	char *err = NULL;
+	int rc;
 
-	conn_ref(c);		/* a callback may close and unref */
-	while (c->open) {
+	rc = frame_peek_length(head, FRAME_HEADER_LEN, c->lim.max_frame,
+	    &frame_len, &err);
+	if (rc >= 0)
+		return frame_len;
+	if (c->lim.bad_frames != NULL)
+		(*c->lim.bad_frames)++;
+	log_warn("%s: %s; closing", c->name, err);
+	conn_send_error(c, 0, rc, err, 0, 0);
+	free(err);
+	conn_close_after_flush(c);
+	return 0;
+}
+
+/* Decode one whole frame and hand it out (or answer that it is bad). */
+static void
+conn_deliver(struct conn *c, const uint8_t *buf, size_t frame_len)
+{
+	Quorum__Envelope *env = NULL;
+	size_t consumed;
+	char *err = NULL;
+	int rc;
+
+	rc = frame_decode(buf, frame_len, c->lim.max_frame, &consumed, &env,
+	    &err);
+	if (rc < 0) {
+		if (c->lim.bad_frames != NULL)
+			(*c->lim.bad_frames)++;
+		log_warn("%s: bad frame: %s", c->name, err);
+		conn_send_error(c, 0, rc, err, 0, 0);
+		free(err);
+		return;
+	}
+	c->on_frame(c, env, c->arg);
+}
+
+/*
+ * Hand out every whole frame in the input buffer.  The caller holds a
+ * reference: a frame's callback may close and unref the conn.
+ */
+static void
+conn_read_frames(struct conn *c)
+{
+	while (c->open && !c->closing_after_flush) {
 		uint8_t head[FRAME_HEADER_LEN], *buf;
-		size_t have = evbuffer_get_length(in), frame_len, consumed;
-		Quorum__Envelope *env = NULL;
-		char *err = NULL;
-		int rc;
+		size_t have = evbuffer_get_length(c->in), frame_len;
 
 		if (have < FRAME_HEADER_LEN)
 			break;
-		evbuffer_copyout(in, head, FRAME_HEADER_LEN);
-		rc = frame_peek_length(head, FRAME_HEADER_LEN,
-		    c->lim.max_frame, &frame_len, &err);
-		if (rc < 0) {
-			if (c->lim.bad_frames != NULL)
-				(*c->lim.bad_frames)++;
-			log_warn("%s: %s; closing", c->name, err);
-			conn_send_error(c, 0, rc, err, 0, 0);
-			free(err);
-			conn_close_after_flush(c);
+		evbuffer_copyout(c->in, head, FRAME_HEADER_LEN);
+		if ((frame_len = conn_frame_length(c, head)) == 0 ||
+		    have < frame_len)
 			break;
-		}
-		if (have < frame_len)
+		buf = evbuffer_pullup(c->in, (ev_ssize_t)frame_len);
+		conn_deliver(c, buf, frame_len);
+		if (c->in != NULL)
+			evbuffer_drain(c->in, frame_len);
+	}
+}
+
+/*
+ * The same for bytes just read, when nothing was buffered before them:
+ * the whole frames are decoded where they lie, and only a partial frame
+ * at the end is kept in the input buffer.
+ */
+static void
+conn_take_frames(struct conn *c, const uint8_t *buf, size_t len)
+{
+	size_t off = 0, frame_len;
+
+	while (c->open && !c->closing_after_flush &&
+	    len - off >= FRAME_HEADER_LEN) {
+		if ((frame_len = conn_frame_length(c, buf + off)) == 0)
+			return;
+		if (len - off < frame_len)
 			break;
-		buf = evbuffer_pullup(in, (ev_ssize_t)frame_len);
-		rc = frame_decode(buf, frame_len, c->lim.max_frame, &consumed,
-		    &env, &err);
-		evbuffer_drain(in, frame_len);
-		if (rc < 0) {
-			if (c->lim.bad_frames != NULL)
-				(*c->lim.bad_frames)++;
-			log_warn("%s: bad frame: %s", c->name, err);
-			conn_send_error(c, 0, rc, err, 0, 0);
-			free(err);
-			continue;
+		conn_deliver(c, buf + off, frame_len);
+		off += frame_len;
+	}
+	if (c->open && !c->closing_after_flush && off < len)
+		evbuffer_add(c->in, buf + off, len - off);
+}
+
+/*
+ * Read what the socket has, a buffer at a time: 1 when bytes came, 0 when
+ * none were waiting, -1 when the conn was shut down (eof or error).  *got
+ * is how many bytes the read took.
+ */
+static int
+conn_read_some(struct conn *c, uint8_t *buf, size_t size, size_t *got)
+{
+	ssize_t n;
+
+	*got = 0;
+	do
+		n = recv(c->fd, buf, size, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n <= 0) {
+		conn_shutdown(c, n == 0 ? "eof" : strerror(errno));
+		return -1;
+	}
+	*got = (size_t)n;
+	return 1;
+}
+
+static void
+conn_readable(evutil_socket_t fd, short what, void *arg)
+{
+	/* The loop's thread only; conns never move between threads. */
+	static __thread uint8_t rbuf[CONN_READ_CHUNK];
+	struct conn *c = arg;
+	size_t got;
+	int i;
+
+	(void)fd;
+	(void)what;
+	conn_ref(c);		/* closing (eof, a frame's callback) unrefs */
+	for (i = 0; i < CONN_READS_PER_TURN && c->open &&
+	    !c->closing_after_flush; i++) {
+		if (conn_read_some(c, rbuf, sizeof(rbuf), &got) <= 0)
+			break;
+		if (evbuffer_get_length(c->in) == 0)
+			conn_take_frames(c, rbuf, got);
+		else {
+			evbuffer_add(c->in, rbuf, got);
+			conn_read_frames(c);
 		}
-		c->on_frame(c, env, c->arg);
+		if (got < sizeof(rbuf))
+			break;		/* the socket is drained for now */
 	}
 	conn_unref(c);
 }
 
+/* Write what is queued; wait for EV_WRITE only if the socket is full. */
 static void
-conn_write_done(struct bufferevent *bev, void *arg)
+conn_flush(struct conn *c)
 {
-	struct conn *c = arg;
+	int n;
 
-	(void)bev;
+	c->flush_pending = 0;
+	if (!c->open || c->connecting)
+		return;
+	while (evbuffer_get_length(c->out) > 0) {
+		n = evbuffer_write(c->out, c->fd);
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EINTR))
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (!event_pending(c->wev, EV_WRITE, NULL))
+				event_add(c->wev, NULL);
+			return;
+		}
+		conn_shutdown(c, n < 0 ? strerror(errno) : "write");
+		return;
+	}
+	if (event_pending(c->wev, EV_WRITE, NULL))
+		event_del(c->wev);
 	if (c->closing_after_flush)
 		conn_shutdown(c, "closed after error");
 }
 
 static void
-conn_event(struct bufferevent *bev, short what, void *arg)
+conn_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct conn *c = arg;
-	char why[128];
+	(void)fd;
+	(void)what;
+	conn_flush(arg);
+}
 
-	(void)bev;
-	if (what & BEV_EVENT_CONNECTED) {
-		int one = 1;
+/* Queue a flush for the end of this loop turn (once per turn). */
+static void
+conn_schedule_flush(struct conn *c)
+{
+	if (c->flush_pending || c->connecting)
+		return;
+	c->flush_pending = 1;
+	event_active(c->fev, EV_WRITE, 0);
+}
 
-		setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY,
-		    &one, sizeof(one));
-		bufferevent_set_timeouts(c->bev, NULL, NULL);
-		if (c->on_ready != NULL)
-			c->on_ready(c, c->arg);
+/* The connect finished (or failed, or timed out). */
+static void
+conn_connected(struct conn *c, short what)
+{
+	socklen_t len = sizeof(int);
+	int soerr = c->connect_error, one = 1;
+
+	if (soerr == 0 && (what & EV_TIMEOUT)) {
+		conn_shutdown(c, "timeout");
 		return;
 	}
-	if (what & BEV_EVENT_EOF)
-		snprintf(why, sizeof(why), "eof");
-	else if (what & BEV_EVENT_TIMEOUT)
-		snprintf(why, sizeof(why), "timeout");
-	else
-		snprintf(why, sizeof(why), "%s",
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	conn_shutdown(c, why);
+	if (soerr == 0 && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr,
+	    &len) < 0)
+		soerr = errno;
+	if (soerr != 0) {
+		conn_shutdown(c, strerror(soerr));
+		return;
+	}
+	c->connecting = 0;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	event_add(c->rev, NULL);
+	conn_ref(c);
+	if (c->on_ready != NULL)
+		c->on_ready(c, c->arg);
+	if (c->open && evbuffer_get_length(c->out) > 0)
+		conn_schedule_flush(c);
+	conn_unref(c);
+}
+
+static void
+conn_writable(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	if (c->connecting) {
+		conn_connected(c, what);
+		return;
+	}
+	conn_flush(c);
+}
+
+static void
+conn_grace_over(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_shutdown(arg, "timeout");
 }
 
 static struct conn *
-conn_alloc(const struct conn_limits *lim, conn_frame_cb on_frame,
+conn_alloc(struct event_base *base, evutil_socket_t fd,
+    const struct conn_limits *lim, conn_frame_cb on_frame,
     conn_close_cb on_close, void *arg)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
@@ -162,11 +367,24 @@ conn_alloc(const struct conn_limits *lim, conn_frame_cb on_frame,
 		c->lim.max_output = 512u << 20;
 	if (c->lim.connect_timeout_ms == 0)
 		c->lim.connect_timeout_ms = 2000;
+	c->base = base;
+	c->fd = fd;
 	c->on_frame = on_frame;
 	c->on_close = on_close;
 	c->arg = arg;
 	c->refs = 1;
 	c->open = 1;
+	c->in = evbuffer_new();
+	c->out = evbuffer_new();
+	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_readable, c);
+	c->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, conn_writable, c);
+	c->fev = event_new(base, -1, 0, conn_flush_cb, c);
+	c->grace = evtimer_new(base, conn_grace_over, c);
+	if (c->in == NULL || c->out == NULL || c->rev == NULL ||
+	    c->wev == NULL || c->fev == NULL || c->grace == NULL) {
+		log_error("out of memory for a connection");
+		abort();
+	}
 	return c;
 }
 
@@ -174,11 +392,14 @@ struct conn *
 conn_accept(struct event_base *base, int fd, const struct conn_limits *lim,
     conn_frame_cb on_frame, conn_close_cb on_close, void *arg)
 {
-	struct conn *c = conn_alloc(lim, on_frame, on_close, arg);
+	struct conn *c;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	int one = 1;
 
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	evutil_make_socket_nonblocking(fd);
+	c = conn_alloc(base, fd, lim, on_frame, on_close, arg);
 	snprintf(c->name, sizeof(c->name), "fd %d", fd);
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
 	    ss.ss_family == AF_INET) {
@@ -189,13 +410,37 @@ conn_accept(struct event_base *base, int fd, const struct conn_limits *lim,
 		snprintf(c->name, sizeof(c->name), "%s:%d", ip,
 		    ntohs(sin->sin_port));
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	evutil_make_socket_nonblocking(fd);
-	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(c->bev, conn_read_frames, conn_write_done,
-	    conn_event, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	event_add(c->rev, NULL);
 	return c;
+}
+
+/* A non-blocking socket, bound to source_host when one is set. */
+static int
+conn_socket(const struct conn_limits *lim, char **err)
+{
+	struct sockaddr_in src;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return qerr_set(err, QERR_IO, "socket: %s", strerror(errno));
+	if (lim == NULL || lim->source_host[0] == '\0')
+		return fd;
+	/*
+	 * Leave from this node's own address, so that a node is one address
+	 * on the network both ways (firewall rules between nodes' addresses
+	 * then cut every connection between them).
+	 */
+	memset(&src, 0, sizeof(src));
+	src.sin_family = AF_INET;
+	if (inet_pton(AF_INET, lim->source_host, &src.sin_addr) != 1 ||
+	    bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
+		qerr_set(err, QERR_IO, "bind to %s: %s", lim->source_host,
+		    strerror(errno));
+		close(fd);
+		return QERR_IO;
+	}
+	return fd;
 }
 
 struct conn *
@@ -210,75 +455,52 @@ conn_connect(struct event_base *base, const char *addr,
 
 	if (addr_to_sockaddr(addr, &sin, err) < 0)
 		return NULL;
-	c = conn_alloc(lim, on_frame, on_close, arg);
+	if ((fd = conn_socket(lim, err)) < 0)
+		return NULL;
+	c = conn_alloc(base, fd, lim, on_frame, on_close, arg);
 	c->on_ready = on_ready;
+	c->connecting = 1;
 	snprintf(c->name, sizeof(c->name), "%s", addr);
-	fd = -1;
-	if (c->lim.source_host[0] != '\0') {
-		/*
-		 * Leave from this node's own address, so that a node is one
-		 * address on the network both ways (firewall rules between
-		 * nodes' addresses then cut every connection between them).
-		 */
-		struct sockaddr_in src;
-
-		memset(&src, 0, sizeof(src));
-		src.sin_family = AF_INET;
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-		if (fd < 0 || inet_pton(AF_INET, c->lim.source_host,
-		    &src.sin_addr) != 1 || bind(fd, (struct sockaddr *)&src,
-		    sizeof(src)) < 0) {
-			qerr_set(err, QERR_IO, "bind to %s: %s",
-			    c->lim.source_host, strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			free(c);
-			return NULL;
-		}
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 &&
+	    errno != EINPROGRESS) {
+		/* Told through on_close on the next turn, as any failure. */
+		c->connect_error = errno;
+		log_debug("connect %s failed at once: %s", addr,
+		    strerror(errno));
+		event_active(c->wev, EV_WRITE, 0);
+		return c;
 	}
-	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(c->bev, conn_read_frames, conn_write_done,
-	    conn_event, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	/* The write timeout bounds the connect; cleared once connected. */
+	/* Connected or not, the socket turns writable; bounded in time. */
 	tv.tv_sec = c->lim.connect_timeout_ms / 1000;
 	tv.tv_usec = (c->lim.connect_timeout_ms % 1000) * 1000;
-	bufferevent_set_timeouts(c->bev, NULL, &tv);
-	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&sin,
-	    sizeof(sin)) < 0) {
-		/* Reported through the event callback on the next turn. */
-		log_debug("connect %s failed at once", addr);
-	}
+	event_add(c->wev, &tv);
 	return c;
-}
-
-static void
-free_frame_buffer(const void *data, size_t len, void *extra)
-{
-	(void)len;
-	(void)extra;
-	free((void *)data);
 }
 
 int
 conn_send(struct conn *c, const Quorum__Envelope *env, char **err)
 {
-	struct evbuffer *out;
-	uint8_t *buf;
+	struct evbuffer_iovec v;
 	size_t len;
 	int rc;
 
 	if (!c->open || c->closing_after_flush)
 		return qerr_set(err, QERR_UNAVAIL, "%s: connection closed",
 		    c->name);
-	out = bufferevent_get_output(c->bev);
-	if (evbuffer_get_length(out) > c->lim.max_output)
+	if (evbuffer_get_length(c->out) > c->lim.max_output)
 		return qerr_set(err, QERR_UNAVAIL, "%s: %zu bytes queued, the "
-		    "peer is not reading", c->name, evbuffer_get_length(out));
-	if ((rc = frame_encode(env, c->lim.max_frame, &buf, &len, err)) < 0)
+		    "peer is not reading", c->name, evbuffer_get_length(c->out));
+	if ((rc = frame_measure(env, c->lim.max_frame, &len, err)) < 0)
 		return rc;
-	evbuffer_add_reference(out, buf, len, free_frame_buffer, NULL);
+	/* Packed straight into the queue: no buffer of its own to free. */
+	if (evbuffer_reserve_space(c->out, (ev_ssize_t)len, &v, 1) != 1)
+		return qerr_set(err, QERR_IO, "%s: no memory for a "
+		    "%zu-byte frame", c->name, len);
+	if ((rc = frame_write(env, v.iov_base, len, err)) < 0)
+		return rc;	/* nothing committed */
+	v.iov_len = len;
+	evbuffer_commit_space(c->out, &v, 1);
+	conn_schedule_flush(c);
 	return 0;
 }
 
@@ -307,11 +529,8 @@ conn_shutdown(struct conn *c, const char *why)
 	if (!c->open)
 		return;
 	c->open = 0;
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	/* Drop the socket now; the struct lives until the last unref. */
-	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
-	bufferevent_free(c->bev);
-	c->bev = NULL;
+	conn_release_io(c);
 	if (c->on_close != NULL)
 		c->on_close(c, why, c->arg);
 }
@@ -330,10 +549,11 @@ conn_close_after_flush(struct conn *c)
 	if (!c->open)
 		return;
 	c->closing_after_flush = 1;
-	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+	event_del(c->rev);
+	if (evbuffer_get_length(c->out) == 0) {
 		conn_shutdown(c, "closed after error");
 		return;
 	}
-	bufferevent_set_timeouts(c->bev, NULL, &grace);
+	evtimer_add(c->grace, &grace);
+	conn_schedule_flush(c);
 }

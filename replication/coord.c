@@ -274,6 +274,11 @@ struct put_op {
 	size_t		 live_after;
 	int		 rc, sent;	/* sent: the delta went to the others */
 	char		*err;
+	/* a retry's probe for its first attempt (put_probe_start) */
+	unsigned	 probing;	/* replica reads not yet answered */
+	int		 probe_over;
+	struct vset	 probe;		/* what the replicas answered */
+	struct event	*probe_timer;
 };
 
 static void
@@ -281,6 +286,9 @@ put_free(struct put_op *op)
 {
 	if (op->timer != NULL)
 		event_free(op->timer);
+	if (op->probe_timer != NULL)
+		event_free(op->probe_timer);
+	vset_release(&op->probe);
 	cc_release(&op->ctx);
 	vset_release(&op->delta);
 	dot_release(&op->dot);
@@ -356,7 +364,7 @@ put_check(struct put_op *op)
 		else if (op->acks + op->outstanding < op->w)
 			put_fail_client(op, QERR_QUORUM);
 	}
-	if (op->outstanding == 0)
+	if (op->outstanding == 0 && op->probing == 0)
 		put_free(op);
 }
 
@@ -525,6 +533,118 @@ put_local_done(void *arg)
 	put_check(op);
 }
 
+/* Write locally first (the dot is named here), then to the others. */
+static void
+put_write_local(struct put_op *op)
+{
+	op->outstanding = 1;
+	op->job.op.kind = STORE_OP_WRITE;
+	op->job.op.key = op->key;
+	op->job.op.klen = strlen(op->key);
+	op->job.op.w = op->sw;
+	node_store_submit_write(op->node, &op->job, put_local_staged,
+	    put_local_done, op);
+}
+
+/*
+ * A retried write first asks the key's other replicas for its first
+ * attempt.  When one holds a version with this request id, that is merged
+ * here before the write, and the store then passes that very version on
+ * (store.c, delta_of_held_copy) instead of naming a second copy of it: a
+ * second copy is one a reader could replace without seeing the other,
+ * whose retirement a busy key then forgets (causal.h keeps 16), and the
+ * other would come back as a sibling.  The probe waits a quarter of the
+ * request's timeout at most, and only for replicas the failure detector
+ * holds up; a first attempt it cannot see is left to retired ids.
+ */
+static void put_probe_merged(void *arg, uint32_t member, int code,
+    const char *msg);
+
+static void
+put_probe_over(struct put_op *op)
+{
+	if (op->probe_over)
+		return;
+	op->probe_over = 1;
+	if (op->probe_timer != NULL) {
+		event_free(op->probe_timer);
+		op->probe_timer = NULL;
+	}
+	if (vset_find_reqid(&op->probe, op->sw.reqid) >= 0) {
+		op->outstanding = 1;
+		replica_merge(op->node, op->node->self, op->key, &op->probe, 0,
+		    put_probe_merged, op);
+		return;
+	}
+	put_write_local(op);
+}
+
+static void
+put_probe_merged(void *arg, uint32_t member, int code, const char *msg)
+{
+	struct put_op *op = arg;
+
+	(void)member;
+	op->outstanding--;
+	if (code < 0)
+		log_warn("retry of %s: keeping the first attempt's copy "
+		    "failed (%s); writing it anew", op->key, msg ? msg :
+		    qerr_name(code));
+	put_write_local(op);
+}
+
+static void
+put_probe_reply(void *arg, uint32_t member, int code, const char *msg,
+    int found, struct vset *s)
+{
+	struct put_op *op = arg;
+	struct vset merged;
+
+	(void)msg;
+	op->probing--;
+	if (member != UINT32_MAX && code == 0 && found && !op->probe_over) {
+		vset_merge(&op->probe, s, &merged);
+		vset_release(&op->probe);
+		op->probe = merged;
+		if (vset_find_reqid(&op->probe, op->sw.reqid) >= 0)
+			put_probe_over(op);	/* no need to wait for more */
+	}
+	if (op->probing == 0 && !op->probe_over)
+		put_probe_over(op);
+	else if (op->probing == 0 && op->outstanding == 0)
+		put_check(op);		/* the write finished first */
+}
+
+static void
+put_probe_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	put_probe_over(arg);
+}
+
+static void
+put_probe_start(struct put_op *op)
+{
+	struct node *n = op->node;
+	unsigned i;
+	int ms = op->ms / 4 > 0 ? op->ms / 4 : 1;
+
+	vset_init(&op->probe);
+	op->probing = 1;	/* this loop's own count, as in coord_get */
+	for (i = 0; i < op->npref; i++) {
+		if (op->pref[i] == n->self ||
+		    !members_available(&n->members, op->pref[i]))
+			continue;
+		op->probing++;
+		replica_read(n, op->pref[i], op->key, 1, ms, put_probe_reply,
+		    op);
+	}
+	if (!op->probe_over)
+		op->probe_timer = op_timer(n, ms, put_probe_timeout, op);
+	put_probe_reply(op, UINT32_MAX, 0, NULL, 0, NULL);
+}
+
 /* A put for a key this node holds no replica of goes to one that does. */
 struct forward_op {
 	struct node	*node;
@@ -677,13 +797,10 @@ coord_put(struct node *n, struct conn *c, uint64_t id,
 	op->sw.data = op->data;
 	op->ms = ms;
 	op->timer = op_timer(n, ms, put_timeout, op);
-	op->outstanding = 1;
-	op->job.op.kind = STORE_OP_WRITE;
-	op->job.op.key = op->key;
-	op->job.op.klen = strlen(op->key);
-	op->job.op.w = op->sw;
-	node_store_submit_write(n, &op->job, put_local_staged, put_local_done,
-	    op);
+	if (op->sw.retry && op->sw.reqid != 0)
+		put_probe_start(op);
+	else
+		put_write_local(op);
 }
 
 /* ================================================================ list */

@@ -12,6 +12,12 @@
  * hint not dropped, and merging a hint twice changes nothing.  A byte
  * budget per interval bounds the bandwidth handoff takes from foreground
  * work.
+ *
+ * Hints for a member that has left the cluster can never be delivered to
+ * it: each is merged instead into every member of its key's preference
+ * list now (the owners its ranges went to), and dropped once all of them
+ * have synced it, as cleanup hands off a key (cleanup.h).  Until then it
+ * stays in the log and is tried again next interval.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +27,7 @@
 #include "lib/xalloc.h"
 #include "replication/node_int.h"
 #include "store/hints.h"
+#include "store/key.h"
 
 #define HANDOFF_BATCH_COUNT  64
 #define HANDOFF_BATCH_BYTES  (4u << 20)
@@ -51,6 +58,7 @@ struct delivery {
 };
 
 static void delivery_next(struct handoff *h, uint32_t member);
+static void redirect_batch(struct delivery *d);
 
 static void
 delivery_free(struct delivery *d)
@@ -168,6 +176,10 @@ read_done(void *arg)
 		delivery_stop(d, d->rc < 0 ? d->err : NULL);
 		return;
 	}
+	if (n->cluster.m[d->member].state == CLUSTER_LEFT) {
+		redirect_batch(d);
+		return;
+	}
 	quorum__envelope__init(&env);
 	quorum__hint_batch__init(&hb);
 	hb.target = n->ring.members[d->member].id;
@@ -193,6 +205,94 @@ read_done(void *arg)
 	wire_arena_release(&a);
 }
 
+/* ---- hints for a member that left: to the key's owners now ---- */
+
+struct redirect {
+	struct delivery	*d;
+	unsigned	 outstanding;
+	unsigned char	*failed;	/* by hint: an owner did not take it */
+};
+
+struct redirect_send {
+	struct redirect	*r;
+	size_t		 i;
+};
+
+/* Every owner answered: drop the hints all of them took, in order. */
+static void
+redirect_finish(struct redirect *r)
+{
+	struct delivery *d = r->d;
+	size_t i, k;
+
+	d->applied_through = 0;
+	for (i = 0; i < d->n && !r->failed[i]; i++) {
+		d->applied_through = d->hints[i].seq;
+		for (k = 0; k < d->hints[i].s.n; k++)
+			d->bytes += d->hints[i].s.v[k].data_len;
+	}
+	free(r->failed);
+	free(r);
+	if (d->applied_through == 0) {
+		delivery_stop(d, "not every owner of the key took its hint");
+		return;
+	}
+	diskpool_submit(d->h->node->pool, drop_work, drop_done, d);
+}
+
+static void
+redirect_reply(void *arg, uint32_t member, int code, const char *msg)
+{
+	struct redirect_send *rs = arg;
+	struct redirect *r = rs->r;
+
+	if (code < 0) {
+		r->failed[rs->i] = 1;
+		log_debug("hint for a member that left, to member %u: %s",
+		    member, msg ? msg : qerr_name(code));
+	}
+	free(rs);
+	if (--r->outstanding == 0)
+		redirect_finish(r);
+}
+
+static void
+redirect_batch(struct delivery *d)
+{
+	struct node *n = d->h->node;
+	struct redirect *r = xcalloc(1, sizeof(*r));
+	uint32_t pref[RING_MAX_N];
+	unsigned np, j;
+	size_t i;
+
+	r->d = d;
+	r->failed = xcalloc(d->n + 1, 1);
+	r->outstanding = 1;	/* this loop's own: a dead owner answers at once */
+	for (i = 0; i < d->n; i++) {
+		const char *key = d->hints[i].key;
+
+		np = ring_preference_list(&n->ring, key_hash(key, strlen(key)),
+		    pref);
+		for (j = 0; j < np; j++) {
+			struct redirect_send *rs;
+
+			if (pref[j] != n->self &&
+			    !members_available(&n->members, pref[j])) {
+				r->failed[i] = 1;
+				continue;
+			}
+			rs = xcalloc(1, sizeof(*rs));
+			rs->r = r;
+			rs->i = i;
+			r->outstanding++;
+			replica_merge(n, pref[j], key, &d->hints[i].s,
+			    (int)n->cfg->timeout_ms * 4, redirect_reply, rs);
+		}
+	}
+	if (--r->outstanding == 0)
+		redirect_finish(r);
+}
+
 static void
 delivery_next(struct handoff *h, uint32_t member)
 {
@@ -214,8 +314,11 @@ tick_target(void *arg, const char *target, uint64_t count, uint64_t bytes,
 	(void)bytes;
 	(void)oldest_us;
 	if (m < 0 || (uint32_t)m == h->node->self || count == 0 ||
-	    h->t[m].delivering || !members_available(&h->node->members,
-	    (uint32_t)m))
+	    h->t[m].delivering)
+		return 0;
+	/* A member that left: its hints go to the key's owners now. */
+	if (h->node->cluster.m[m].state != CLUSTER_LEFT &&
+	    !members_available(&h->node->members, (uint32_t)m))
 		return 0;
 	delivery_next(h, (uint32_t)m);
 	return 0;

@@ -7,7 +7,7 @@
 #
 # BUILD_A and BUILD_B are build directories (each with quorumd and
 # quorumctl, e.g. made by scripts/build.sh with QFS_BUILD set).  Each gets
-# its own 3-node cluster on loopback (127.0.90.x for A, 127.0.91.x for B),
+# its own 3-node cluster on loopback (127.0.180.x for A, 127.0.181.x for B),
 # both up for the whole run, loaded one at a time with `quorumctl bench`.
 # Options: --op put|get (default put), --clients C (64), --value-size B
 # (100), --seconds S per measurement (5), --rounds N (5).  Prints each
@@ -41,10 +41,10 @@ stop() {
 }
 trap stop EXIT
 mkdir -p "$work/a" "$work/b"
-QFS_BIN=$A "$top/scripts/cluster.sh" start -n 3 -b 90 -d "$work/a" >/dev/null
-QFS_BIN=$B "$top/scripts/cluster.sh" start -n 3 -b 91 -d "$work/b" >/dev/null
-na=$("$top/scripts/cluster.sh" nodes -n 3 -b 90)
-nb=$("$top/scripts/cluster.sh" nodes -n 3 -b 91)
+QFS_BIN=$A "$top/scripts/cluster.sh" start -n 3 -b 180 -d "$work/a" >/dev/null
+QFS_BIN=$B "$top/scripts/cluster.sh" start -n 3 -b 181 -d "$work/b" >/dev/null
+na=$("$top/scripts/cluster.sh" nodes -n 3 -b 180)
+nb=$("$top/scripts/cluster.sh" nodes -n 3 -b 181)
 "$A/quorumctl" --nodes "$na" wait >/dev/null
 "$B/quorumctl" --nodes "$nb" wait >/dev/null
 if [ "$op" = get ]; then

@@ -586,6 +586,17 @@ vset_copy(struct vset *dst, const struct vset *src)
 }
 
 long
+vset_find_reqid(const struct vset *s, uint64_t reqid)
+{
+	size_t i;
+
+	for (i = 0; reqid != 0 && i < s->n; i++)
+		if (s->v[i].reqid == reqid)
+			return (long)i;
+	return -1;
+}
+
+long
 vset_find(const struct vset *s, const struct dot *d)
 {
 	size_t lo = 0, hi = s->n, mid;

@@ -144,6 +144,8 @@ void	vset_release(struct vset *s);
 void	vset_copy(struct vset *dst, const struct vset *src);
 /* Index of the version with this dot, or -1. */
 long	vset_find(const struct vset *s, const struct dot *d);
+/* Index of a version written by client request reqid (not 0), or -1. */
+long	vset_find_reqid(const struct vset *s, uint64_t reqid);
 /* Insert a copy of v keeping dot order; the caller keeps the cc right. */
 void	vset_insert(struct vset *s, const struct version *v);
 /* Number of versions that are not tombstones. */

@@ -525,16 +525,14 @@ delta_of_held_copy(struct store *st, struct store_op *op,
     const struct pending *p)
 {
 	const struct store_write *w = &op->w;
+	long at = vset_find_reqid(&p->s, w->reqid);
 	struct version v;
 	size_t i;
 	char *err = NULL;
 
-	for (i = 0; i < p->s.n; i++)
-		if (p->s.v[i].reqid == w->reqid)
-			break;
-	if (w->reqid == 0 || i == p->s.n)
+	if (at < 0)
 		return 0;
-	version_copy(&v, &p->s.v[i]);
+	version_copy(&v, &p->s.v[at]);
 	if (!v.tombstone && data_load(st, st->rdefault, op->key, op->klen, &v,
 	    &err) < 0) {
 		free(err);

@@ -2,10 +2,11 @@
 # quorumctl's contract: exit codes (0 ok, 1 error, 2 usage, 3 absent,
 # 4 siblings, 5 cluster unavailable), siblings written to files, head
 # without data, values from -f FILE and stdin, a 10 MiB round trip, a value
-# over the cluster's limit refused with the old value kept, status.
+# over the cluster's limit refused with the old value kept, status, and
+# the load generator (bench) ending on time with a node hung.
 . "$(dirname "$0")/lib.sh"
 T_NET=35
-plan 39
+plan 45
 # The cluster's timeout is long: a 10 MiB write has to reach the replicas
 # (under sanitizers, on a loaded machine).
 cluster_start 3 --timeout-ms 10000
@@ -144,3 +145,25 @@ slow_node3
 ok "a put with W=3 and --timeout-ms 6000 waits for a replica 2 s late" \
 	"$Q" --w 3 --timeout-ms 6000 put /slow v2
 wait $!
+
+# ---- bench: the load generator's own contract ----
+# result_field NAME: NAME= of the RESULT line in $T_DIR/out.
+result_field() { sed -n "s/^RESULT.* $1=\([^ ]*\).*/\1/p" "$T_DIR/out"; }
+ok "bench: 8 clients on 2 event-loop threads, 1 s of puts: exit 0" \
+	run 0 bench --op put --clients 8 --threads 2 --seconds 1
+is "$(result_field errors)" 0 "... with no errors"
+ok "... and puts answered" test "$(result_field ops_per_s)" -gt 0
+ok "bench --populate of 40 keys, then 1 s of gets from 3 threads: exit 0" \
+	run 0 bench --op get --populate --keys 40 --clients 6 --threads 3 \
+	--seconds 1
+is "$(result_field errors)" 0 "... with no errors (every get found its value)"
+# A hung node: its clients time out; the worker's other clients (one
+# thread drives all six) keep going and the run still ends on time: 2 s
+# plus the 500 ms request timeout and the 1 s grace, with slack for ASan.
+node_kill 3 STOP
+start=$(date +%s%N)
+run 0 bench --op put --clients 6 --threads 1 --seconds 2 --timeout-ms 500
+elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+node_kill 3 CONT
+ok "bench with node 3 hung ends within 8 s (took $elapsed ms), counting timeouts, still answered by the others" \
+	sh -c "[ $elapsed -lt 8000 ] && grep -q 'timeouts [1-9]' '$T_DIR/out' && [ \"\$(sed -n 's/^RESULT.* ops_per_s=\([0-9]*\).*/\1/p' '$T_DIR/out')\" -gt 0 ]"
