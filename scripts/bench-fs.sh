@@ -112,8 +112,10 @@ QFS_MOUNT=
 for f in "$qbuild/quorumfs" "$qbuild/fs/quorumfs"; do
 	[ -x "$f" ] && { QFS_MOUNT=$f; break; }
 done
+qfs_skipped=
 if has quorumfs && [ -z "$QFS_MOUNT" ]; then
 	say "quorumfs: not built, skipped (no quorumfs in $qbuild)"
+	qfs_skipped="quorumfs: not built in $qbuild, not measured."
 	w2=()
 	for s in "${want[@]}"; do [ "$s" = quorumfs ] || w2+=("$s"); done
 	want=("${w2[@]}")
@@ -328,7 +330,7 @@ if has quorumfs; then
 	echo "quorumfs: \`quorumfs -f -o nodes=...${QFS_BENCH_MOUNT_OPTS:+ -o $QFS_BENCH_MOUNT_OPTS}\` (R and W: the mount's defaults), quorumfs and quorumd built in $qbuild from $qsrc ($qrev)."
 fi
 has gluster && echo "GlusterFS: $(glusterfs --version | head -1), volume options as shipped, mounted with the native FUSE client."
-has quorumfs || echo "quorumfs: not built in $qbuild, not measured."
+[ -z "$qfs_skipped" ] || echo "$qfs_skipped"
 echo
 awk -v systems="${want[*]}" -v rounds="$rounds" "$BENCH_AWK_MEDIAN"'
 # A median, and how many runs failed in that phase, if any.
