@@ -694,11 +694,11 @@ forward_next(struct forward_op *f)
 
 void
 coord_put(struct node *n, struct conn *c, uint64_t id,
-    const Quorum__Envelope *env)
+    Quorum__Envelope *env)
 {
 	struct request *req = request_new(n, c, id);
 	/* put and delete_ share the envelope's oneof: use body_case. */
-	const Quorum__Put *p = env->body_case == QUORUM__ENVELOPE__BODY_PUT ?
+	Quorum__Put *p = env->body_case == QUORUM__ENVELOPE__BODY_PUT ?
 	    env->put : NULL;
 	const Quorum__Delete *d = p == NULL ? env->delete_ : NULL;
 	const char *key = p ? p->key : d->key;
@@ -779,10 +779,16 @@ coord_put(struct node *n, struct conn *c, uint64_t id,
 	op->npref += i;
 	op->w += i;
 	if (p != NULL) {
-		op->meta = xmemdup(p->meta.data, p->meta.len);
-		op->data = xmemdup(p->data.data, p->data.len);
+		/*
+		 * Taken from the request rather than copied (a value can be
+		 * 64 MiB); frame_decode's allocator is malloc's.
+		 */
+		op->meta = p->meta.data;
+		op->data = p->data.data;
 		op->sw.meta_len = p->meta.len;
 		op->sw.data_len = p->data.len;
+		p->meta.data = p->data.data = NULL;
+		p->meta.len = p->data.len = 0;
 		op->sw.reqid = p->client_request_id;
 		op->sw.retry = p->retry;
 	} else {

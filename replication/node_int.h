@@ -138,8 +138,9 @@ void	replica_serve(struct node *n, struct conn *c, Quorum__Envelope *env);
 
 void	coord_get(struct node *n, struct conn *c, uint64_t id,
 	    const Quorum__Get *g);
+/* Takes the put's meta and data out of env (the caller frees the rest). */
 void	coord_put(struct node *n, struct conn *c, uint64_t id,
-	    const Quorum__Envelope *env);
+	    Quorum__Envelope *env);
 void	coord_list(struct node *n, struct conn *c, uint64_t id,
 	    const Quorum__List *l);
 

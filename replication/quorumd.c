@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "lib/hugemem.h"
 #include "lib/log.h"
 #include "lib/qerr.h"
 #include "replication/config.h"
@@ -157,6 +158,7 @@ main(int argc, char **argv)
 	const char *config_file = NULL;
 	int c, idx, rc = 1, i, ready_fd = -1;
 
+	hugemem_reexec(argv);
 	config_init(&cfg);
 	/* The file first, so that flags given in any order override it. */
 	for (i = 1; i < argc; i++) {

@@ -28,6 +28,8 @@
 # QFS_BENCH_TMP, where the temporary directory goes (default $TMPDIR).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/bench-lib.sh
+. "$top/scripts/bench-lib.sh"
 
 mode=default
 secs=3
@@ -122,19 +124,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# Is something listening on host port?
-listening() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-
-# Wait until a command succeeds (at most $1 seconds).
-wait_for() {
-	local n=$(( $1 * 10 )); shift
-	while [ $n -gt 0 ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1; n=$((n - 1))
-	done
-	return 1
-}
 
 qfs_start() {
 	local i net busy members="" nodes=""
@@ -476,17 +465,7 @@ echo "## quorumfs vs redis-server (appendfsync always) vs etcd (3 members)"
 echo
 echo "Run $started_at on $(uname -n), $nproc_ cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), mode $mode, $rounds rounds of $secs s, medians over the rounds; ratios are medians of same-round ratios. Latencies in microseconds."
 echo
-awk '
-function median(s,    a, n, i, j, t) {
-	n = split(s, a, " ")
-	for (i = 2; i <= n; i++) {		# insertion sort, numerically
-		t = a[i] + 0
-		for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]
-		a[j + 1] = t
-	}
-	if (n == 0) return "nan"
-	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
+awk "$BENCH_AWK_MEDIAN"'
 function add(k, field, v) { if (v != "nan" && v != "") vals[k, field] = vals[k, field] " " v }
 function fmt(v) { return v == "nan" ? "n/a" : sprintf("%.0f", v) }
 function ratio(v) { return v == "nan" ? "n/a" : sprintf("%.2fx", v) }

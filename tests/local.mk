@@ -80,3 +80,9 @@ FS_TESTS = tests/sh/t0600-fs-basic.sh tests/sh/t0610-fs-files.sh \
 	tests/sh/t0620-fs-failures.sh tests/sh/t0630-fs-conflicts.sh
 TESTS += $(FS_TESTS)
 EXTRA_DIST += $(FS_TESTS) tests/sh/lib-fs.sh
+
+## The filesystem benchmark's workload (scripts/bench-fs.sh, docs/bench-fs.md):
+## built by make, never run by make check.
+noinst_PROGRAMS += tests/bench/fsbench
+tests_bench_fsbench_SOURCES = tests/bench/fsbench.c
+tests_bench_fsbench_LDADD = lib/libqutil.a
