@@ -19,6 +19,9 @@
 #include "lib/xalloc.h"
 #include "store/record.h"
 
+/* Reads of a file for open or setattr before giving up (see below). */
+#define LOAD_ATTEMPTS	16
+
 /* An open file: the node, and a sibling's private read-only copy. */
 struct qhandle {
 	struct qnode	*q;		/* referenced */
@@ -158,6 +161,7 @@ local_put(struct qfs *fs, struct qnode *q, struct qlocal *l)
 	dot_release(&l->dot);
 	l->dot = out.dot;
 	out.dot.node = NULL;
+	q->writes++;
 	l->written = 1;
 	l->dirty = 0;
 	l->failed = 0;
@@ -221,12 +225,14 @@ local_get_locked(struct qfs *fs, struct qnode *q, const char *key,
 {
 	struct kview kv;
 	struct qlocal *l = NULL;
+	uint64_t writes;
 	int attempt, rc = -EIO;
 
-	for (attempt = 0; attempt < 3; attempt++) {
+	for (attempt = 0; attempt < LOAD_ATTEMPTS; attempt++) {
 		pthread_mutex_lock(&q->lock);
 		if (q->local != NULL && (q->local->opens || q->local->dirty))
 			return 0;
+		writes = q->writes;
 		pthread_mutex_unlock(&q->lock);
 		if ((rc = kview_read(fs, key, !trunc, q, &kv)) < 0)
 			return rc;
@@ -234,6 +240,17 @@ local_get_locked(struct qfs *fs, struct qnode *q, const char *key,
 		if (q->local != NULL) {
 			kview_release(&kv);
 			return 0;	/* unconfirmed, or loaded meanwhile */
+		}
+		if (q->writes != writes) {
+			/*
+			 * Another handle wrote the file (and let its state
+			 * go) since this read: a context from the read would
+			 * make this mount's next write a sibling of that one.
+			 */
+			pthread_mutex_unlock(&q->lock);
+			kview_release(&kv);
+			rc = -EIO;
+			continue;
 		}
 		rc = local_from_view(fs, &kv, trunc, &l);
 		kview_release(&kv);
@@ -245,6 +262,8 @@ local_get_locked(struct qfs *fs, struct qnode *q, const char *key,
 		if (rc != -EAGAIN)
 			return rc;
 	}
+	log_error("%s: written by this mount again and again while being "
+	    "read: gave up after %d reads", key, LOAD_ATTEMPTS);
 	return rc;
 }
 
@@ -627,6 +646,7 @@ file_renamed(struct qfs *fs, struct qnode *q, const struct dot *d,
 		l->dirty = 0;
 		l->failed = 0;
 	}
+	q->writes++;
 	local_maybe_drop(fs, q);
 	pthread_mutex_unlock(&q->lock);
 }
@@ -639,5 +659,6 @@ file_unlinked(struct qnode *q)
 		q->local->unlinked = 1;
 		q->local->dirty = 0;
 	}
+	q->writes++;
 	pthread_mutex_unlock(&q->lock);
 }

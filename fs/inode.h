@@ -42,8 +42,9 @@ struct qnode {
 	uint64_t	 nlookup;	/* the kernel's references */
 	unsigned	 refs;		/* this process's (itab_get...) */
 	int		 detached;	/* off the path map */
-	pthread_mutex_t	 lock;		/* guards local */
+	pthread_mutex_t	 lock;		/* guards local and writes */
 	struct qlocal	*local;		/* fs/file.h; NULL: none */
+	uint64_t	 writes;	/* this mount's writes of the key */
 	struct qnode	*next_ino, *next_path;
 };
 
