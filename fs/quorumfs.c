@@ -24,6 +24,7 @@
 
 #include "fs/file.h"
 #include "fs/qfs.h"
+#include "lib/hugemem.h"
 #include "lib/log.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
@@ -285,8 +286,8 @@ argv_free(int argc, char **v)
 int
 main(int argc, char **argv)
 {
-	char **av = argv_rejoin(argc, argv);
-	struct fuse_args args = FUSE_ARGS_INIT(argc, av);
+	char **av;
+	struct fuse_args args;
 	struct fuse_cmdline_opts copts;
 	struct fuse_loop_config *lcfg = NULL;
 	struct qfs_opts o;
@@ -295,6 +296,10 @@ main(int argc, char **argv)
 	char *err = NULL;
 	int rc, ret = 1;
 
+	/* A file is one value of up to 64 MiB, copied whole (lib/hugemem.h). */
+	hugemem_reexec(argv);
+	av = argv_rejoin(argc, argv);
+	args = (struct fuse_args)FUSE_ARGS_INIT(argc, av);
 	memset(&o, 0, sizeof(o));
 	memset(&fs, 0, sizeof(fs));
 	o.timeout = 5;
