@@ -688,3 +688,25 @@ qc_list(struct qc *qc, const char *dir, const char *after, unsigned limit,
 	frame_free(reply);
 	return rc;
 }
+
+int
+qc_ring(struct qc *qc, int node, Quorum__Envelope **reply, char **err)
+{
+	Quorum__Envelope env;
+	Quorum__RingRequest rr;
+	int rc;
+
+	quorum__envelope__init(&env);
+	quorum__ring_request__init(&rr);
+	env.body_case = QUORUM__ENVELOPE__BODY_RING_REQUEST;
+	env.ring_request = &rr;
+	if ((rc = qc_request(qc, node, &env, reply, err)) < 0)
+		return rc;
+	if ((*reply)->body_case != QUORUM__ENVELOPE__BODY_RING_RESPONSE) {
+		qc_reply_free(*reply);
+		*reply = NULL;
+		return qerr_set(err, QERR_PROTO, "unexpected answer to a ring "
+		    "request");
+	}
+	return 0;
+}

@@ -115,5 +115,11 @@ int	qc_list(struct qc *qc, const char *dir, const char *after,
 int	qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 	    Quorum__Envelope **reply, char **err);
 void	qc_reply_free(Quorum__Envelope *reply);
+/*
+ * The ring as node `node` (-1: any, with failover) sees it: members, N,
+ * the default R and W.  On success *reply (qc_reply_free) holds a
+ * RingResponse; any other answer is QERR_PROTO.
+ */
+int	qc_ring(struct qc *qc, int node, Quorum__Envelope **reply, char **err);
 
 #endif

@@ -553,19 +553,6 @@ cmd_conflicts(struct ctl *c, const char *dir)
 }
 
 static int
-ring_of(struct ctl *c, int node, Quorum__Envelope **reply, char **err)
-{
-	Quorum__Envelope env;
-	Quorum__RingRequest rr;
-
-	quorum__envelope__init(&env);
-	quorum__ring_request__init(&rr);
-	env.body_case = QUORUM__ENVELOPE__BODY_RING_REQUEST;
-	env.ring_request = &rr;
-	return qc_request(c->qc, node, &env, reply, err);
-}
-
-static int
 cmd_status(struct ctl *c)
 {
 	Quorum__Envelope *reply;
@@ -574,12 +561,8 @@ cmd_status(struct ctl *c)
 	size_t i;
 	int rc;
 
-	if ((rc = ring_of(c, -1, &reply, &err)) < 0)
+	if ((rc = qc_ring(c->qc, -1, &reply, &err)) < 0)
 		return fail(rc, "status", err);
-	if (reply->body_case != QUORUM__ENVELOPE__BODY_RING_RESPONSE) {
-		qc_reply_free(reply);
-		return fail(QERR_PROTO, "status", xstrdup("unexpected answer"));
-	}
 	r = reply->ring_response;
 	printf("cluster %s, as seen by %s: %zu members, n=%u r=%u w=%u, "
 	    "%u vnodes each, member list v%" PRIu64 "\n", r->cluster, r->node,
@@ -792,13 +775,8 @@ cmd_check_replicas(struct ctl *c)
 	char *addrs = NULL, *joined, *err = NULL;
 	int rc, status = 0, changing = 0;
 
-	if ((rc = ring_of(c, -1, &reply, &err)) < 0)
+	if ((rc = qc_ring(c->qc, -1, &reply, &err)) < 0)
 		return fail(rc, "check-replicas", err);
-	if (reply->body_case != QUORUM__ENVELOPE__BODY_RING_RESPONSE) {
-		qc_reply_free(reply);
-		return fail(QERR_PROTO, "check-replicas",
-		    xstrdup("unexpected answer"));
-	}
 	rr = reply->ring_response;
 	rm = xcalloc(rr->n_members + 1, sizeof(*rm));
 	for (i = 0; i < rr->n_members; i++) {
@@ -1040,13 +1018,8 @@ cmd_cleanup(struct ctl *c)
 	if (!c->one_node) {
 		Quorum__RingResponse *rr;
 
-		if ((rc = ring_of(c, -1, &ring, &err)) < 0)
+		if ((rc = qc_ring(c->qc, -1, &ring, &err)) < 0)
 			return fail(rc, "cleanup", err);
-		if (ring->body_case != QUORUM__ENVELOPE__BODY_RING_RESPONSE) {
-			qc_reply_free(ring);
-			return fail(QERR_PROTO, "cleanup",
-			    xstrdup("unexpected answer"));
-		}
 		rr = ring->ring_response;
 		for (i = 0; i < rr->n_members; i++) {
 			if (strcmp(rr->members[i]->ring_state, "left") == 0)
@@ -1181,7 +1154,7 @@ cmd_wait(struct ctl *c)
 		for (i = 0; i < qc_node_count(c->qc); i++) {
 			Quorum__Envelope *reply;
 
-			if (ring_of(c, (int)i, &reply, &err) == 0) {
+			if (qc_ring(c->qc, (int)i, &reply, &err) == 0) {
 				qc_reply_free(reply);
 				up++;
 			}

@@ -144,20 +144,11 @@ size_parse(const char *s, size_t *out)
 static int
 cluster_probe(struct qfs *fs, char **err)
 {
-	Quorum__Envelope env, *reply;
-	Quorum__RingRequest rr;
+	Quorum__Envelope *reply;
 	int rc;
 
-	quorum__envelope__init(&env);
-	quorum__ring_request__init(&rr);
-	env.body_case = QUORUM__ENVELOPE__BODY_RING_REQUEST;
-	env.ring_request = &rr;
-	if ((rc = qc_request(fs->qc, -1, &env, &reply, err)) < 0)
+	if ((rc = qc_ring(fs->qc, -1, &reply, err)) < 0)
 		return rc;
-	if (reply->body_case != QUORUM__ENVELOPE__BODY_RING_RESPONSE) {
-		qc_reply_free(reply);
-		return qerr_set(err, QERR_PROTO, "unexpected answer");
-	}
 	fs->n = reply->ring_response->n;
 	if (fs->r == 0)
 		fs->r = reply->ring_response->r;
