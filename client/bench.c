@@ -42,7 +42,6 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <sys/epoll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -149,7 +148,7 @@ struct bench_client {
 	uint64_t		 ok_in_time;	/* answered before the end */
 	uint64_t		 siblings;	/* gets that found several */
 	struct bench_errors	 errors;
-	int64_t			 start_ns, end_ns;
+	int64_t			 end_ns;		/* the run's end */
 };
 
 /* A thread running an epoll loop over clients [first, first + n). */
@@ -931,7 +930,7 @@ worker_run(void *arg)
 	const struct bench_opts *o = &b->opt;
 	int64_t wait_ns = ((int64_t)(o->timeout_ms ? o->timeout_ms :
 	    BENCH_DEFAULT_WAIT_MS) + BENCH_GRACE_MS) * 1000000;
-	int64_t now, next, t, start, end;
+	int64_t now, next, t, end;
 	struct epoll_event ev[256];
 	unsigned i, left;
 	int k, n, done;
@@ -943,12 +942,9 @@ worker_run(void *arg)
 	while (!b->go)
 		pthread_cond_wait(&b->cond, &b->lock);
 	pthread_mutex_unlock(&b->lock);
-	start = mono_ns();
-	end = start + (int64_t)(o->seconds * 1e9);
-	for (i = 0; i < w->n; i++) {
-		w->cl[i].start_ns = start;
+	end = mono_ns() + (int64_t)(o->seconds * 1e9);
+	for (i = 0; i < w->n; i++)
 		w->cl[i].end_ns = end;
-	}
 	/*
 	 * Every client takes a turn after every wait: with one request in
 	 * flight per client that is the turn an answer needs anyway, and it
