@@ -24,6 +24,11 @@ tests_unit_test_key_LDADD = $(STORE_LIBS) $(UNIT_LIBS)
 tests_unit_test_store_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_store_LDADD = $(STORE_LIBS) $(UNIT_LIBS)
 
+check_PROGRAMS += tests/unit/test_hugemem
+TESTS += tests/unit/test_hugemem
+tests_unit_test_hugemem_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_hugemem_LDADD = lib/libqutil.a $(UNIT_LIBS)
+
 ## Integration tests: real quorumd processes on loopback (tests/sh/lib.sh).
 SH_TESTS = tests/sh/t0300-cluster-basic.sh \
 	tests/sh/t0310-five-nodes.sh tests/sh/t0320-read-repair.sh \
