@@ -9,6 +9,9 @@
 # quorumctl, e.g. made by scripts/build.sh with QFS_BUILD set).  Each gets
 # its own 3-node cluster on loopback (127.0.180.x for A, 127.0.181.x for B),
 # both up for the whole run, loaded one at a time with `quorumctl bench`.
+# Besides throughput it reports the CPU time the three daemons used per
+# operation (user + system, from /proc): on a machine shared with other
+# work that is a far steadier measure of a change than operations/s.
 # Options: --op put|get (default put), --clients C (64), --value-size B
 # (100), --seconds S per measurement (5), --rounds N (5).  Prints each
 # round and then the medians and the median of the B/A ratios.  Figures,
@@ -52,18 +55,39 @@ if [ "$op" = get ]; then
 	"$B/quorumctl" --nodes "$nb" bench --populate --seconds 0 --value-size "$size" >/dev/null
 fi
 
+# cpu_ticks DIR: user + system clock ticks used so far by the daemons of
+# the cluster in DIR (fields 14 and 15 of /proc/PID/stat).
+cpu_ticks() {
+	local f t=0
+	for f in "$1"/n*.pid; do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$(cat "$f")/stat")))
+	done
+	echo "$t"
+}
+# run_one BUILD NODES DIR: one measurement; prints its RESULT line with
+# cpu_us_per_op= added.
+run_one() {
+	local t0 t1 res
+	t0=$(cpu_ticks "$3")
+	res=$("$1/quorumctl" --nodes "$2" bench --op "$op" --clients "$clients" \
+		--value-size "$size" --seconds "$secs" 2>&1 | grep '^RESULT')
+	t1=$(cpu_ticks "$3")
+	echo "$res cpu_us_per_op=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+		-v ops="$(field ops_per_s "$res")" -v s="$secs" \
+		'BEGIN { printf "%.1f", (ops > 0 ? d * 1e6 / hz / (ops * s) : 0) }')"
+}
 # field NAME LINE: the value of NAME= in a RESULT line.
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 echo "# $op, $clients clients, ${size} B values, ${secs} s per run; A=$A B=$B"
-echo "round ops_per_s_A ops_per_s_B ratio p50_us_A p50_us_B p99_us_A p99_us_B"
+echo "round ops_per_s_A ops_per_s_B ratio p50_us_A p50_us_B p99_us_A p99_us_B cpu_us_per_op_A cpu_us_per_op_B cpu_ratio"
 for r in $(seq 1 "$rounds"); do
-	ra=$("$A/quorumctl" --nodes "$na" bench --op "$op" --clients "$clients" \
-		--value-size "$size" --seconds "$secs" 2>&1 | grep '^RESULT')
-	rb=$("$B/quorumctl" --nodes "$nb" bench --op "$op" --clients "$clients" \
-		--value-size "$size" --seconds "$secs" 2>&1 | grep '^RESULT')
+	ra=$(run_one "$A" "$na" "$work/a")
+	rb=$(run_one "$B" "$nb" "$work/b")
 	oa=$(field ops_per_s "$ra") ob=$(field ops_per_s "$rb")
-	echo "$r $oa $ob $(awk -v a="$oa" -v b="$ob" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }') $(field p50_us "$ra") $(field p50_us "$rb") $(field p99_us "$ra") $(field p99_us "$rb")"
+	ca=$(field cpu_us_per_op "$ra") cb=$(field cpu_us_per_op "$rb")
+	echo "$r $oa $ob $(awk -v a="$oa" -v b="$ob" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }') $(field p50_us "$ra") $(field p50_us "$rb") $(field p99_us "$ra") $(field p99_us "$rb") $ca $cb $(awk -v a="$ca" -v b="$cb" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')"
 done | tee "$work/rounds"
 median() { sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo "median ops_per_s: A $(cut -d' ' -f2 "$work/rounds" | median), B $(cut -d' ' -f3 "$work/rounds" | median); median B/A: $(cut -d' ' -f4 "$work/rounds" | median)x"
 echo "median p50_us: A $(cut -d' ' -f5 "$work/rounds" | median), B $(cut -d' ' -f6 "$work/rounds" | median)"
+echo "median cpu_us_per_op: A $(cut -d' ' -f9 "$work/rounds" | median), B $(cut -d' ' -f10 "$work/rounds" | median); median B/A: $(cut -d' ' -f11 "$work/rounds" | median)x"
