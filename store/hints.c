@@ -234,7 +234,7 @@ header_decode(struct store *st, const char *val, size_t len,
 	if ((rc = key_validate(val + HINT_FIXED_LEN, klen, err)) < 0)
 		return qerr_wrap(err, QERR_CORRUPT, "key");
 	if ((rc = record_decode((const uint8_t *)val + HINT_FIXED_LEN + klen,
-	    len - HINT_FIXED_LEN - klen, &h->s, err)) < 0)
+	    len - HINT_FIXED_LEN - klen, 0, &h->s, err)) < 0)
 		return rc;
 	h->key = xstrndup(val + HINT_FIXED_LEN, klen);
 	h->klen = klen;

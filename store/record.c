@@ -72,8 +72,16 @@ context_encode(const struct cc *cc, uint8_t **out, size_t *len)
 	free(retried);
 }
 
-void
-record_encode(const struct vset *s, uint8_t **out, size_t *len)
+static int
+goes_inline(const struct version *v)
+{
+	return v->data != NULL && v->data_len > 0 &&
+	    v->data_len <= RECORD_INLINE_MAX;
+}
+
+static void
+record_encode_form(const struct vset *s, int stored, uint8_t **out,
+    size_t *len)
 {
 	Qstore__RecKey rk;
 	Qstore__RecContext rc;
@@ -103,6 +111,11 @@ record_encode(const struct vset *s, uint8_t **out, size_t *len)
 		vers[i].data_len = v->data_len;
 		vers[i].reqid = v->reqid;
 		vers[i].retry = v->retry;
+		if (stored && goes_inline(v)) {
+			vers[i].data.data = v->data;
+			vers[i].data.len = v->data_len;
+			rk.format = RECORD_FORMAT_INLINE;
+		}
 		vptrs[i] = &vers[i];
 	}
 	rk.n_versions = s->n;
@@ -115,6 +128,18 @@ record_encode(const struct vset *s, uint8_t **out, size_t *len)
 	free(reqids);
 	free(ts);
 	free(retried);
+}
+
+void
+record_encode(const struct vset *s, uint8_t **out, size_t *len)
+{
+	record_encode_form(s, 0, out, len);
+}
+
+void
+record_encode_stored(const struct vset *s, uint8_t **out, size_t *len)
+{
+	record_encode_form(s, 1, out, len);
 }
 
 /* Fill cc from rc; the caller runs cc_check on the result. */
@@ -182,7 +207,8 @@ context_decode(const uint8_t *buf, size_t len, struct cc *cc, char **err)
 }
 
 int
-record_decode(const uint8_t *buf, size_t len, struct vset *s, char **err)
+record_decode(const uint8_t *buf, size_t len, int want_inline,
+    struct vset *s, char **err)
 {
 	Qstore__RecKey *rk;
 	size_t i;
@@ -192,10 +218,14 @@ record_decode(const uint8_t *buf, size_t len, struct vset *s, char **err)
 	if (rk == NULL)
 		return qerr_set(err, QERR_CORRUPT,
 		    "record of %zu bytes does not decode", len);
-	if (rk->format != RECORD_FORMAT) {
+	if (rk->format != RECORD_FORMAT &&
+	    rk->format != RECORD_FORMAT_INLINE) {
+		int rc = qerr_set(err, QERR_CORRUPT, "record format %u, "
+		    "expected %d or %d", rk->format, RECORD_FORMAT,
+		    RECORD_FORMAT_INLINE);
+
 		qstore__rec_key__free_unpacked(rk, NULL);
-		return qerr_set(err, QERR_CORRUPT,
-		    "record format %u, expected %d", rk->format, RECORD_FORMAT);
+		return rc;
 	}
 	if (context_from_rec(rk->cc, &s->cc, err) < 0) {
 		qstore__rec_key__free_unpacked(rk, NULL);
@@ -219,6 +249,20 @@ record_decode(const uint8_t *buf, size_t len, struct vset *s, char **err)
 		v->reqid = rv->reqid;
 		v->retry = rv->retry;
 		s->n++;
+		if (rv->data.len == 0)
+			continue;
+		if (rv->data.len != rv->data_len || rv->tombstone) {
+			int rc = qerr_set(err, QERR_CORRUPT, "record has %zu "
+			    "bytes of data inline for a %s of %llu bytes",
+			    rv->data.len, rv->tombstone ? "tombstone" :
+			    "version", (unsigned long long)rv->data_len);
+
+			qstore__rec_key__free_unpacked(rk, NULL);
+			vset_release(s);
+			return rc;
+		}
+		if (want_inline)
+			v->data = xmemdup(rv->data.data, rv->data.len);
 	}
 	qstore__rec_key__free_unpacked(rk, NULL);
 	if (vset_check(s, err) < 0) {

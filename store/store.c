@@ -81,6 +81,25 @@ chunk_count(const struct version *v)
 }
 
 /*
+ * The chunk rows of a version as record_load read it: none when its data
+ * came inline with the record.  (A small version written before data went
+ * inline keeps its chunk row; it reads and replaces as ever.)
+ */
+static size_t
+stored_chunk_count(const struct version *v)
+{
+	return v->data != NULL ? 0 : chunk_count(v);
+}
+
+/* Will a version that brings its data keep it inline (record.h)? */
+static int
+data_goes_inline(const struct version *v)
+{
+	return !v->tombstone && v->data_len > 0 &&
+	    v->data_len <= RECORD_INLINE_MAX;
+}
+
+/*
  * A key of the batch under way and its state as staged so far (without
  * data).  The table is the writer's; a slot with key NULL is free.
  */
@@ -214,10 +233,14 @@ store_fail_next_writes(struct store *st, int n)
 	atomic_store(&st->fail_writes, n);
 }
 
-/* Read and decode a key's record: 1 found, 0 absent, < 0 error. */
+/*
+ * Read and decode a key's record: 1 found, 0 absent, < 0 error.  With
+ * want_inline the versions stored inline have their data (record.h).
+ */
 static int
 record_load(struct store *st, const leveldb_readoptions_t *ro,
-    const char *key, size_t klen, struct vset *s, char **err)
+    const char *key, size_t klen, int want_inline, struct vset *s,
+    char **err)
 {
 	struct kbuf kb = { 0 };
 	char *val, *lerr = NULL;
@@ -232,14 +255,14 @@ record_load(struct store *st, const leveldb_readoptions_t *ro,
 		return leveldb_failure(err, lerr, "read");
 	if (val == NULL)
 		return 0;
-	rc = record_decode((const uint8_t *)val, vlen, s, err);
+	rc = record_decode((const uint8_t *)val, vlen, want_inline, s, err);
 	leveldb_free(val);
 	if (rc < 0)
 		return qerr_wrap(err, rc, "record of %.*s", (int)klen, key);
 	return 1;
 }
 
-/* Read every chunk of v's data into v->data. */
+/* Read every chunk of v's data into v->data, unless it came inline. */
 static int
 data_load(struct store *st, const leveldb_readoptions_t *ro,
     const char *key, size_t klen, struct version *v, char **err)
@@ -248,6 +271,8 @@ data_load(struct store *st, const leveldb_readoptions_t *ro,
 	size_t nchunks = chunk_count(v), c, prefix_len, off = 0;
 	int rc = 0;
 
+	if (v->data != NULL)
+		return 0;
 	v->data = xmalloc(v->data_len + 1);
 	data_key_prefix(&kb, key, klen, &v->dot);
 	prefix_len = kb.len;
@@ -311,7 +336,7 @@ store_get_bounded(struct store *st, const char *key, size_t klen,
 		ro = leveldb_readoptions_create();
 		leveldb_readoptions_set_snapshot(ro, snap);
 	}
-	rc = record_load(st, ro, key, klen, out, err);
+	rc = record_load(st, ro, key, klen, want_data, out, err);
 	for (i = 0; rc == 1 && want_data && i < out->n; i++)
 		if (!out->v[i].tombstone)
 			total += out->v[i].data_len;
@@ -336,11 +361,12 @@ store_get_bounded(struct store *st, const char *key, size_t klen,
 }
 
 /*
- * Stage the merge of remote into a key's state (local; found: it has a
- * record) in wb: the chunks of replaced versions deleted, the chunks of
- * new versions put, the new record, and the index row of a new key.
- * *merged receives the result without data, as record_load would read it
- * back; the caller releases it.  *changed is 0 when the merge changes
+ * Stage the merge of remote into a key's state (local, as record_load
+ * reads it with inline data; found: it has a record) in wb: the chunks of
+ * replaced versions deleted, the chunks of new big versions put, the new
+ * record (small versions' data inline), and the index row of a new key.
+ * *merged receives the result as record_load would read it back (data
+ * only where inline); the caller releases it.  *changed is 0 when the merge changes
  * nothing, and then nothing is staged.
  */
 static int
@@ -373,10 +399,11 @@ merge_stage(struct store *st, const char *key, size_t klen,
 	}
 
 	vset_merge(local, remote, merged);
-	for (i = 0; i < merged->n; i++) {
-		free(merged->v[i].data);
-		merged->v[i].data = NULL;
-	}
+	for (i = 0; i < merged->n; i++)
+		if (!data_goes_inline(&merged->v[i])) {
+			free(merged->v[i].data);
+			merged->v[i].data = NULL;
+		}
 	if (found && vset_equal(merged, local)) {
 		rc = 0;		/* already here: nothing to sync */
 		goto out;
@@ -392,7 +419,7 @@ merge_stage(struct store *st, const char *key, size_t klen,
 			continue;
 		data_key_prefix(&kb, key, klen, &local->v[i].dot);
 		prefix_len = kb.len;
-		for (c = 0; c < chunk_count(&local->v[i]); c++) {
+		for (c = 0; c < stored_chunk_count(&local->v[i]); c++) {
 			kb.len = prefix_len;
 			kbuf_put_be32(&kb, (uint32_t)c);
 			leveldb_writebatch_delete(wb, kb.p, kb.len);
@@ -401,7 +428,7 @@ merge_stage(struct store *st, const char *key, size_t klen,
 	for (i = 0; i < remote->n; i++) {
 		const struct version *v = &remote->v[i];
 
-		if (!keep_r[i])
+		if (!keep_r[i] || data_goes_inline(v))
 			continue;
 		data_key_prefix(&kb, key, klen, &v->dot);
 		prefix_len = kb.len;
@@ -416,7 +443,7 @@ merge_stage(struct store *st, const char *key, size_t klen,
 			    (const char *)v->data + off, n);
 		}
 	}
-	record_encode(merged, &rec, &rec_len);
+	record_encode_stored(merged, &rec, &rec_len);
 	record_key(&kb, key, klen);
 	leveldb_writebatch_put(wb, kb.p, kb.len, (const char *)rec, rec_len);
 	if (!found) {
@@ -477,7 +504,8 @@ pending_get(struct store *st, const char *key, size_t klen,
 			return 0;
 		}
 	}
-	if ((rc = record_load(st, st->rdefault, key, klen, &p->s, err)) < 0)
+	if ((rc = record_load(st, st->rdefault, key, klen, 1, &p->s,
+	    err)) < 0)
 		return rc;
 	p->key = key;
 	p->klen = klen;
@@ -663,7 +691,7 @@ apply_purge(struct store *st, struct store_op *op, leveldb_writebatch_t *wb)
 		uint8_t *rec;
 		size_t rec_len;
 
-		record_encode(&p->s, &rec, &rec_len);
+		record_encode_stored(&p->s, &rec, &rec_len);
 		record_key(&kb, op->key, op->klen);
 		leveldb_writebatch_put(wb, kb.p, kb.len, (const char *)rec,
 		    rec_len);
@@ -704,7 +732,7 @@ apply_remove(struct store *st, struct store_op *op, leveldb_writebatch_t *wb)
 	for (i = 0; i < p->s.n; i++) {
 		data_key_prefix(&kb, op->key, op->klen, &p->s.v[i].dot);
 		prefix_len = kb.len;
-		for (c = 0; c < chunk_count(&p->s.v[i]); c++) {
+		for (c = 0; c < stored_chunk_count(&p->s.v[i]); c++) {
 			kb.len = prefix_len;
 			kbuf_put_be32(&kb, (uint32_t)c);
 			leveldb_writebatch_delete(wb, kb.p, kb.len);
@@ -1078,7 +1106,7 @@ store_list(struct store *st, const char *dir, size_t dlen, const char *after,
 			break;
 		}
 		v = leveldb_iter_value(it, &vlen);
-		if ((rc = record_decode((const uint8_t *)v, vlen, &s,
+		if ((rc = record_decode((const uint8_t *)v, vlen, 0, &s,
 		    err)) < 0)
 			break;
 		count++;

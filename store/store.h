@@ -21,12 +21,16 @@
  *
  * Layout on disk (all in one LevelDB):
  *   'k' parent '\0' name          -> the key's record: cc + version headers
- *                                    (metadata inline, data length only)
+ *                                    (metadata inline; data inline when
+ *                                    it is at most RECORD_INLINE_MAX
+ *                                    bytes, else its length only)
  *   'd' key '\0' node '\0' be64 counter be32 chunk
- *                                 -> the data of one version, in 1 MiB chunks
+ *                                 -> the data of a bigger version, in 1 MiB
+ *                                    chunks
  *   'h' be64 hash key             -> "" (ring-order index, for ranges)
  * Records are grouped by parent directory, so listing a directory reads only
- * its direct children; head and listing never read a data chunk.
+ * its direct children; head and listing never read a data chunk.  A small
+ * write is thus two rows for a new key and one for an existing one.
  *
  * Errors follow lib/qerr.h.  Keys are validated on every call; a value over
  * the configured maximum is QERR_TOO_BIG; nothing is changed on any error.

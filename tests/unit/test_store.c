@@ -16,6 +16,9 @@
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
 #include "store/key.h"
+#include "store/kbuf.h"
+#include "store/record.h"
+#include "store/record.pb-c.h"
 #include "store/store.h"
 #include <leveldb/c.h>
 #include "store/store_int.h"
@@ -748,7 +751,7 @@ test_remove_if(void **state)
 	get(f->st, "/r", 0, &s);
 	digest = store_record_digest("/r", 2, &s);
 	vset_release(&s);
-	assert_int_equal(count_rows(f->st, 'd'), 3 + 1);	/* chunks */
+	assert_int_equal(count_rows(f->st, 'd'), 3);	/* /r2 is inline */
 	/* changed since it was handed off: kept */
 	assert_int_equal(store_remove_if(f->st, "/r", 2, digest ^ 1, &err), 0);
 	assert_int_equal(get(f->st, "/r", 1, &s), 1);
@@ -760,7 +763,7 @@ test_remove_if(void **state)
 	assert_int_equal(store_remove_if(f->st, "/r", 2, 0, &err), 0);
 	store_scan_hash(f->st, 0, UINT64_MAX, count_keys, &keys, &err);
 	assert_int_equal(keys, 1);			/* /r2 only */
-	assert_int_equal(count_rows(f->st, 'd'), 1);
+	assert_int_equal(count_rows(f->st, 'd'), 0);
 	assert_int_equal(count_rows(f->st, 'k'), 1);
 	assert_int_equal(count_rows(f->st, 'h'), 1);
 	/* no causal context stayed: the delta merges back in full */
@@ -772,6 +775,175 @@ test_remove_if(void **state)
 	vset_release(&s);
 	vset_release(&d);
 	free(big);
+}
+
+/* put of a value of n bytes of (char)(i * 3) at key; its data. */
+static char *
+put_sized(struct store *st, const char *key, const struct cc *ctx, size_t n)
+{
+	char *v = xmalloc(n + 1), *err = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v[i] = (char)(i * 3);
+	if (store_put(st, key, strlen(key), ctx, "n1", 1000, 0, "m", 1, v, n,
+	    NULL, NULL, &err) < 0)
+		fail_msg("put %s: %s", key, err);
+	return v;
+}
+
+/*
+ * Data of up to RECORD_INLINE_MAX bytes lives in the record (one row per
+ * write), bigger data in chunk rows; both read back whole, a head reads
+ * no data, and replacing either kind leaves no row behind.
+ */
+static void
+test_small_data_inline(void **state)
+{
+	struct fixture *f = *state;
+	char *small = put_sized(f->st, "/s", NULL, RECORD_INLINE_MAX);
+	char *big = put_sized(f->st, "/b", NULL, RECORD_INLINE_MAX + 1);
+	struct vset s;
+
+	assert_int_equal(count_rows(f->st, 'k'), 2);
+	assert_int_equal(count_rows(f->st, 'd'), 1);	/* /b's one chunk */
+	assert_int_equal(get(f->st, "/s", 1, &s), 1);
+	assert_int_equal(s.v[0].data_len, RECORD_INLINE_MAX);
+	assert_memory_equal(s.v[0].data, small, RECORD_INLINE_MAX);
+	vset_release(&s);
+	assert_int_equal(get(f->st, "/s", 0, &s), 1);
+	assert_null(s.v[0].data);
+	assert_int_equal(s.v[0].data_len, RECORD_INLINE_MAX);
+	vset_release(&s);
+	assert_int_equal(get(f->st, "/b", 1, &s), 1);
+	assert_memory_equal(s.v[0].data, big, RECORD_INLINE_MAX + 1);
+	/* big replaced by small: its chunk goes; small by big: one comes */
+	free(big);
+	big = put_sized(f->st, "/b", &s.cc, 10);
+	vset_release(&s);
+	assert_int_equal(get(f->st, "/s", 0, &s), 1);
+	free(small);
+	small = put_sized(f->st, "/s", &s.cc, 3u << 20);
+	vset_release(&s);
+	assert_int_equal(count_rows(f->st, 'd'), 3);	/* /s: 3 chunks */
+	assert_int_equal(get(f->st, "/b", 1, &s), 1);
+	assert_int_equal(s.n, 1);
+	assert_memory_equal(s.v[0].data, big, 10);
+	vset_release(&s);
+	assert_int_equal(get(f->st, "/s", 1, &s), 1);
+	assert_int_equal(s.n, 1);
+	assert_memory_equal(s.v[0].data, small, 3u << 20);
+	vset_release(&s);
+	free(small);
+	free(big);
+}
+
+/*
+ * A record of format 1 (written before small data went inline) with a
+ * small version in a chunk row: it reads back, and a write replacing it
+ * deletes that chunk row.
+ */
+static void
+test_legacy_chunked_small_version(void **state)
+{
+	struct fixture *f = *state;
+	struct vset s, legacy;
+	struct version v;
+	struct kbuf kb = { 0 };
+	uint8_t *rec;
+	size_t rec_len;
+	char *lerr = NULL;
+	leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
+
+	vset_init(&legacy);
+	memset(&v, 0, sizeof(v));
+	v.dot.node = "n9";
+	v.dot.counter = 1;
+	v.ts_us = 5;
+	v.data_len = 6;
+	vset_insert(&legacy, &v);
+	cc_add(&legacy.cc, "n9", 1);
+	record_encode(&legacy, &rec, &rec_len);		/* format 1, no data */
+	kbuf_put(&kb, "k\0old", 5);		/* the root's child */
+	leveldb_put(f->st->db, wo, kb.p, kb.len, (char *)rec, rec_len, &lerr);
+	assert_null(lerr);
+	kb.len = 0;
+	kbuf_put(&kb, "d/old\0n9\0", 9);
+	kbuf_put_be64(&kb, 1);
+	kbuf_put_be32(&kb, 0);
+	leveldb_put(f->st->db, wo, kb.p, kb.len, "legacy", 6, &lerr);
+	assert_null(lerr);
+	free(rec);
+	free(kb.p);
+	leveldb_writeoptions_destroy(wo);
+
+	assert_int_equal(get(f->st, "/old", 1, &s), 1);
+	assert_int_equal(s.n, 1);
+	assert_memory_equal(s.v[0].data, "legacy", 6);
+	put(f->st, "/old", &s.cc, "n1", "new", NULL);
+	vset_release(&s);
+	assert_int_equal(count_rows(f->st, 'd'), 0);
+	assert_int_equal(count_rows(f->st, 'k'), 1);
+	assert_int_equal(get(f->st, "/old", 1, &s), 1);
+	assert_int_equal(s.n, 1);
+	assert_memory_equal(s.v[0].data, "new", 3);
+	vset_release(&s);
+	vset_release(&legacy);
+}
+
+/* Inline data must be the version's length; a tombstone has none. */
+static void
+test_record_inline_checked(void **state)
+{
+	Qstore__RecKey rk = QSTORE__REC_KEY__INIT;
+	Qstore__RecVersion rv = QSTORE__REC_VERSION__INIT, *rvp = &rv;
+	Qstore__RecContext rc = QSTORE__REC_CONTEXT__INIT;
+	Qstore__RecEntry re = QSTORE__REC_ENTRY__INIT, *rep = &re;
+	struct vset out;
+	uint8_t buf[256];
+	size_t len;
+	char *err = NULL;
+
+	(void)state;
+	rk.format = RECORD_FORMAT_INLINE;
+	re.node = "n1";
+	re.max = 1;
+	rc.n_entries = 1;
+	rc.entries = &rep;
+	rk.cc = &rc;
+	rk.n_versions = 1;
+	rk.versions = &rvp;
+	rv.node = "n1";
+	rv.counter = 1;
+	rv.data_len = 3;
+	rv.data.data = (uint8_t *)"abc";
+	rv.data.len = 3;
+	len = qstore__rec_key__pack(&rk, buf);
+	assert_int_equal(record_decode(buf, len, 1, &out, &err), 0);
+	assert_memory_equal(out.v[0].data, "abc", 3);
+	vset_release(&out);
+	assert_int_equal(record_decode(buf, len, 0, &out, &err), 0);
+	assert_null(out.v[0].data);
+	vset_release(&out);
+
+	rv.data_len = 4;
+	len = qstore__rec_key__pack(&rk, buf);
+	assert_int_equal(record_decode(buf, len, 1, &out, &err), QERR_CORRUPT);
+	assert_non_null(strstr(err, "3 bytes of data inline"));
+	free(err);
+	err = NULL;
+	rv.data_len = 3;
+	rv.tombstone = 1;
+	len = qstore__rec_key__pack(&rk, buf);
+	assert_int_equal(record_decode(buf, len, 1, &out, &err), QERR_CORRUPT);
+	free(err);
+	err = NULL;
+	rv.tombstone = 0;
+	rk.format = 3;
+	len = qstore__rec_key__pack(&rk, buf);
+	assert_int_equal(record_decode(buf, len, 1, &out, &err), QERR_CORRUPT);
+	assert_non_null(strstr(err, "format 3"));
+	free(err);
 }
 
 int
@@ -810,6 +982,11 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_if, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_small_data_inline, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_legacy_chunked_small_version, setup, teardown),
+		cmocka_unit_test(test_record_inline_checked),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
