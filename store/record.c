@@ -10,15 +10,23 @@
 #include <xxhash.h>
 
 /*
- * The protobuf-c structs built here point into the vset (no copies): they
- * live only for the duration of one pack call.
+ * The protobuf-c structs for one pack of a context or a version set.  They
+ * point into the cc and vset (no copies) and their arrays share one
+ * allocation (mem): a record is encoded up to three times per write (the
+ * old and new digests and the stored form), so each costs one malloc.
  */
-/* reqids, ts and retried: arrays of cc->nr + 1 the caller frees after. */
+struct rec_pb {
+	Qstore__RecKey		 rk;
+	Qstore__RecContext	 rc;
+	void			*mem;
+};
+
 static void
-rec_context_fill(const struct cc *cc, Qstore__RecContext *rc,
-    Qstore__RecEntry **ptrs, Qstore__RecEntry *entries, uint64_t *reqids,
+rec_pb_fill_context(struct rec_pb *pb, const struct cc *cc,
+    Qstore__RecEntry *entries, Qstore__RecEntry **eptrs, uint64_t *reqids,
     int64_t *ts, uint64_t *retried)
 {
+	Qstore__RecContext *rc = &pb->rc;
 	size_t i, nretried = 0;
 
 	qstore__rec_context__init(rc);
@@ -28,10 +36,10 @@ rec_context_fill(const struct cc *cc, Qstore__RecContext *rc,
 		entries[i].max = cc->e[i].max;
 		entries[i].n_holes = cc->e[i].nholes;
 		entries[i].holes = cc->e[i].holes;
-		ptrs[i] = &entries[i];
+		eptrs[i] = &entries[i];
 	}
 	rc->n_entries = cc->n;
-	rc->entries = ptrs;
+	rc->entries = eptrs;
 	for (i = 0; i < cc->nr; i++) {
 		reqids[i] = cc->r[i].reqid;
 		ts[i] = cc->r[i].ts_us;
@@ -45,6 +53,90 @@ rec_context_fill(const struct cc *cc, Qstore__RecContext *rc,
 	rc->retired_retry = retried;
 }
 
+static int
+goes_inline(const struct version *v)
+{
+	return v->data != NULL && v->data_len > 0 &&
+	    v->data_len <= RECORD_INLINE_MAX;
+}
+
+static void
+rec_pb_fill_version(Qstore__RecVersion *rv, const struct version *v,
+    int stored)
+{
+	qstore__rec_version__init(rv);
+	rv->node = v->dot.node;
+	rv->counter = v->dot.counter;
+	rv->ts_us = v->ts_us;
+	rv->tombstone = v->tombstone;
+	rv->meta.data = v->meta;
+	rv->meta.len = v->meta_len;
+	rv->data_len = v->data_len;
+	rv->reqid = v->reqid;
+	rv->retry = v->retry;
+	if (stored && goes_inline(v)) {
+		rv->data.data = v->data;
+		rv->data.len = v->data_len;
+	}
+}
+
+/*
+ * Build pb for cc and, when s is not NULL, for s's versions too (s->cc is
+ * then cc); stored: s's stored form (small data inline).  Release with
+ * rec_pb_release.  Every array element is 8-byte aligned: the structs hold
+ * pointers and 64-bit fields, so their sizes are multiples of 8.
+ */
+static void
+rec_pb_build(struct rec_pb *pb, const struct cc *cc, const struct vset *s,
+    int stored)
+{
+	size_t nv = s != NULL ? s->n : 0, i;
+	Qstore__RecEntry *entries;
+	Qstore__RecEntry **eptrs;
+	Qstore__RecVersion *vers;
+	Qstore__RecVersion **vptrs;
+	uint64_t *reqids, *retried;
+	int64_t *ts;
+	char *p;
+
+	p = pb->mem = xmalloc(cc->n * (sizeof(*entries) + sizeof(*eptrs)) +
+	    nv * (sizeof(*vers) + sizeof(*vptrs)) +
+	    cc->nr * (sizeof(*reqids) + sizeof(*ts) + sizeof(*retried)) + 1);
+	entries = (Qstore__RecEntry *)p;
+	p += cc->n * sizeof(*entries);
+	vers = (Qstore__RecVersion *)p;
+	p += nv * sizeof(*vers);
+	eptrs = (Qstore__RecEntry **)p;
+	p += cc->n * sizeof(*eptrs);
+	vptrs = (Qstore__RecVersion **)p;
+	p += nv * sizeof(*vptrs);
+	reqids = (uint64_t *)p;
+	p += cc->nr * sizeof(*reqids);
+	ts = (int64_t *)p;
+	p += cc->nr * sizeof(*ts);
+	retried = (uint64_t *)p;
+	rec_pb_fill_context(pb, cc, entries, eptrs, reqids, ts, retried);
+
+	qstore__rec_key__init(&pb->rk);
+	pb->rk.format = RECORD_FORMAT;
+	pb->rk.cc = &pb->rc;
+	for (i = 0; i < nv; i++) {
+		rec_pb_fill_version(&vers[i], &s->v[i], stored);
+		if (vers[i].data.len > 0)
+			pb->rk.format = RECORD_FORMAT_INLINE;
+		vptrs[i] = &vers[i];
+	}
+	pb->rk.n_versions = nv;
+	pb->rk.versions = vptrs;
+}
+
+static void
+rec_pb_release(struct rec_pb *pb)
+{
+	free(pb->mem);
+	pb->mem = NULL;
+}
+
 static void
 pack_to_buffer(const ProtobufCMessage *m, uint8_t **out, size_t *len)
 {
@@ -56,90 +148,31 @@ pack_to_buffer(const ProtobufCMessage *m, uint8_t **out, size_t *len)
 void
 context_encode(const struct cc *cc, uint8_t **out, size_t *len)
 {
-	Qstore__RecContext rc;
-	Qstore__RecEntry **ptrs = xcalloc(cc->n + 1, sizeof(*ptrs));
-	Qstore__RecEntry *entries = xcalloc(cc->n + 1, sizeof(*entries));
-	uint64_t *reqids = xcalloc(cc->nr + 1, sizeof(*reqids));
-	int64_t *ts = xcalloc(cc->nr + 1, sizeof(*ts));
-	uint64_t *retried = xcalloc(cc->nr + 1, sizeof(*retried));
+	struct rec_pb pb;
 
-	rec_context_fill(cc, &rc, ptrs, entries, reqids, ts, retried);
-	pack_to_buffer(&rc.base, out, len);
-	free(ptrs);
-	free(entries);
-	free(reqids);
-	free(ts);
-	free(retried);
-}
-
-static int
-goes_inline(const struct version *v)
-{
-	return v->data != NULL && v->data_len > 0 &&
-	    v->data_len <= RECORD_INLINE_MAX;
-}
-
-static void
-record_encode_form(const struct vset *s, int stored, uint8_t **out,
-    size_t *len)
-{
-	Qstore__RecKey rk;
-	Qstore__RecContext rc;
-	Qstore__RecEntry **eptrs = xcalloc(s->cc.n + 1, sizeof(*eptrs));
-	Qstore__RecEntry *entries = xcalloc(s->cc.n + 1, sizeof(*entries));
-	Qstore__RecVersion **vptrs = xcalloc(s->n + 1, sizeof(*vptrs));
-	Qstore__RecVersion *vers = xcalloc(s->n + 1, sizeof(*vers));
-	uint64_t *reqids = xcalloc(s->cc.nr + 1, sizeof(*reqids));
-	int64_t *ts = xcalloc(s->cc.nr + 1, sizeof(*ts));
-	uint64_t *retried = xcalloc(s->cc.nr + 1, sizeof(*retried));
-	size_t i;
-
-	qstore__rec_key__init(&rk);
-	rk.format = RECORD_FORMAT;
-	rec_context_fill(&s->cc, &rc, eptrs, entries, reqids, ts, retried);
-	rk.cc = &rc;
-	for (i = 0; i < s->n; i++) {
-		const struct version *v = &s->v[i];
-
-		qstore__rec_version__init(&vers[i]);
-		vers[i].node = v->dot.node;
-		vers[i].counter = v->dot.counter;
-		vers[i].ts_us = v->ts_us;
-		vers[i].tombstone = v->tombstone;
-		vers[i].meta.data = v->meta;
-		vers[i].meta.len = v->meta_len;
-		vers[i].data_len = v->data_len;
-		vers[i].reqid = v->reqid;
-		vers[i].retry = v->retry;
-		if (stored && goes_inline(v)) {
-			vers[i].data.data = v->data;
-			vers[i].data.len = v->data_len;
-			rk.format = RECORD_FORMAT_INLINE;
-		}
-		vptrs[i] = &vers[i];
-	}
-	rk.n_versions = s->n;
-	rk.versions = vptrs;
-	pack_to_buffer(&rk.base, out, len);
-	free(eptrs);
-	free(entries);
-	free(vptrs);
-	free(vers);
-	free(reqids);
-	free(ts);
-	free(retried);
+	rec_pb_build(&pb, cc, NULL, 0);
+	pack_to_buffer(&pb.rc.base, out, len);
+	rec_pb_release(&pb);
 }
 
 void
 record_encode(const struct vset *s, uint8_t **out, size_t *len)
 {
-	record_encode_form(s, 0, out, len);
+	struct rec_pb pb;
+
+	rec_pb_build(&pb, &s->cc, s, 0);
+	pack_to_buffer(&pb.rk.base, out, len);
+	rec_pb_release(&pb);
 }
 
 void
 record_encode_stored(const struct vset *s, uint8_t **out, size_t *len)
 {
-	record_encode_form(s, 1, out, len);
+	struct rec_pb pb;
+
+	rec_pb_build(&pb, &s->cc, s, 1);
+	pack_to_buffer(&pb.rk.base, out, len);
+	rec_pb_release(&pb);
 }
 
 /* Fill cc from rc; the caller runs cc_check on the result. */
@@ -275,18 +308,22 @@ record_decode(const uint8_t *buf, size_t len, int want_inline,
 uint64_t
 record_digest(const char *key, size_t klen, const struct vset *s)
 {
-	XXH3_state_t *h = XXH3_createState();
-	uint8_t *rec;
+	uint8_t stack[2048], *buf = stack;
+	struct rec_pb pb;
 	size_t len;
 	uint64_t d;
 
-	record_encode(s, &rec, &len);
-	XXH3_64bits_reset(h);
-	XXH3_64bits_update(h, key, klen);
-	XXH3_64bits_update(h, "", 1);
-	XXH3_64bits_update(h, rec, len);
-	d = XXH3_64bits_digest(h);
-	XXH3_freeState(h);
-	free(rec);
+	/* XXH3 of key, NUL, encoding: hashed in one piece, mostly on the stack */
+	rec_pb_build(&pb, &s->cc, s, 0);
+	len = klen + 1 + protobuf_c_message_get_packed_size(&pb.rk.base);
+	if (len > sizeof(stack))
+		buf = xmalloc(len);
+	memcpy(buf, key, klen);
+	buf[klen] = '\0';
+	protobuf_c_message_pack(&pb.rk.base, buf + klen + 1);
+	rec_pb_release(&pb);
+	d = XXH3_64bits(buf, len);
+	if (buf != stack)
+		free(buf);
 	return d == 0 ? 1 : d;	/* 0 means "no record" */
 }

@@ -19,6 +19,7 @@
 #include "store/kbuf.h"
 #include "store/record.h"
 #include "store/record.pb-c.h"
+#include <xxhash.h>
 #include "store/store.h"
 #include <leveldb/c.h>
 #include "store/store_int.h"
@@ -946,6 +947,58 @@ test_record_inline_checked(void **state)
 	free(err);
 }
 
+/* Is s's digest at key XXH3 of the key, a NUL and s's record_encode? */
+static void
+assert_digest_definition(const char *key, const struct vset *s)
+{
+	XXH3_state_t *h = XXH3_createState();
+	size_t rec_len, klen = strlen(key);
+	uint8_t *rec;
+
+	record_encode(s, &rec, &rec_len);
+	XXH3_64bits_reset(h);
+	XXH3_64bits_update(h, key, klen);
+	XXH3_64bits_update(h, "", 1);
+	XXH3_64bits_update(h, rec, rec_len);
+	assert_true(store_record_digest(key, klen, s) ==
+	    XXH3_64bits_digest(h));
+	XXH3_freeState(h);
+	free(rec);
+}
+
+/*
+ * A record's digest is XXH3 of the key, a NUL and its encoding without
+ * data (record.h): nodes of different releases must agree on it, inline
+ * data or not, or anti-entropy would see every key differ.
+ */
+static void
+test_record_digest_definition(void **state)
+{
+	struct vset s;
+	struct version v;
+	char *long_key = xmalloc(3000);
+
+	(void)state;
+	vset_init(&s);
+	memset(&v, 0, sizeof(v));
+	v.dot.node = "n1";
+	v.dot.counter = 7;
+	v.ts_us = 99;
+	v.meta = "meta";
+	v.meta_len = 4;
+	v.data = "abc";
+	v.data_len = 3;
+	vset_insert(&s, &v);
+	cc_add(&s.cc, "n1", 7);
+	assert_digest_definition("/d", &s);
+	memset(long_key, 'x', 2999);	/* past the digest's stack buffer */
+	long_key[0] = '/';
+	long_key[2999] = '\0';
+	assert_digest_definition(long_key, &s);
+	free(long_key);
+	vset_release(&s);
+}
+
 int
 main(void)
 {
@@ -987,6 +1040,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_legacy_chunked_small_version, setup, teardown),
 		cmocka_unit_test(test_record_inline_checked),
+		cmocka_unit_test(test_record_digest_definition),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
