@@ -11,8 +11,7 @@ check_PROGRAMS += tests/unit/test_frame
 TESTS += tests/unit/test_frame
 tests_unit_test_frame_SOURCES = tests/unit/test_frame.c
 tests_unit_test_frame_CFLAGS = $(UNIT_CFLAGS) $(PROTOBUF_C_CFLAGS)
-tests_unit_test_frame_LDADD = proto/libqproto.a lib/libqutil.a \
-	$(PROTOBUF_C_LIBS) $(UNIT_LIBS)
+tests_unit_test_frame_LDADD = proto/libqproto.a $(CAUSAL_LIBS) $(UNIT_LIBS)
 
 ## Fuzzing frame_decode with libFuzzer (clang only, never part of `all`):
 ## `make fuzz-frame` builds proto/fuzz-frame; `make fuzz` runs it for

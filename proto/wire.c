@@ -1,29 +1,69 @@
 /* wire.c - protobuf-c messages to and from causal types; see wire.h. */
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
 #include "proto/wire.h"
 
+struct wire_block {
+	struct wire_block	*next;
+	size_t			 size;		/* bytes in mem */
+	max_align_t		 mem[];
+};
+
+#define WIRE_ALIGN	_Alignof(max_align_t)
+
+static struct wire_block *
+wire_block_new(size_t size, struct wire_block *next)
+{
+	struct wire_block *b = xmalloc(sizeof(*b) + size);
+
+	b->next = next;
+	b->size = size;
+	return b;
+}
+
 void *
 wire_alloc(struct wire_arena *a, size_t size)
 {
-	if (a->n == a->cap) {
-		a->cap = a->cap ? a->cap * 2 : 16;
-		a->p = xreallocarray(a->p, a->cap, sizeof(*a->p));
+	size_t need = (size + WIRE_ALIGN - 1) / WIRE_ALIGN * WIRE_ALIGN;
+	struct wire_block *b;
+	char *p;
+
+	if (need == 0)
+		need = WIRE_ALIGN;
+	if (need > WIRE_ARENA_BLOCK / 4) {
+		/* Its own block, behind the one being filled. */
+		b = wire_block_new(need, NULL);
+		if (a->blocks == NULL) {
+			a->blocks = b;
+			a->used = need;
+		} else {
+			b->next = a->blocks->next;
+			a->blocks->next = b;
+		}
+		return memset(b->mem, 0, need);
 	}
-	return a->p[a->n++] = xcalloc(1, size);
+	if (a->blocks == NULL || a->blocks->size - a->used < need) {
+		a->blocks = wire_block_new(WIRE_ARENA_BLOCK, a->blocks);
+		a->used = 0;
+	}
+	p = (char *)a->blocks->mem + a->used;
+	a->used += need;
+	return memset(p, 0, need);
 }
 
 void
 wire_arena_release(struct wire_arena *a)
 {
-	size_t i;
+	struct wire_block *b, *next;
 
-	for (i = 0; i < a->n; i++)
-		free(a->p[i]);
-	free(a->p);
+	for (b = a->blocks; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
 	memset(a, 0, sizeof(*a));
 }
 

@@ -15,10 +15,18 @@
 #include "proto/quorum.pb-c.h"
 #include "store/causal.h"
 
-/* Memory for protobuf-c structs that point into other data. */
+/*
+ * Memory for protobuf-c structs that point into other data: a message is
+ * built from tens of small structs, each taken from a block of
+ * WIRE_ARENA_BLOCK bytes (a bigger one gets a block of its own), all freed
+ * together.  Zero-initialise (`struct wire_arena a = { 0 };`).
+ */
+#define WIRE_ARENA_BLOCK	4096
+
+struct wire_block;
 struct wire_arena {
-	void	**p;
-	size_t	  n, cap;
+	struct wire_block	*blocks;	/* the one being filled first */
+	size_t			 used;		/* bytes taken of blocks */
 };
 
 void	*wire_alloc(struct wire_arena *a, size_t size);	/* zeroed */

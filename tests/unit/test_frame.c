@@ -15,6 +15,7 @@
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
 #include "proto/frame.h"
+#include "proto/wire.h"
 
 /* Encode env with the default limit; the test fails on any error. */
 static uint8_t *
@@ -821,6 +822,39 @@ test_random_garbage(void **state)
 	free(good);
 }
 
+/*
+ * The wire arena: zeroed, aligned, distinct memory for many small and a
+ * few big requests, all released at once (ASan checks the bounds).
+ */
+static void
+test_wire_arena(void **state)
+{
+	struct wire_arena a = { 0 };
+	unsigned char *p[300];
+	size_t i, j, size;
+
+	(void)state;
+	for (i = 0; i < 300; i++) {
+		size = i % 50 == 7 ? WIRE_ARENA_BLOCK * 2 + i : i % 40;
+		p[i] = wire_alloc(&a, size);
+		assert_int_equal((uintptr_t)p[i] % _Alignof(max_align_t), 0);
+		for (j = 0; j < size; j++)
+			assert_int_equal(p[i][j], 0);
+		memset(p[i], (int)i, size);
+	}
+	for (i = 0; i < 300; i++) {
+		size = i % 50 == 7 ? WIRE_ARENA_BLOCK * 2 + i : i % 40;
+		for (j = 0; j < size; j++)
+			assert_int_equal(p[i][j], (unsigned char)i);
+	}
+	wire_arena_release(&a);
+	assert_null(a.blocks);
+	p[0] = wire_alloc(&a, WIRE_ARENA_BLOCK);	/* big first */
+	p[1] = wire_alloc(&a, 8);
+	assert_ptr_not_equal(p[0], p[1]);
+	wire_arena_release(&a);
+}
+
 int
 main(void)
 {
@@ -840,6 +874,7 @@ main(void)
 		cmocka_unit_test(test_skip_bad_frame),
 		cmocka_unit_test(test_memory_bound),
 		cmocka_unit_test(test_random_garbage),
+		cmocka_unit_test(test_wire_arena),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
