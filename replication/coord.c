@@ -52,6 +52,15 @@ check_quorum_arg(struct request *r, unsigned q, unsigned nrep,
 
 /* ================================================================ get */
 
+/*
+ * A get with data asks one replica for the data (this node when it is
+ * one, else the first the failure detector holds up) and the others for
+ * heads, as Cassandra's digest reads do: a 64 MiB value crosses the loop
+ * and the network once, not N times.  When R replies are in and a live
+ * version of the merged set came without its data (the data replica was
+ * stale, down or slow), the data is fetched from a replica that answered
+ * with that version, before the client is answered.
+ */
 struct get_op {
 	struct node	*node;
 	struct request	*req;		/* NULL once answered */
@@ -63,6 +72,8 @@ struct get_op {
 	unsigned	 outstanding, ok, failed;
 	struct vset	 replies[RING_MAX_N];
 	int		 answered[RING_MAX_N];
+	int		 data_asked[RING_MAX_N];	/* read with data */
+	int		 fetching;	/* a data fetch is under way */
 	struct vset	 merged;
 	int		 found;
 	char		 last_error[160];
@@ -126,10 +137,11 @@ get_finish(struct get_op *op)
 	struct node *n = op->node;
 	unsigned i;
 
-	if (op->want_data && op->ok >= 1) {
+	/* A repair must bring the data of what a replica lacks. */
+	if (op->want_data && op->ok >= 1 && vset_has_data(&op->merged)) {
 		for (i = 0; i < op->npref; i++) {
 			if (!op->answered[i] ||
-			    vset_equal(&op->replies[i], &op->merged))
+			    vset_equal_headers(&op->replies[i], &op->merged))
 				continue;
 			stats_count(&n->stats, ST_READ_REPAIRS, 1);
 			replica_merge(n, op->pref[i], op->key, &op->merged,
@@ -168,6 +180,99 @@ get_timeout(evutil_socket_t fd, short what, void *arg)
 	 * timeout); the op is freed when the last one does. */
 }
 
+/* Replica i's answer s: note it, and merge it with its data in. */
+static void
+get_take_reply(struct get_op *op, unsigned i, const struct vset *s)
+{
+	struct vset merged;
+
+	vset_release(&op->replies[i]);
+	vset_copy(&op->replies[i], s);
+	vset_merge(&op->merged, s, &merged);
+	vset_release(&op->merged);
+	op->merged = merged;
+	/* A version both held is kept from the first: it may lack data. */
+	vset_fill_data(&op->merged, s);
+}
+
+static void get_fetch_done(void *arg, uint32_t member, int code,
+    const char *msg, int found, struct vset *s);
+
+/*
+ * The data of a version the merged set lacks: ask an answered replica
+ * that holds it and was not asked for data yet.  0 when asked, 1 when a
+ * data read already under way may bring it, -1 when none can.
+ */
+static int
+get_fetch_data(struct get_op *op)
+{
+	unsigned i, j;
+
+	for (j = 0; j < op->merged.n; j++) {
+		const struct version *v = &op->merged.v[j];
+
+		if (v->tombstone || v->data_len == 0 || v->data != NULL)
+			continue;
+		for (i = 0; i < op->npref; i++)
+			if (op->answered[i] && !op->data_asked[i] &&
+			    vset_find(&op->replies[i], &v->dot) >= 0)
+				break;
+		if (i == op->npref)
+			continue;
+		stats_count(&op->node->stats, ST_READ_DATA_FETCHES, 1);
+		op->data_asked[i] = 1;
+		op->fetching = 1;
+		op->outstanding++;
+		replica_read(op->node, op->pref[i], op->key, 1,
+		    op_timeout_ms(op->node, 0), get_fetch_done, op);
+		return 0;
+	}
+	for (i = 0; i < op->npref; i++)
+		if (op->data_asked[i] && !op->answered[i])
+			return 1;
+	return -1;
+}
+
+/* R replies are in: answer, or first fetch the data still missing. */
+static void
+get_try_answer(struct get_op *op)
+{
+	if (!op->want_data || vset_has_data(&op->merged)) {
+		get_reply_client(op);
+		return;
+	}
+	if (op->fetching)
+		return;
+	if (get_fetch_data(op) < 0) {
+		snprintf(op->last_error, sizeof(op->last_error), "no replica "
+		    "that answered sent the data of the newest version");
+		get_fail_client(op, QERR_QUORUM);
+	}
+}
+
+static void
+get_fetch_done(void *arg, uint32_t member, int code, const char *msg,
+    int found, struct vset *s)
+{
+	struct get_op *op = arg;
+	unsigned i;
+
+	(void)found;
+	for (i = 0; i < op->npref && op->pref[i] != member; i++)
+		;
+	op->outstanding--;
+	op->fetching = 0;
+	if (code < 0)
+		snprintf(op->last_error, sizeof(op->last_error), "%s", msg ?
+		    msg : qerr_name(code));
+	else if (i < op->npref)
+		get_take_reply(op, i, s);
+	if (op->req != NULL)
+		get_try_answer(op);
+	if (op->outstanding == 0)
+		get_finish(op);
+}
+
 static void
 get_replica_done(void *arg, uint32_t member, int code, const char *msg,
     int found, struct vset *s)
@@ -185,24 +290,35 @@ get_replica_done(void *arg, uint32_t member, int code, const char *msg,
 		snprintf(op->last_error, sizeof(op->last_error), "%s", msg ?
 		    msg : qerr_name(code));
 	} else {
-		struct vset merged;
-
 		op->ok++;
 		op->answered[i] = 1;
 		op->found |= found;
-		vset_copy(&op->replies[i], s);
-		vset_merge(&op->merged, s, &merged);
-		vset_release(&op->merged);
-		op->merged = merged;
+		get_take_reply(op, i, s);
 	}
 	if (op->req != NULL) {
 		if (op->ok >= op->r)
-			get_reply_client(op);
+			get_try_answer(op);
 		else if (op->ok + op->outstanding < op->r)
 			get_fail_client(op, QERR_QUORUM);
 	}
 	if (op->outstanding == 0)
 		get_finish(op);
+}
+
+/* The replica to read data from: this node, else the first held up. */
+static unsigned
+get_data_replica(const struct get_op *op)
+{
+	const struct node *n = op->node;
+	unsigned i;
+
+	for (i = 0; i < op->npref; i++)
+		if (op->pref[i] == n->self)
+			return i;
+	for (i = 0; i < op->npref; i++)
+		if (members_available(&n->members, op->pref[i]))
+			return i;
+	return 0;
 }
 
 void
@@ -238,10 +354,12 @@ coord_get(struct node *n, struct conn *c, uint64_t id, const Quorum__Get *g)
 	}
 	ms = op_timeout_ms(n, g->timeout_ms);
 	op->timer = op_timer(n, ms, get_timeout, op);
+	if (op->want_data)
+		op->data_asked[get_data_replica(op)] = 1;
 	/* One extra count while sending: a dead replica answers at once. */
 	op->outstanding = op->npref + 1;
 	for (i = 0; i < op->npref; i++)
-		replica_read(n, op->pref[i], op->key, op->want_data, ms,
+		replica_read(n, op->pref[i], op->key, op->data_asked[i], ms,
 		    get_replica_done, op);
 	get_replica_done(op, UINT32_MAX, 0, NULL, 0, NULL);
 }

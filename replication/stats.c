@@ -15,6 +15,7 @@ static const char *counter_names[ST__COUNT] = {
 	"ae_sessions", "ae_keys_repaired", "ae_bytes",
 	"tombstones_purged",
 	"cleanup_keys_removed", "cleanup_keys_skipped",
+	"read_data_fetches",
 };
 
 static const char *hist_names[SH__COUNT] = {

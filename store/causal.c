@@ -667,14 +667,19 @@ vset_check(const struct vset *s, char **err)
 }
 
 static int
+version_headers_equal(const struct version *a, const struct version *b)
+{
+	return dot_compare(&a->dot, &b->dot) == 0 && a->ts_us == b->ts_us &&
+	    a->reqid == b->reqid && a->retry == b->retry &&
+	    a->tombstone == b->tombstone && a->meta_len == b->meta_len &&
+	    a->data_len == b->data_len && (a->meta_len == 0 ||
+	    memcmp(a->meta, b->meta, a->meta_len) == 0);
+}
+
+static int
 version_equal(const struct version *a, const struct version *b)
 {
-	if (dot_compare(&a->dot, &b->dot) != 0 || a->ts_us != b->ts_us ||
-	    a->reqid != b->reqid || a->retry != b->retry ||
-	    a->tombstone != b->tombstone || a->meta_len != b->meta_len ||
-	    a->data_len != b->data_len)
-		return 0;
-	if (a->meta_len && memcmp(a->meta, b->meta, a->meta_len) != 0)
+	if (!version_headers_equal(a, b))
 		return 0;
 	if ((a->data == NULL) != (b->data == NULL))
 		return 0;
@@ -693,6 +698,53 @@ vset_equal(const struct vset *a, const struct vset *b)
 		if (!version_equal(&a->v[i], &b->v[i]))
 			return 0;
 	return 1;
+}
+
+int
+vset_equal_headers(const struct vset *a, const struct vset *b)
+{
+	size_t i;
+
+	if (a->n != b->n || !cc_equal(&a->cc, &b->cc))
+		return 0;
+	for (i = 0; i < a->n; i++)
+		if (!version_headers_equal(&a->v[i], &b->v[i]))
+			return 0;
+	return 1;
+}
+
+static int
+version_lacks_data(const struct version *v)
+{
+	return !v->tombstone && v->data_len > 0 && v->data == NULL;
+}
+
+int
+vset_has_data(const struct vset *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (version_lacks_data(&s->v[i]))
+			return 0;
+	return 1;
+}
+
+void
+vset_fill_data(struct vset *dst, const struct vset *src)
+{
+	size_t i;
+	long j;
+
+	for (i = 0; i < dst->n; i++) {
+		struct version *v = &dst->v[i];
+
+		if (!version_lacks_data(v) ||
+		    (j = vset_find(src, &v->dot)) < 0 ||
+		    src->v[j].data == NULL || src->v[j].data_len != v->data_len)
+			continue;
+		v->data = xmemdup(src->v[j].data, v->data_len);
+	}
 }
 
 static int

@@ -153,6 +153,15 @@ size_t	vset_live_count(const struct vset *s);
 /* Check the invariants of a set that came from outside. */
 int	vset_check(const struct vset *s, char **err);
 int	vset_equal(const struct vset *a, const struct vset *b);
+/*
+ * vset_equal, except for data: a dot names one write, so two sets that
+ * hold the same dots hold the same data, read or not.
+ */
+int	vset_equal_headers(const struct vset *a, const struct vset *b);
+/* Does every live version with data_len > 0 have its data here? */
+int	vset_has_data(const struct vset *s);
+/* Copy into dst the data src has of the versions dst holds without it. */
+void	vset_fill_data(struct vset *dst, const struct vset *src);
 
 /*
  * Which versions survive merge(a, b): keep_a[i] for a->v[i], keep_b[j] for

@@ -5,7 +5,7 @@
 # deletes; then it alone serves them.
 . "$(dirname "$0")/lib.sh"
 T_NET=32
-plan 13
+plan 16
 # No anti-entropy rounds: read repair alone brings node 3 up to date.
 cluster_start 3 --timeout-ms 2000 --ae-interval-ms 0
 Q="$QUORUMCTL"
@@ -18,6 +18,7 @@ counter() {
 }
 
 # Known to all three replicas before node 3 goes.
+"$Q" --w 3 put /rr/stale old &&
 "$Q" --w 3 put /rr/over old &&
 "$Q" --w 3 put /rr/gone old ||
 	bail "writes with W=3 on a healthy cluster failed"
@@ -31,9 +32,21 @@ ok "with node 3 killed, an overwrite is acknowledged" \
 	"$Q" --node "$N1" put /rr/over new
 ok "... and a delete" "$Q" --node "$N1" delete /rr/gone
 "$Q" --node "$N1" put /rr/later later || bail "put /rr/later failed"
+"$Q" --node "$N1" put /rr/stale new || bail "put /rr/stale failed"
 repairs_before=$(counter "$N1" read_repairs)
 
 node_start 3 || bail "node 3 did not restart"
+# Node 3 coordinates and reads the data itself (the others send heads):
+# it is stale, so it fetches the newer version's data from one of them.
+wait_until 20 "$Q" --node "$N3" --r 3 head /rr/stale ||
+	bail "node 3 did not rejoin"
+fetches_before=$(counter "$N3" read_data_fetches)
+is "$("$Q" --node "$N3" --r 3 get /rr/stale 2>&1)" new \
+	"a stale coordinator fetches the newer version's data (digest read)"
+is "$(( $(counter "$N3" read_data_fetches) - fetches_before ))" 1 \
+	"... in one data fetch, counted"
+is "$("$Q" --node "$N3" --r 1 get /rr/stale 2>&1)" new \
+	"... and its own copy was repaired with it"
 # An R=3 read succeeds only once node 3 answered it: that read repairs it.
 ok "an R=3 read through node 1 succeeds once node 3 is back" \
 	wait_until 20 "$Q" --node "$N1" --r 3 get /rr/new
