@@ -770,6 +770,7 @@ struct forward_op {
 	Quorum__Envelope *env;		/* a decoded copy of the request */
 	uint32_t	 pref[RING_MAX_N];
 	unsigned	 npref, next;
+	uint64_t	 mark;		/* peer_reach_mark of the last try */
 	int		 ms;
 };
 
@@ -782,12 +783,21 @@ forward_reply(void *arg, const Quorum__Envelope *reply, int code,
 	struct forward_op *f = arg;
 
 	if (reply == NULL && code == QERR_UNAVAIL && f->next < f->npref) {
-		/* That node is out: try the next one.  It may have applied
-		 * the write before it went: say this is a retry. */
-		if (f->env->body_case == QUORUM__ENVELOPE__BODY_PUT)
-			f->env->put->retry = 1;
-		else
-			f->env->delete_->retry = 1;
+		/*
+		 * That node is out: try the next one.  If the write reached
+		 * it, it may have applied it before it went: say this is a
+		 * retry.  Not otherwise: a key remembers the retirements of
+		 * only so many retried writes (store/causal.h), and while a
+		 * dead home is still held up every write handed on would
+		 * take a place, pushing out a real retry's.
+		 */
+		if (peer_may_have_reached(f->node->peers[f->pref[f->next - 1]],
+		    f->mark)) {
+			if (f->env->body_case == QUORUM__ENVELOPE__BODY_PUT)
+				f->env->put->retry = 1;
+			else
+				f->env->delete_->retry = 1;
+		}
 		forward_next(f);
 		return;
 	}
@@ -805,9 +815,10 @@ forward_reply(void *arg, const Quorum__Envelope *reply, int code,
 static void
 forward_next(struct forward_op *f)
 {
-	uint32_t m = f->pref[f->next++];
+	struct peer *p = f->node->peers[f->pref[f->next++]];
 
-	peer_request(f->node->peers[m], f->env, f->ms, forward_reply, f);
+	f->mark = peer_reach_mark(p);
+	peer_request(p, f->env, f->ms, forward_reply, f);
 }
 
 void

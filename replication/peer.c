@@ -29,6 +29,7 @@ struct peer {
 	struct conn_limits	 lim;
 	struct conn		*conn;
 	int			 connected;
+	uint64_t		 opened;	/* connections that opened */
 	struct timeval		 last_attempt;
 	int			 shut;
 	uint64_t		 next_id;
@@ -103,6 +104,7 @@ peer_on_ready(struct conn *c, void *arg)
 	if (!p->connected)
 		log_info("peer %s (%s): connected", p->id, p->addr);
 	p->connected = 1;
+	p->opened++;
 }
 
 static void
@@ -265,4 +267,22 @@ peer_request(struct peer *p, Quorum__Envelope *env, int timeout_ms,
 	evtimer_add(x->timer, &tv);
 	x->next = *bucket_of(p, x->id);
 	*bucket_of(p, x->id) = x;
+}
+
+/*
+ * A request queued while no connection was open is written only once one
+ * opens (conn.c holds the bytes of a connection still connecting), so if
+ * none has opened since, it never left.  The mark: UINT64_MAX when one was
+ * open, else how many had opened.
+ */
+uint64_t
+peer_reach_mark(const struct peer *p)
+{
+	return peer_is_connected(p) ? UINT64_MAX : p->opened;
+}
+
+int
+peer_may_have_reached(const struct peer *p, uint64_t mark)
+{
+	return mark == UINT64_MAX || p->opened != mark;
 }

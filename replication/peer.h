@@ -52,4 +52,16 @@ void		 peer_heard_from(struct peer *p);
 void		 peer_request(struct peer *p, Quorum__Envelope *env,
 		    int timeout_ms, peer_reply_cb cb, void *arg);
 
+/*
+ * Whether a request that failed with QERR_UNAVAIL may have reached the
+ * node, for a caller that must not take a request the node never saw for
+ * one it may have acted on (a write handed on to another node, coord.c).
+ * Take the mark just before peer_request, and ask in the callback: 0 when
+ * the request never left this node (the reconnect back-off, or a
+ * connection that never opened), 1 when it went out on an open connection
+ * that then dropped, or could not be queued on one (in doubt, 1).
+ */
+uint64_t	 peer_reach_mark(const struct peer *p);
+int		 peer_may_have_reached(const struct peer *p, uint64_t mark);
+
 #endif

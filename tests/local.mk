@@ -68,8 +68,9 @@ tests_jepsen_qjepsen_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 tests_jepsen_qjepsen_LDADD = $(CLIENT_LIBS)
 FAULT_TESTS = tests/sh/t0430-kill-under-load.sh \
 	tests/sh/t0440-pause-resume.sh tests/sh/t0450-partition-heal.sh \
-	tests/sh/t0455-retry-probe.sh tests/sh/t0475-hints-left.sh \
-	tests/sh/t0460-wipe-rebuild.sh tests/sh/t0470-hints-restart.sh \
+	tests/sh/t0455-retry-probe.sh tests/sh/t0456-forward-unsent.sh \
+	tests/sh/t0475-hints-left.sh tests/sh/t0460-wipe-rebuild.sh \
+	tests/sh/t0470-hints-restart.sh \
 	tests/sh/t0480-jepsen.sh tests/sh/t0490-jepsen-checker.sh
 TESTS += $(FAULT_TESTS)
 EXTRA_DIST += $(FAULT_TESTS) tests/jepsen/check.py \

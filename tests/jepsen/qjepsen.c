@@ -215,7 +215,8 @@ sb_versions(struct sbuf *b, const struct vset *s)
 
 		sb_add(b, "%s{\"dot\":", i ? "," : "");
 		sb_dot(b, v->dot.node, v->dot.counter);
-		sb_add(b, ",\"rid\":%" PRIu64 ",\"tomb\":%s", v->reqid,
+		sb_add(b, ",\"rid\":%" PRIu64 "%s,\"tomb\":%s", v->reqid,
+		    v->retry ? ",\"retry\":true" : "",
 		    v->tombstone ? "true" : "false");
 		if (!v->tombstone) {
 			sb_add(b, ",\"value\":");
