@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib-fs.sh"
 T_NET=93
 net_up
-plan 36
+plan 37
 cluster_start 3 --timeout-ms 1000 --gossip-interval-ms 100 --phi-threshold 3 \
 	--ae-interval-ms 0
 Q="$QUORUMCTL"
@@ -81,6 +81,14 @@ C="$T_DIR/C"
 ok "C shows two siblings" wait_until 10 test -e "$C/doc/h.~sibling-2"
 pinned=$(cat "$C/doc/h.~sibling-1")
 ok "A discards that version" wait_until 10 sh -c "test \"\$(cat '$A/doc/h.~sibling-1')\" = '$pinned' && rm '$A/doc/h.~sibling-1'"
+# A wrote with W=1: C (R=2 on n2 and n3) sees the discard once they hold it.
+live_at() { "$Q" --node "$1" --r 1 head "$2" 2>/dev/null |
+	grep '^--- version' | grep -vc deleted; }
+discard_reached() {
+	test "$(live_at "$(node_addr 2)" /doc/h)" = 2 &&
+		test "$(live_at "$(node_addr 3)" /doc/h)" = 2
+}
+ok "... and the discard reaches n2 and n3" wait_until 10 discard_reached
 ok "C's name for it now fails with ESTALE, and removes nothing" errno_is ESTALE "os.unlink('$C/doc/h.~sibling-1')"
 ok "rm name while a sibling exists: the next version becomes name" sh -c "rm '$B/doc/h' && test -e '$B/doc/h' && ! test -e '$B/doc/h.~sibling-1'"
 
