@@ -13,6 +13,8 @@
 #include <time.h>
 
 #include "fs/file.h"
+#include "fs/lcache.h"
+#include "fs/sizehint.h"
 #include "fs/view.h"
 #include "lib/log.h"
 #include "lib/qerr.h"
@@ -146,6 +148,10 @@ local_put(struct qfs *fs, struct qnode *q, struct qlocal *l)
 		w.data_len = wbuf_size(l->buf);
 		rc = qc_put(fs->qc, nm.key, &w, &out, &err);
 		wbuf_unmap(l->buf);
+		/* Even a failed write may have landed: what was read is
+		 * stale (q->lock held: no open reads meanwhile). */
+		lcache_drop(fs->lcache, nm.key);
+		sizehint_note(fs->sizes, nm.key, wbuf_size(l->buf));
 	}
 	if (rc < 0) {
 		l->failed = 1;
@@ -216,12 +222,13 @@ local_from_view(struct qfs *fs, const struct kview *kv, int trunc,
 }
 
 /*
- * Make sure q has local state (read it if not: with data unless trunc),
- * and return with q->lock held.  0 or -errno (lock not held).
+ * Make sure q has local state (read it if not: with data unless trunc;
+ * a lookup's read if one is kept, and then *reused is set), and return
+ * with q->lock held.  0 or -errno (lock not held).
  */
 static int
 local_get_locked(struct qfs *fs, struct qnode *q, const char *key,
-    int trunc)
+    int trunc, int *reused)
 {
 	struct kview kv;
 	struct qlocal *l = NULL;
@@ -234,7 +241,7 @@ local_get_locked(struct qfs *fs, struct qnode *q, const char *key,
 			return 0;
 		writes = q->writes;
 		pthread_mutex_unlock(&q->lock);
-		if ((rc = kview_read(fs, key, !trunc, q, &kv)) < 0)
+		if ((rc = kview_reuse(fs, key, !trunc, q, &kv)) < 0)
 			return rc;
 		pthread_mutex_lock(&q->lock);
 		if (q->local != NULL) {
@@ -253,6 +260,8 @@ local_get_locked(struct qfs *fs, struct qnode *q, const char *key,
 			continue;
 		}
 		rc = local_from_view(fs, &kv, trunc, &l);
+		if (rc == 0 && reused != NULL)
+			*reused = kv.reused;
 		kview_release(&kv);
 		if (rc == 0) {
 			q->local = l;
@@ -323,7 +332,7 @@ file_open_handle(struct qfs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct qname nm;
 	int writing = (fi->flags & O_ACCMODE) != O_RDONLY;
 	int trunc = writing && (fi->flags & O_TRUNC);
-	int rc;
+	int rc, reused = 0;
 
 	if ((h->q = itab_get(fs->itab, ino)) == NULL) {
 		free(h);
@@ -334,7 +343,8 @@ file_open_handle(struct qfs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = writing ? -EROFS : open_sibling(fs, &nm, h);
 		if (writing)
 			log_warn("%s: a sibling is read-only", nm.path);
-	} else if ((rc = local_get_locked(fs, h->q, nm.key, trunc)) == 0) {
+	} else if ((rc = local_get_locked(fs, h->q, nm.key, trunc,
+	    &reused)) == 0) {
 		struct qlocal *l = h->q->local;
 
 		l->opens++;
@@ -358,9 +368,12 @@ file_open_handle(struct qfs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->keep_cache = 0;
 	/*
 	 * The kernel may hold a size from before this open (another mount
-	 * changed the file): have it ask again before reading.
+	 * changed the file): have it ask again before reading.  Not when the
+	 * content is the lookup's read: the kernel's size came with it (a
+	 * getattr since would have dropped the read, ops.c).
 	 */
-	fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	if (!reused)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	return 0;
 }
 
@@ -550,7 +563,7 @@ file_setattr(struct qfs *fs, struct qnode *q, const struct stat *attr,
 	int pending, rc;
 
 	itab_name(fs->itab, q, &nm);
-	rc = local_get_locked(fs, q, nm.key, trunc);
+	rc = local_get_locked(fs, q, nm.key, trunc, NULL);
 	qname_release(&nm);
 	if (rc < 0)
 		return rc;

@@ -3,7 +3,8 @@
 ## write buffers and the inode table (unit-tested on their own).
 noinst_LIBRARIES += fs/libqfsview.a
 fs_libqfsview_a_SOURCES = fs/meta.c fs/meta.h fs/siblings.c fs/siblings.h \
-	fs/wbuf.c fs/wbuf.h fs/inode.c fs/inode.h
+	fs/wbuf.c fs/wbuf.h fs/inode.c fs/inode.h fs/lcache.c fs/lcache.h \
+	fs/sizehint.c fs/sizehint.h
 fs_libqfsview_a_CFLAGS = $(AM_CFLAGS)
 
 bin_PROGRAMS += quorumfs

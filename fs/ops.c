@@ -22,7 +22,9 @@
 #include <time.h>
 
 #include "fs/file.h"
+#include "fs/lcache.h"
 #include "fs/qfs.h"
+#include "fs/sizehint.h"
 #include "fs/view.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -112,20 +114,30 @@ struct target {
 	struct qname	 qn;		/* its names, when q */
 	struct kview	 kv;
 	int		 read;		/* kv holds a read */
+	int		 keep;		/* a lookup's: kept for the next call */
+	uint64_t	 ticket;	/* for kview_keep */
 	long		 k;		/* the entry shown; -1: none */
 };
+
+/*
+ * How target_resolve reads: a lookup reads afresh and keeps its read for
+ * the call that follows (view.h: kview_lookup); that call takes it.
+ */
+enum resolve_how { RESOLVE_LOOKUP, RESOLVE_REUSE };
 
 static void
 target_release(struct qfs *fs, struct target *t)
 {
+	if (t->read && t->keep)
+		kview_keep(fs, t->key, t->ticket, &t->kv);
+	else if (t->read)
+		kview_release(&t->kv);
 	free(t->key);
 	free(t->path);
 	if (t->q != NULL) {
 		qname_release(&t->qn);
 		itab_put(fs->itab, t->q);
 	}
-	if (t->read)
-		kview_release(&t->kv);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -137,8 +149,9 @@ target_release(struct qfs *fs, struct target *t)
  */
 static int
 target_resolve(struct qfs *fs, fuse_ino_t parent, const char *name,
-    struct target *t)
+    enum resolve_how how, struct target *t)
 {
+	struct qnode *oq;
 	struct qnode *pq;
 	struct qname pn;
 	size_t blen;
@@ -163,10 +176,14 @@ target_resolve(struct qfs *fs, fuse_ino_t parent, const char *name,
 		return -ENOENT;		/* no such key can exist */
 	if ((t->q = itab_find(fs->itab, t->path)) != NULL)
 		itab_name(fs->itab, t->q, &t->qn);
-	rc = kview_read(fs, t->key, 0, t->sibling ? NULL : t->q, &t->kv);
+	oq = t->sibling ? NULL : t->q;
+	rc = how == RESOLVE_LOOKUP ?
+	    kview_lookup(fs, t->key, oq, &t->kv, &t->ticket) :
+	    kview_reuse(fs, t->key, 0, oq, &t->kv);
 	if (rc < 0)
 		return rc;
 	t->read = 1;
+	t->keep = how == RESOLVE_LOOKUP;
 	if (!t->sibling) {
 		t->k = kview_count(&t->kv) > 0 ? 0 : -1;
 		return 0;
@@ -219,6 +236,13 @@ value_write(struct qfs *fs, const char *key, const struct cc *ctx,
 	    qc_put(fs->qc, key, &w, &out, &err);
 	free(meta);
 	free(cbytes);
+	/* Even a failed write may have landed: what was read is stale. */
+	lcache_drop(fs->lcache, key);
+	if (rc < 0 || tombstone)
+		sizehint_forget(fs->sizes, key);
+	else
+		sizehint_note(fs->sizes, key, m->type == META_REG ? len :
+		    SIZEHINT_NOT_FILE);
 	if (rc < 0) {
 		log_error("%s %s: %s (%s)", tombstone ? "delete" : "write",
 		    key, err ? err : "failed", qerr_name(rc));
@@ -281,7 +305,7 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct qfs *fs = fs_of(req);
 	struct target t;
 	struct stat st;
-	int rc = target_resolve(fs, parent, name, &t);
+	int rc = target_resolve(fs, parent, name, RESOLVE_LOOKUP, &t);
 
 	if (rc == 0 && t.k < 0 && !t.sibling &&
 	    (rc = qfs_dir_has_children(fs, t.key)) == 1) {
@@ -343,6 +367,17 @@ node_read(struct qfs *fs, struct qnode *q, const struct qname *nm,
 	return 0;
 }
 
+/* Forget a lookup's kept read of q's key (lcache.h). */
+static void
+node_drop_kept(struct qfs *fs, struct qnode *q)
+{
+	struct qname nm;
+
+	itab_name(fs->itab, q, &nm);
+	lcache_drop(fs->lcache, nm.key);
+	qname_release(&nm);
+}
+
 /* The attributes of node q: its entry, or an implied directory. */
 static int
 node_stat(struct qfs *fs, struct qnode *q, struct stat *st)
@@ -392,6 +427,10 @@ op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	rc = node_stat(fs, q, &st);
+	/* The kernel's attributes are newer than a lookup's kept read now:
+	 * an open must not pair them with its older content. */
+	if (rc == 0 && q->ino != FUSE_ROOT_ID)
+		node_drop_kept(fs, q);
 	itab_put(fs->itab, q);
 	reply_attr_or_err(req, fs, rc, &st);
 }
@@ -554,7 +593,7 @@ make_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	memset(&t, 0, sizeof(t));
 	if ((rc = name_check(name, 1)) < 0 ||
-	    (rc = target_resolve(fs, parent, name, &t)) < 0)
+	    (rc = target_resolve(fs, parent, name, RESOLVE_REUSE, &t)) < 0)
 		goto out;
 	if (t.k >= 0) {
 		rc = -EEXIST;
@@ -639,7 +678,7 @@ op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 
 	memset(&t, 0, sizeof(t));
 	if ((rc = name_check(name, 1)) < 0 ||
-	    (rc = target_resolve(fs, parent, name, &t)) < 0)
+	    (rc = target_resolve(fs, parent, name, RESOLVE_REUSE, &t)) < 0)
 		goto fail;
 	if (t.k >= 0 && (fi->flags & O_EXCL)) {
 		rc = -EEXIST;
@@ -689,7 +728,7 @@ remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int dir)
 	struct cc ctx;
 	int rc;
 
-	if ((rc = target_resolve(fs, parent, name, &t)) < 0)
+	if ((rc = target_resolve(fs, parent, name, RESOLVE_REUSE, &t)) < 0)
 		goto out;
 	if (t.k < 0) {
 		rc = dir && !t.sibling &&
@@ -797,7 +836,7 @@ op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	}
 	if ((rc = name_check(newname, 1)) < 0 ||
-	    (rc = target_resolve(fs, parent, name, &src)) < 0)
+	    (rc = target_resolve(fs, parent, name, RESOLVE_REUSE, &src)) < 0)
 		goto out;
 	if (src.k < 0) {
 		rc = !src.sibling && qfs_dir_has_children(fs, src.key) == 1 ?
@@ -809,7 +848,8 @@ op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = -EXDEV;
 		goto out;
 	}
-	if ((rc = target_resolve(fs, newparent, newname, &dst)) < 0)
+	if ((rc = target_resolve(fs, newparent, newname, RESOLVE_REUSE,
+	    &dst)) < 0)
 		goto out;
 	if (strcmp(src.path, dst.path) == 0)
 		goto out;
@@ -1142,6 +1182,8 @@ readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				entry_fill(fs, &ep, q->ino);
 				ep.attr.st_ino = q->ino;
 				dent_overlay(q, &ep.attr);
+				/* As getattr: these attributes are newer. */
+				lcache_drop(fs->lcache, e->key);
 			}
 			used = fuse_add_direntry_plus(req, p, left, e->name,
 			    &ep, (off_t)(i + 1));

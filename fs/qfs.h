@@ -3,7 +3,8 @@
  *
  * One struct qfs per process, made by main (fs/quorumfs.c) before the
  * session starts and read-only afterwards, except through the thread-safe
- * objects it points to (the client, qclient.h; the inode table, inode.h).
+ * objects it points to (the client, qclient.h; the inode table, inode.h;
+ * lookups' kept reads, lcache.h; sizes seen, sizehint.h).
  * The FUSE operations (fs/ops.c, fs/file.c) get it as the session's
  * userdata.  Only fs/ turns QERR_ codes into errno values: qfs_errno.
  */
@@ -21,6 +22,11 @@
 
 #define QFS_MAX_FILE_DEFAULT	(64u << 20)	/* the store's default */
 #define QFS_SPILL_DEFAULT	(8u << 20)
+/* A lookup reads a regular file's data too up to this size (view.h). */
+#define QFS_QUICK_READ_MAX	(64u << 10)
+
+struct lcache;
+struct sizehint;
 
 struct qfs {
 	struct qc		*qc;
@@ -38,6 +44,8 @@ struct qfs {
 	size_t			 max_file;	/* bytes; beyond: EFBIG */
 	size_t			 spill_at;	/* wbuf.h */
 	int			 writeback;	/* kernel writeback cache */
+	struct lcache		*lcache;	/* lookups' reads, lcache.h */
+	struct sizehint		*sizes;		/* sizehint.h */
 };
 
 /* The errno for a QERR_ code (< 0 in, > 0 out). */

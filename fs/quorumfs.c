@@ -23,11 +23,22 @@
 #include <unistd.h>
 
 #include "fs/file.h"
+#include "fs/lcache.h"
 #include "fs/qfs.h"
+#include "fs/sizehint.h"
+#include "fs/view.h"
 #include "lib/hugemem.h"
 #include "lib/log.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
+
+/*
+ * A lookup's read waits in the cache only for the call the kernel sends
+ * right after it: a slot for each request in flight is plenty.  Sizes are
+ * kept for many more files (16 bytes each).
+ */
+#define LCACHE_SLOTS	256
+#define SIZEHINT_SLOTS	(64u << 10)
 
 struct qfs_opts {
 	char		*nodes;
@@ -135,6 +146,19 @@ size_parse(const char *s, size_t *out)
 		return -1;
 	*out = (size_t)v;
 	return 0;
+}
+
+/*
+ * How long a lookup's read may serve the call after it: no longer than the
+ * kernel trusts the lookup's answer itself (quorumfs(1)).
+ */
+static int64_t
+reuse_ms(const struct qfs *fs)
+{
+	double t = fs->entry_timeout < fs->attr_timeout ? fs->entry_timeout :
+	    fs->attr_timeout;
+
+	return (int64_t)(t * 1000);
 }
 
 /*
@@ -365,6 +389,8 @@ main(int argc, char **argv)
 	}
 	fs.keep_written = fs.r + fs.w <= fs.n;
 	fs.itab = itab_new(file_local_free);
+	fs.lcache = lcache_new(LCACHE_SLOTS, reuse_ms(&fs), kview_kept_free);
+	fs.sizes = sizehint_new(SIZEHINT_SLOTS);
 
 	fs.se = fuse_session_new(&args, &qfs_ops, sizeof(qfs_ops), &fs);
 	if (fs.se == NULL)
@@ -404,6 +430,8 @@ out_signals:
 out_session:
 	fuse_session_destroy(fs.se);
 out_itab:
+	sizehint_free(fs.sizes);
+	lcache_free(fs.lcache);
 	itab_free(fs.itab);
 out_qc:
 	free(err);

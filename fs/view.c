@@ -5,10 +5,66 @@
 #include <string.h>
 
 #include "fs/file.h"
+#include "fs/lcache.h"
+#include "fs/sizehint.h"
 #include "fs/view.h"
 #include "lib/log.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
+
+/* A read held by the lookup cache (fs/lcache.h). */
+struct kept_read {
+	struct qc_value	 val;
+	int		 has_data;
+};
+
+void
+kview_kept_free(void *kept)
+{
+	struct kept_read *k = kept;
+
+	qc_value_release(&k->val);
+	free(k);
+}
+
+/* What the next lookup of key should read: a small file's data too. */
+static void
+note_size(struct qfs *fs, const char *key, const struct kview *kv)
+{
+	const struct version *v;
+
+	if (kview_count(kv) == 0) {
+		sizehint_forget(fs->sizes, key);
+		return;
+	}
+	if (kview_meta(kv, 0)->type != META_REG) {
+		sizehint_note(fs->sizes, key, SIZEHINT_NOT_FILE);
+		return;
+	}
+	v = kview_version(kv, 0);
+	sizehint_note(fs->sizes, key, v ? v->data_len : kv->lsize);
+}
+
+/*
+ * The view of kv->val (read with data if kv->has_data): q's local state
+ * laid over it, the versions grouped.  0, or -errno (kv released).
+ */
+static int
+kview_build(struct qfs *fs, const char *key, struct qnode *q,
+    struct kview *kv)
+{
+	if (q != NULL)
+		file_overlay(fs, q, kv);
+	sib_view_build(&kv->val.versions, kv->local ? &kv->lcc : NULL,
+	    fs->uid, fs->gid, &kv->sv);
+	if (kv->sv.uncertain && !kv->has_data) {
+		/* Only the data can tell these versions apart. */
+		kview_release(kv);
+		return kview_read(fs, key, 1, q, kv);
+	}
+	note_size(fs, key, kv);
+	return 0;
+}
 
 int
 kview_read(struct qfs *fs, const char *key, int want_data, struct qnode *q,
@@ -27,16 +83,56 @@ kview_read(struct qfs *fs, const char *key, int want_data, struct qnode *q,
 		kview_release(kv);
 		return -qfs_errno(rc);
 	}
-	if (q != NULL)
-		file_overlay(fs, q, kv);
-	sib_view_build(&kv->val.versions, kv->local ? &kv->lcc : NULL,
-	    fs->uid, fs->gid, &kv->sv);
-	if (kv->sv.uncertain && !want_data) {
-		/* Only the data can tell these versions apart. */
-		kview_release(kv);
-		return kview_read(fs, key, 1, q, kv);
+	kv->has_data = want_data;
+	return kview_build(fs, key, q, kv);
+}
+
+int
+kview_lookup(struct qfs *fs, const char *key, struct qnode *q,
+    struct kview *kv, uint64_t *ticket)
+{
+	uint64_t size;
+	int small = sizehint_get(fs->sizes, key, &size) &&
+	    size <= QFS_QUICK_READ_MAX;
+
+	*ticket = lcache_ticket(fs->lcache, key);
+	log_debug("lookup %s: %s", key, small ? "with the data" : "a head");
+	return kview_read(fs, key, small, q, kv);
+}
+
+void
+kview_keep(struct qfs *fs, const char *key, uint64_t ticket,
+    struct kview *kv)
+{
+	struct kept_read *k = xcalloc(1, sizeof(*k));
+
+	k->val = kv->val;
+	k->has_data = kv->has_data;
+	memset(&kv->val, 0, sizeof(kv->val));
+	kview_release(kv);
+	lcache_put(fs->lcache, key, ticket, k,
+	    k->has_data ? LCACHE_DATA : 0);
+}
+
+int
+kview_reuse(struct qfs *fs, const char *key, int want_data, struct qnode *q,
+    struct kview *kv)
+{
+	struct kept_read *k = lcache_take(fs->lcache, key,
+	    want_data ? LCACHE_DATA : 0);
+
+	if (k == NULL) {
+		log_debug("%s: no lookup's read kept, reading", key);
+		return kview_read(fs, key, want_data, q, kv);
 	}
-	return 0;
+	log_debug("%s: the lookup's read reused", key);
+	memset(kv, 0, sizeof(*kv));
+	cc_init(&kv->lcc);
+	kv->val = k->val;
+	kv->has_data = k->has_data;
+	kv->reused = 1;
+	free(k);
+	return kview_build(fs, key, q, kv);
 }
 
 void
@@ -48,6 +144,8 @@ kview_release(struct kview *kv)
 	dot_release(&kv->ldot);
 	cc_release(&kv->lcc);
 	kv->local = 0;
+	kv->has_data = 0;
+	kv->reused = 0;
 }
 
 size_t

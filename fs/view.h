@@ -27,6 +27,8 @@ struct kview {
 	uint64_t	 lsize;
 	struct dot	 ldot;		/* ... its dot (node NULL: unwritten) */
 	struct cc	 lcc;		/* ... what its next write replaces */
+	int		 has_data;	/* val was read with the data */
+	int		 reused;	/* val is a lookup's read (lcache.h) */
 };
 
 /*
@@ -36,6 +38,24 @@ struct kview {
  */
 int	kview_read(struct qfs *fs, const char *key, int want_data,
 	    struct qnode *q, struct kview *kv);
+/*
+ * The reads of a lookup and of the call that follows it (fs/lcache.h).
+ *
+ * kview_lookup reads as kview_read does, with the data if key was a
+ * regular file of at most QFS_QUICK_READ_MAX bytes when this mount last
+ * saw it (fs/sizehint.h); *ticket is for kview_keep, which hands the read
+ * over to the cache and releases kv.  kview_reuse is kview_read, except
+ * that it takes the lookup's read of key instead if one is kept (with the
+ * data if want_data) and young enough: kv->reused says so.
+ */
+int	kview_lookup(struct qfs *fs, const char *key, struct qnode *q,
+	    struct kview *kv, uint64_t *ticket);
+void	kview_keep(struct qfs *fs, const char *key, uint64_t ticket,
+	    struct kview *kv);
+int	kview_reuse(struct qfs *fs, const char *key, int want_data,
+	    struct qnode *q, struct kview *kv);
+/* Free a read kept by kview_keep (the cache's free function). */
+void	kview_kept_free(void *kept);
 void	kview_release(struct kview *kv);
 
 /* Entries: 0 when the key has no live version. */

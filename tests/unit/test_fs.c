@@ -1,7 +1,8 @@
 /*
  * test_fs.c - the filesystem's parts that need no mount: the attribute
  * encoding (fs/meta.h), sibling views and their contexts (fs/siblings.h),
- * write buffers (fs/wbuf.h) and the inode table (fs/inode.h).
+ * write buffers (fs/wbuf.h), the inode table (fs/inode.h), the lookup
+ * cache (fs/lcache.h) and size hints (fs/sizehint.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,8 +15,10 @@
 #include <cmocka.h>
 
 #include "fs/inode.h"
+#include "fs/lcache.h"
 #include "fs/meta.h"
 #include "fs/siblings.h"
+#include "fs/sizehint.h"
 #include "fs/wbuf.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
@@ -437,6 +440,148 @@ test_inode_lifetimes(void **state)
 	itab_free(t);
 }
 
+/* ---- the lookup cache ---- */
+
+static int vals_freed;
+
+static void
+count_val_free(void *v)
+{
+	free(v);
+	vals_freed++;
+}
+
+static int *
+val_new(int x)
+{
+	int *v = xmalloc(sizeof(*v));
+
+	*v = x;
+	return v;
+}
+
+static void
+test_lcache_take_once(void **state)
+{
+	struct lcache *c = lcache_new(64, 60000, count_val_free);
+	int *v;
+
+	(void)state;
+	vals_freed = 0;
+	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(1), 0);
+	assert_null(lcache_take(c, "/b", 0));
+	/* A head does not serve a call that needs the data. */
+	assert_null(lcache_take(c, "/a", LCACHE_DATA));
+	v = lcache_take(c, "/a", 0);
+	assert_non_null(v);
+	assert_int_equal(*v, 1);
+	free(v);
+	assert_null(lcache_take(c, "/a", 0));		/* served once */
+
+	/* A later read of the key replaces the earlier one. */
+	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(2), 0);
+	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(3),
+	    LCACHE_DATA);
+	assert_int_equal(vals_freed, 1);
+	v = lcache_take(c, "/a", LCACHE_DATA);
+	assert_int_equal(*v, 3);
+	free(v);
+
+	/* Entries left behind are freed with the cache. */
+	lcache_put(c, "/c", lcache_ticket(c, "/c"), val_new(4), 0);
+	lcache_free(c);
+	assert_int_equal(vals_freed, 2);
+}
+
+static void
+test_lcache_writes_refuse_reads(void **state)
+{
+	struct lcache *c = lcache_new(64, 60000, count_val_free);
+	uint64_t ticket;
+
+	(void)state;
+	vals_freed = 0;
+	/* A write lands while the lookup is reading: its read is stale. */
+	ticket = lcache_ticket(c, "/a");
+	lcache_drop(c, "/a");
+	lcache_put(c, "/a", ticket, val_new(1), 0);
+	assert_int_equal(vals_freed, 1);
+	assert_null(lcache_take(c, "/a", 0));
+
+	/* A write after the read: the kept read goes. */
+	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(2), 0);
+	lcache_drop(c, "/a");
+	assert_int_equal(vals_freed, 2);
+	assert_null(lcache_take(c, "/a", 0));
+
+	/* A read begun after the write is kept. */
+	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(3), 0);
+	free(lcache_take(c, "/a", 0));
+	lcache_free(c);
+	assert_int_equal(vals_freed, 2);
+}
+
+static void
+test_lcache_ages(void **state)
+{
+	struct lcache *c = lcache_new(4, 50, count_val_free);
+	struct lcache *off = lcache_new(4, 0, count_val_free);
+
+	(void)state;
+	vals_freed = 0;
+	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(1), 0);
+	usleep(80 * 1000);
+	assert_null(lcache_take(c, "/a", 0));	/* older than allowed */
+	assert_int_equal(vals_freed, 1);
+
+	/* An age limit of 0 (entry_timeout=0) keeps nothing. */
+	lcache_put(off, "/a", lcache_ticket(off, "/a"), val_new(2), 0);
+	assert_int_equal(vals_freed, 2);
+	assert_null(lcache_take(off, "/a", 0));
+	lcache_free(off);
+
+	/* Puts sweep out what nobody took. */
+	lcache_put(c, "/x", lcache_ticket(c, "/x"), val_new(3), 0);
+	usleep(80 * 1000);
+	lcache_put(c, "/y", lcache_ticket(c, "/y"), val_new(4), 0);
+	lcache_put(c, "/y", lcache_ticket(c, "/y"), val_new(5), 0);
+	assert_int_equal(vals_freed, 4);	/* /x and the first /y */
+	lcache_free(c);
+	assert_int_equal(vals_freed, 5);
+}
+
+/* ---- size hints ---- */
+
+static void
+test_sizehint(void **state)
+{
+	struct sizehint *h = sizehint_new(1024);
+	uint64_t size = 0;
+
+	(void)state;
+	assert_false(sizehint_get(h, "/a", &size));
+	sizehint_note(h, "/a", 4096);
+	assert_true(sizehint_get(h, "/a", &size));
+	assert_int_equal(size, 4096);
+	assert_false(sizehint_get(h, "/b", &size));
+	sizehint_note(h, "/a", SIZEHINT_NOT_FILE);
+	assert_true(sizehint_get(h, "/a", &size));
+	assert_true(size == SIZEHINT_NOT_FILE);
+	sizehint_forget(h, "/a");
+	assert_false(sizehint_get(h, "/a", &size));
+	sizehint_free(h);
+
+	/* One slot: the last key noted holds it. */
+	h = sizehint_new(1);
+	sizehint_note(h, "/a", 1);
+	sizehint_note(h, "/b", 2);
+	assert_false(sizehint_get(h, "/a", &size));
+	sizehint_forget(h, "/a");		/* not /b's hint */
+	assert_true(sizehint_get(h, "/b", &size));
+	assert_int_equal(size, 2);
+	sizehint_free(h);
+}
+
 int
 main(void)
 {
@@ -451,6 +596,10 @@ main(void)
 		cmocka_unit_test(test_sibling_names),
 		cmocka_unit_test(test_wbuf_memory_and_spill),
 		cmocka_unit_test(test_inode_lifetimes),
+		cmocka_unit_test(test_lcache_take_once),
+		cmocka_unit_test(test_lcache_writes_refuse_reads),
+		cmocka_unit_test(test_lcache_ages),
+		cmocka_unit_test(test_sizehint),
 	};
 
 	return cmocka_run_group_tests_name("fs", tests, NULL, NULL);
