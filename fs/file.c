@@ -222,9 +222,10 @@ local_from_view(struct qfs *fs, const struct kview *kv, int trunc,
 }
 
 /*
- * Make sure q has local state (read it if not: with data unless trunc;
- * a lookup's read if one is kept, and then *reused is set), and return
- * with q->lock held.  0 or -errno (lock not held).
+ * Make sure q has local state (read it if not: with data unless trunc,
+ * from the lookup's read if one is kept; *reused then says whether it
+ * shows the version the lookup showed the kernel), and return with
+ * q->lock held.  0 or -errno (lock not held).
  */
 static int
 local_get_locked(struct qfs *fs, struct qnode *q, const char *key,
@@ -261,7 +262,7 @@ local_get_locked(struct qfs *fs, struct qnode *q, const char *key,
 		}
 		rc = local_from_view(fs, &kv, trunc, &l);
 		if (rc == 0 && reused != NULL)
-			*reused = kv.reused;
+			*reused = kv.as_looked_up;
 		kview_release(&kv);
 		if (rc == 0) {
 			q->local = l;
@@ -369,8 +370,8 @@ file_open_handle(struct qfs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 	/*
 	 * The kernel may hold a size from before this open (another mount
 	 * changed the file): have it ask again before reading.  Not when the
-	 * content is the lookup's read: the kernel's size came with it (a
-	 * getattr since would have dropped the read, ops.c).
+	 * content is the version the lookup showed: the kernel's size came
+	 * with it (a getattr since would have dropped the read, ops.c).
 	 */
 	if (!reused)
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);

@@ -33,6 +33,13 @@
 
 struct qlocal;
 
+/*
+ * What lookups in a directory have been finding, for the choices of the
+ * next (view.h: qfs_dirstat): whether the last found no entry, and the
+ * credit for reading small files whole.
+ */
+enum qnode_dirstat { DIRSTAT_MISSED, DIRSTAT_QUICK_READ, DIRSTAT_N };
+
 struct qnode {
 	uint64_t	 ino;
 	char		*key;		/* "/" for the root */
@@ -45,6 +52,7 @@ struct qnode {
 	pthread_mutex_t	 lock;		/* guards local and writes */
 	struct qlocal	*local;		/* fs/file.h; NULL: none */
 	uint64_t	 writes;	/* this mount's writes of the key */
+	int		 dirstat[DIRSTAT_N]; /* a directory's (atomic) */
 	struct qnode	*next_ino, *next_path;
 };
 

@@ -21,7 +21,6 @@
 struct lc_slot {
 	char		*key;		/* NULL: empty */
 	void		*val;
-	unsigned	 flags;
 	int64_t		 at_ms;		/* when it was put */
 	uint64_t	 gen;		/* drops of this slot so far */
 };
@@ -80,7 +79,6 @@ slot_clear(struct lc_slot *s)
 	free(s->key);
 	s->key = NULL;
 	s->val = NULL;
-	s->flags = 0;
 	return val;
 }
 
@@ -102,8 +100,7 @@ lcache_ticket(struct lcache *c, const char *key)
 }
 
 void
-lcache_put(struct lcache *c, const char *key, uint64_t ticket, void *val,
-    unsigned flags)
+lcache_put(struct lcache *c, const char *key, uint64_t ticket, void *val)
 {
 	void *gone[1 + SWEEP];
 	size_t ngone = 0, i;
@@ -122,7 +119,6 @@ lcache_put(struct lcache *c, const char *key, uint64_t ticket, void *val,
 		gone[ngone++] = slot_clear(s);
 		s->key = xstrdup(key);
 		s->val = val;
-		s->flags = flags;
 		s->at_ms = now;
 	}
 	for (i = 0; i < SWEEP; i++) {
@@ -139,7 +135,7 @@ lcache_put(struct lcache *c, const char *key, uint64_t ticket, void *val,
 }
 
 void *
-lcache_take(struct lcache *c, const char *key, unsigned need)
+lcache_take(struct lcache *c, const char *key)
 {
 	struct lc_slot *s;
 	void *val = NULL, *old = NULL;
@@ -149,7 +145,7 @@ lcache_take(struct lcache *c, const char *key, unsigned need)
 	if (s->key != NULL && strcmp(s->key, key) == 0) {
 		if (!slot_young(c, s, mono_ms()))
 			old = slot_clear(s);
-		else if ((s->flags & need) == need)
+		else
 			val = slot_clear(s);
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -28,9 +28,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Entry flags, the caller's to define; lcache_take matches them. */
-#define LCACHE_DATA	0x1u	/* the read holds the data, not a head */
-
 struct lcache;
 
 /*
@@ -44,13 +41,13 @@ void	lcache_free(struct lcache *c);
 /* Taken before reading key: lcache_put refuses the read if key was
  * dropped since. */
 uint64_t lcache_ticket(struct lcache *c, const char *key);
-/* Keep val, read of key with flags, unless dropped since ticket (then
- * val is freed at once).  The cache owns val either way. */
+/* Keep val, a read of key, unless key was dropped since ticket (then val
+ * is freed at once).  The cache owns val either way. */
 void	lcache_put(struct lcache *c, const char *key, uint64_t ticket,
-	    void *val, unsigned flags);
-/* key's entry if it is young enough and has every flag of need: the
- * caller owns it and it leaves the cache.  NULL if none. */
-void	*lcache_take(struct lcache *c, const char *key, unsigned need);
+	    void *val);
+/* key's entry if it is young enough: the caller owns it, and it leaves the
+ * cache.  NULL if none. */
+void	*lcache_take(struct lcache *c, const char *key);
 /* This mount wrote key: forget what was read of it, and refuse reads that
  * began before now. */
 void	lcache_drop(struct lcache *c, const char *key);

@@ -16,6 +16,7 @@
 struct kept_read {
 	struct qc_value	 val;
 	int		 has_data;
+	uint64_t	 dir;		/* the lookup's directory node */
 };
 
 void
@@ -88,16 +89,65 @@ kview_read(struct qfs *fs, const char *key, int want_data, struct qnode *q,
 }
 
 int
-kview_lookup(struct qfs *fs, const char *key, struct qnode *q,
+qfs_dirstat(struct qfs *fs, uint64_t dir, enum qnode_dirstat s)
+{
+	struct qnode *d = itab_get(fs->itab, dir);
+	int v = 0;
+
+	if (d != NULL) {
+		v = __atomic_load_n(&d->dirstat[s], __ATOMIC_RELAXED);
+		itab_put(fs->itab, d);
+	}
+	return v;
+}
+
+void
+qfs_dirstat_add(struct qfs *fs, uint64_t dir, enum qnode_dirstat s,
+    int delta, int max)
+{
+	struct qnode *d = itab_get(fs->itab, dir);
+	int v, n;
+
+	if (d == NULL)
+		return;
+	v = __atomic_load_n(&d->dirstat[s], __ATOMIC_RELAXED);
+	do {
+		n = v + delta < 0 ? 0 : v + delta > max ? max : v + delta;
+	} while (!__atomic_compare_exchange_n(&d->dirstat[s], &v, n, 0,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	itab_put(fs->itab, d);
+}
+
+/*
+ * Reading small files whole at lookup pays when an open follows, and costs
+ * a stat that reads the data for nothing (after a cache drop the nodes
+ * read it from disk).  So each directory earns it: an open after a lookup
+ * in it adds a credit (up to QUICK_READ_CREDITS), a lookup that reads a
+ * file whole spends one.  A directory read file after file (cat, grep -r)
+ * reads each file in one round trip after its first; one only stat'ed
+ * stops reading data after a few lookups.
+ */
+#define QUICK_READ_CREDITS	8
+
+int
+kview_lookup(struct qfs *fs, const char *key, uint64_t dir, struct qnode *q,
     struct kview *kv, uint64_t *ticket)
 {
 	uint64_t size;
-	int small = sizehint_get(fs->sizes, key, &size) &&
-	    size <= QFS_QUICK_READ_MAX;
+	int whole = sizehint_get(fs->sizes, key, &size) &&
+	    size <= QFS_QUICK_READ_MAX &&
+	    qfs_dirstat(fs, dir, DIRSTAT_QUICK_READ) > 0;
+	int rc;
 
 	*ticket = lcache_ticket(fs->lcache, key);
-	log_debug("lookup %s: %s", key, small ? "with the data" : "a head");
-	return kview_read(fs, key, small, q, kv);
+	log_debug("lookup %s: %s", key, whole ? "with the data" : "a head");
+	if ((rc = kview_read(fs, key, whole, q, kv)) == 0) {
+		kv->lookup_dir = dir;
+		if (whole)
+			qfs_dirstat_add(fs, dir, DIRSTAT_QUICK_READ, -1,
+			    QUICK_READ_CREDITS);
+	}
+	return rc;
 }
 
 void
@@ -108,31 +158,68 @@ kview_keep(struct qfs *fs, const char *key, uint64_t ticket,
 
 	k->val = kv->val;
 	k->has_data = kv->has_data;
+	k->dir = kv->lookup_dir;
 	memset(&kv->val, 0, sizeof(kv->val));
 	kview_release(kv);
-	lcache_put(fs->lcache, key, ticket, k,
-	    k->has_data ? LCACHE_DATA : 0);
+	lcache_put(fs->lcache, key, ticket, k);
+}
+
+/* The dot of the version a read shows as name (node NULL: none). */
+static void
+shown_dot(const struct qfs *fs, const struct qc_value *val, struct dot *out)
+{
+	struct sib_view sv;
+
+	out->node = NULL;
+	sib_view_build(&val->versions, NULL, fs->uid, fs->gid, &sv);
+	if (sv.n > 0) {
+		out->node = xstrdup(val->versions.v[sv.e[0].rep].dot.node);
+		out->counter = val->versions.v[sv.e[0].rep].dot.counter;
+	}
+	sib_view_release(&sv);
 }
 
 int
 kview_reuse(struct qfs *fs, const char *key, int want_data, struct qnode *q,
     struct kview *kv)
 {
-	struct kept_read *k = lcache_take(fs->lcache, key,
-	    want_data ? LCACHE_DATA : 0);
+	struct kept_read *k = lcache_take(fs->lcache, key);
+	const struct dot *now;
+	struct dot seen;
+	uint64_t dir;
+	int rc;
 
 	if (k == NULL) {
 		log_debug("%s: no lookup's read kept, reading", key);
 		return kview_read(fs, key, want_data, q, kv);
+	}
+	dir = k->dir;
+	if (want_data && dir != 0)		/* opened after a lookup */
+		qfs_dirstat_add(fs, dir, DIRSTAT_QUICK_READ, 1,
+		    QUICK_READ_CREDITS);
+	if (want_data && !k->has_data) {
+		/* A head: read the data, and see if the version is the one
+		 * the lookup showed the kernel. */
+		log_debug("%s: the lookup read a head, reading the data", key);
+		shown_dot(fs, &k->val, &seen);
+		kview_kept_free(k);
+		if ((rc = kview_read(fs, key, 1, q, kv)) == 0) {
+			now = kview_count(kv) > 0 ? kview_dot(kv, 0) : NULL;
+			kv->as_looked_up = seen.node != NULL && now != NULL &&
+			    dot_compare(now, &seen) == 0;
+		}
+		dot_release(&seen);
+		return rc;
 	}
 	log_debug("%s: the lookup's read reused", key);
 	memset(kv, 0, sizeof(*kv));
 	cc_init(&kv->lcc);
 	kv->val = k->val;
 	kv->has_data = k->has_data;
-	kv->reused = 1;
 	free(k);
-	return kview_build(fs, key, q, kv);
+	if ((rc = kview_build(fs, key, q, kv)) == 0)
+		kv->as_looked_up = 1;
+	return rc;
 }
 
 void
@@ -145,7 +232,8 @@ kview_release(struct kview *kv)
 	cc_release(&kv->lcc);
 	kv->local = 0;
 	kv->has_data = 0;
-	kv->reused = 0;
+	kv->as_looked_up = 0;
+	kv->lookup_dir = 0;
 }
 
 size_t
@@ -313,4 +401,35 @@ qfs_dir_has_children(struct qfs *fs, const char *key)
 		return -qfs_errno(rc);
 	}
 	return h.found;
+}
+
+static void *
+children_check_run(void *arg)
+{
+	struct children_check *c = arg;
+
+	c->rc = qfs_dir_has_children(c->fs, c->key);
+	return NULL;
+}
+
+void
+qfs_children_check_start(struct qfs *fs, const char *key,
+    struct children_check *c)
+{
+	c->fs = fs;
+	c->key = xstrdup(key);
+	c->threaded = pthread_create(&c->th, NULL, children_check_run,
+	    c) == 0;
+}
+
+int
+qfs_children_check_wait(struct children_check *c)
+{
+	if (c->threaded)
+		pthread_join(c->th, NULL);
+	else
+		children_check_run(c);
+	free(c->key);
+	c->key = NULL;
+	return c->rc;
 }

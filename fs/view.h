@@ -14,6 +14,7 @@
 #ifndef FS_VIEW_H
 #define FS_VIEW_H
 
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include "fs/qfs.h"
@@ -28,7 +29,9 @@ struct kview {
 	struct dot	 ldot;		/* ... its dot (node NULL: unwritten) */
 	struct cc	 lcc;		/* ... what its next write replaces */
 	int		 has_data;	/* val was read with the data */
-	int		 reused;	/* val is a lookup's read (lcache.h) */
+	uint64_t	 lookup_dir;	/* kview_lookup's directory node */
+	int		 as_looked_up;	/* kview_reuse: the version shown is
+					 * the one the lookup showed */
 };
 
 /*
@@ -41,15 +44,19 @@ int	kview_read(struct qfs *fs, const char *key, int want_data,
 /*
  * The reads of a lookup and of the call that follows it (fs/lcache.h).
  *
- * kview_lookup reads as kview_read does, with the data if key was a
- * regular file of at most QFS_QUICK_READ_MAX bytes when this mount last
- * saw it (fs/sizehint.h); *ticket is for kview_keep, which hands the read
- * over to the cache and releases kv.  kview_reuse is kview_read, except
- * that it takes the lookup's read of key instead if one is kept (with the
- * data if want_data) and young enough: kv->reused says so.
+ * kview_lookup, for a lookup in directory node dir, reads as kview_read
+ * does, with the data if key was a regular file of at most
+ * QFS_QUICK_READ_MAX bytes when this mount last saw it (fs/sizehint.h) and
+ * opens have been following lookups in dir; *ticket is for kview_keep,
+ * which hands the read over to the cache and releases kv.
+ *
+ * kview_reuse is kview_read, except that it takes the lookup's read of key
+ * if one is kept and young enough; if that was a head and want_data, it
+ * reads the data.  kv->as_looked_up says the version shown is the one the
+ * lookup showed the kernel: the kernel's attributes are that version's.
  */
-int	kview_lookup(struct qfs *fs, const char *key, struct qnode *q,
-	    struct kview *kv, uint64_t *ticket);
+int	kview_lookup(struct qfs *fs, const char *key, uint64_t dir,
+	    struct qnode *q, struct kview *kv, uint64_t *ticket);
 void	kview_keep(struct qfs *fs, const char *key, uint64_t ticket,
 	    struct kview *kv);
 int	kview_reuse(struct qfs *fs, const char *key, int want_data,
@@ -89,5 +96,31 @@ void	qfs_stat_implied_dir(const struct qfs *fs, uint64_t ino,
  * none, or -errno.
  */
 int	qfs_dir_has_children(struct qfs *fs, const char *key);
+
+/*
+ * Statistic s of directory node dir's lookups (inode.h): 0 if the kernel
+ * forgot the directory.  qfs_dirstat_add changes it by delta, within
+ * 0..max.  Atomic.
+ */
+int	qfs_dirstat(struct qfs *fs, uint64_t dir, enum qnode_dirstat s);
+void	qfs_dirstat_add(struct qfs *fs, uint64_t dir, enum qnode_dirstat s,
+	    int delta, int max);
+
+/*
+ * qfs_dir_has_children on a thread of its own, while the caller reads
+ * something else: every check started must be waited for, which returns
+ * what qfs_dir_has_children would.  (Run at the wait if no thread could
+ * be had.)
+ */
+struct children_check {
+	pthread_t	 th;
+	int		 threaded;
+	struct qfs	*fs;
+	char		*key;
+	int		 rc;
+};
+void	qfs_children_check_start(struct qfs *fs, const char *key,
+	    struct children_check *c);
+int	qfs_children_check_wait(struct children_check *c);
 
 #endif

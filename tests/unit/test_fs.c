@@ -468,27 +468,24 @@ test_lcache_take_once(void **state)
 
 	(void)state;
 	vals_freed = 0;
-	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(1), 0);
-	assert_null(lcache_take(c, "/b", 0));
-	/* A head does not serve a call that needs the data. */
-	assert_null(lcache_take(c, "/a", LCACHE_DATA));
-	v = lcache_take(c, "/a", 0);
+	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(1));
+	assert_null(lcache_take(c, "/b"));
+	v = lcache_take(c, "/a");
 	assert_non_null(v);
 	assert_int_equal(*v, 1);
 	free(v);
-	assert_null(lcache_take(c, "/a", 0));		/* served once */
+	assert_null(lcache_take(c, "/a"));		/* served once */
 
 	/* A later read of the key replaces the earlier one. */
-	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(2), 0);
-	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(3),
-	    LCACHE_DATA);
+	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(2));
+	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(3));
 	assert_int_equal(vals_freed, 1);
-	v = lcache_take(c, "/a", LCACHE_DATA);
+	v = lcache_take(c, "/a");
 	assert_int_equal(*v, 3);
 	free(v);
 
 	/* Entries left behind are freed with the cache. */
-	lcache_put(c, "/c", lcache_ticket(c, "/c"), val_new(4), 0);
+	lcache_put(c, "/c", lcache_ticket(c, "/c"), val_new(4));
 	lcache_free(c);
 	assert_int_equal(vals_freed, 2);
 }
@@ -504,19 +501,19 @@ test_lcache_writes_refuse_reads(void **state)
 	/* A write lands while the lookup is reading: its read is stale. */
 	ticket = lcache_ticket(c, "/a");
 	lcache_drop(c, "/a");
-	lcache_put(c, "/a", ticket, val_new(1), 0);
+	lcache_put(c, "/a", ticket, val_new(1));
 	assert_int_equal(vals_freed, 1);
-	assert_null(lcache_take(c, "/a", 0));
+	assert_null(lcache_take(c, "/a"));
 
 	/* A write after the read: the kept read goes. */
-	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(2), 0);
+	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(2));
 	lcache_drop(c, "/a");
 	assert_int_equal(vals_freed, 2);
-	assert_null(lcache_take(c, "/a", 0));
+	assert_null(lcache_take(c, "/a"));
 
 	/* A read begun after the write is kept. */
-	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(3), 0);
-	free(lcache_take(c, "/a", 0));
+	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(3));
+	free(lcache_take(c, "/a"));
 	lcache_free(c);
 	assert_int_equal(vals_freed, 2);
 }
@@ -529,22 +526,22 @@ test_lcache_ages(void **state)
 
 	(void)state;
 	vals_freed = 0;
-	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(1), 0);
+	lcache_put(c, "/a", lcache_ticket(c, "/a"), val_new(1));
 	usleep(80 * 1000);
-	assert_null(lcache_take(c, "/a", 0));	/* older than allowed */
+	assert_null(lcache_take(c, "/a"));	/* older than allowed */
 	assert_int_equal(vals_freed, 1);
 
 	/* An age limit of 0 (entry_timeout=0) keeps nothing. */
-	lcache_put(off, "/a", lcache_ticket(off, "/a"), val_new(2), 0);
+	lcache_put(off, "/a", lcache_ticket(off, "/a"), val_new(2));
 	assert_int_equal(vals_freed, 2);
-	assert_null(lcache_take(off, "/a", 0));
+	assert_null(lcache_take(off, "/a"));
 	lcache_free(off);
 
 	/* Puts sweep out what nobody took. */
-	lcache_put(c, "/x", lcache_ticket(c, "/x"), val_new(3), 0);
+	lcache_put(c, "/x", lcache_ticket(c, "/x"), val_new(3));
 	usleep(80 * 1000);
-	lcache_put(c, "/y", lcache_ticket(c, "/y"), val_new(4), 0);
-	lcache_put(c, "/y", lcache_ticket(c, "/y"), val_new(5), 0);
+	lcache_put(c, "/y", lcache_ticket(c, "/y"), val_new(4));
+	lcache_put(c, "/y", lcache_ticket(c, "/y"), val_new(5));
 	assert_int_equal(vals_freed, 4);	/* /x and the first /y */
 	lcache_free(c);
 	assert_int_equal(vals_freed, 5);
