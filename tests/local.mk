@@ -83,7 +83,8 @@ jepsen-long: quorumd quorumctl tests/jepsen/qjepsen
 
 ## The filesystem: real quorumfs mounts (FUSE) on real clusters.
 FS_TESTS = tests/sh/t0600-fs-basic.sh tests/sh/t0610-fs-files.sh \
-	tests/sh/t0620-fs-failures.sh tests/sh/t0630-fs-conflicts.sh
+	tests/sh/t0620-fs-failures.sh tests/sh/t0630-fs-conflicts.sh \
+	tests/sh/t0640-fs-cache.sh
 TESTS += $(FS_TESTS)
 EXTRA_DIST += $(FS_TESTS) tests/sh/lib-fs.sh
 
