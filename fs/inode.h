@@ -34,11 +34,10 @@
 struct qlocal;
 
 /*
- * What lookups in a directory have been finding, for the choices of the
- * next (view.h: qfs_dirstat): whether the last found no entry, and the
- * credit for reading small files whole.
+ * What lookups in a directory have been leading to, for the choices of the
+ * next (view.h: qfs_dirstat): the credit for reading small files whole.
  */
-enum qnode_dirstat { DIRSTAT_MISSED, DIRSTAT_QUICK_READ, DIRSTAT_N };
+enum qnode_dirstat { DIRSTAT_QUICK_READ, DIRSTAT_N };
 
 struct qnode {
 	uint64_t	 ino;

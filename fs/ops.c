@@ -112,7 +112,6 @@ struct target {
 	unsigned	 sib_n;
 	struct qnode	*q;		/* the node at path, if any (ref'd) */
 	struct qname	 qn;		/* its names, when q */
-	fuse_ino_t	 parent;	/* the directory node */
 	struct kview	 kv;
 	int		 read;		/* kv holds a read */
 	int		 keep;		/* a lookup's: kept for the next call */
@@ -143,17 +142,21 @@ target_release(struct qfs *fs, struct target *t)
 }
 
 /*
- * Name in the directory node parent: its key, its path, the node the
- * kernel has for it.  0 or -errno; release t either way.
+ * Resolve name in the directory node parent: its key, the node the kernel
+ * has for it, and the entry it shows now (t->k, -1 if none).  A sibling
+ * name the kernel looked up keeps the version it was pinned to (ESTALE if
+ * it is gone).  0 or -errno; release t either way.
  */
 static int
-target_name(struct qfs *fs, fuse_ino_t parent, const char *name,
-    struct target *t)
+target_resolve(struct qfs *fs, fuse_ino_t parent, const char *name,
+    enum resolve_how how, struct target *t)
 {
+	struct qnode *oq;
 	struct qnode *pq;
 	struct qname pn;
 	size_t blen;
 	char *base;
+	int rc;
 
 	memset(t, 0, sizeof(*t));
 	t->k = -1;
@@ -161,7 +164,6 @@ target_name(struct qfs *fs, fuse_ino_t parent, const char *name,
 		return -ENAMETOOLONG;
 	if ((pq = itab_get(fs->itab, parent)) == NULL)
 		return -ESTALE;
-	t->parent = parent;
 	itab_name(fs->itab, pq, &pn);
 	itab_put(fs->itab, pq);
 	t->sibling = sib_name_parse(name, &blen, &t->sib_n);
@@ -174,22 +176,9 @@ target_name(struct qfs *fs, fuse_ino_t parent, const char *name,
 		return -ENOENT;		/* no such key can exist */
 	if ((t->q = itab_find(fs->itab, t->path)) != NULL)
 		itab_name(fs->itab, t->q, &t->qn);
-	return 0;
-}
-
-/*
- * Read the key t names (target_name) and find the entry it shows now
- * (t->k, -1 if none).  A sibling name the kernel looked up keeps the
- * version it was pinned to (ESTALE if it is gone).  0 or -errno.
- */
-static int
-target_read(struct qfs *fs, enum resolve_how how, struct target *t)
-{
-	struct qnode *oq = t->sibling ? NULL : t->q;
-	int rc;
-
+	oq = t->sibling ? NULL : t->q;
 	rc = how == RESOLVE_LOOKUP ?
-	    kview_lookup(fs, t->key, t->parent, oq, &t->kv, &t->ticket) :
+	    kview_lookup(fs, t->key, parent, oq, &t->kv, &t->ticket) :
 	    kview_reuse(fs, t->key, 0, oq, &t->kv);
 	if (rc < 0)
 		return rc;
@@ -209,16 +198,6 @@ target_read(struct qfs *fs, enum resolve_how how, struct target *t)
 	else if (t->sib_n < kview_count(&t->kv))
 		t->k = (long)t->sib_n;
 	return 0;
-}
-
-/* Resolve name in parent: target_name and target_read. */
-static int
-target_resolve(struct qfs *fs, fuse_ino_t parent, const char *name,
-    enum resolve_how how, struct target *t)
-{
-	int rc = target_name(fs, parent, name, t);
-
-	return rc < 0 ? rc : target_read(fs, how, t);
 }
 
 static const struct fmeta *
@@ -320,43 +299,23 @@ reply_node(fuse_req_t req, struct qfs *fs, const char *path, const char *key,
 	itab_put(fs->itab, q);
 }
 
-/*
- * A name with no entry may still be a directory implied by keys below it:
- * a listing of its children, which waits for every node, tells.  While
- * lookups in the directory keep missing (a create after a create: tar x,
- * cp -r), the listing runs beside the read of the name instead of after
- * it.
- */
 static void
 op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct qfs *fs = fs_of(req);
-	struct children_check cc;
 	struct target t;
 	struct stat st;
-	int rc = target_name(fs, parent, name, &t), early, absent;
-	int children = 0;
+	int rc = target_resolve(fs, parent, name, RESOLVE_LOOKUP, &t);
 
-	early = rc == 0 && !t.sibling &&
-	    qfs_dirstat(fs, parent, DIRSTAT_MISSED);
-	if (early)
-		qfs_children_check_start(fs, t.key, &cc);
-	if (rc == 0)
-		rc = target_read(fs, RESOLVE_LOOKUP, &t);
-	absent = rc == 0 && t.k < 0 && !t.sibling;
-	if (early)
-		children = qfs_children_check_wait(&cc);
-	else if (absent)
-		children = qfs_dir_has_children(fs, t.key);
-	if (rc == 0 && !t.sibling)
-		qfs_dirstat_add(fs, parent, DIRSTAT_MISSED, absent ? 1 : -1, 1);
-	if (absent && children < 0)
-		rc = children;
-	if (absent && children == 1) {
+	if (rc == 0 && t.k < 0 && !t.sibling &&
+	    (rc = qfs_dir_has_children(fs, t.key)) == 1) {
 		/* A directory shown for its entries alone. */
 		qfs_stat_implied_dir(fs, 0, &st);
 		reply_node(req, fs, t.path, t.key, NULL, &st);
-	} else if (rc == -ENOENT || (rc >= 0 && t.k < 0))
+		target_release(fs, &t);
+		return;
+	}
+	if (rc == -ENOENT || (rc >= 0 && t.k < 0))
 		reply_negative(req, fs);
 	else if (rc < 0)
 		fuse_reply_err(req, -rc);

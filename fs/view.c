@@ -402,34 +402,3 @@ qfs_dir_has_children(struct qfs *fs, const char *key)
 	}
 	return h.found;
 }
-
-static void *
-children_check_run(void *arg)
-{
-	struct children_check *c = arg;
-
-	c->rc = qfs_dir_has_children(c->fs, c->key);
-	return NULL;
-}
-
-void
-qfs_children_check_start(struct qfs *fs, const char *key,
-    struct children_check *c)
-{
-	c->fs = fs;
-	c->key = xstrdup(key);
-	c->threaded = pthread_create(&c->th, NULL, children_check_run,
-	    c) == 0;
-}
-
-int
-qfs_children_check_wait(struct children_check *c)
-{
-	if (c->threaded)
-		pthread_join(c->th, NULL);
-	else
-		children_check_run(c);
-	free(c->key);
-	c->key = NULL;
-	return c->rc;
-}

@@ -14,7 +14,6 @@
 #ifndef FS_VIEW_H
 #define FS_VIEW_H
 
-#include <pthread.h>
 #include <sys/stat.h>
 
 #include "fs/qfs.h"
@@ -105,22 +104,5 @@ int	qfs_dir_has_children(struct qfs *fs, const char *key);
 int	qfs_dirstat(struct qfs *fs, uint64_t dir, enum qnode_dirstat s);
 void	qfs_dirstat_add(struct qfs *fs, uint64_t dir, enum qnode_dirstat s,
 	    int delta, int max);
-
-/*
- * qfs_dir_has_children on a thread of its own, while the caller reads
- * something else: every check started must be waited for, which returns
- * what qfs_dir_has_children would.  (Run at the wait if no thread could
- * be had.)
- */
-struct children_check {
-	pthread_t	 th;
-	int		 threaded;
-	struct qfs	*fs;
-	char		*key;
-	int		 rc;
-};
-void	qfs_children_check_start(struct qfs *fs, const char *key,
-	    struct children_check *c);
-int	qfs_children_check_wait(struct children_check *c);
 
 #endif

@@ -3,9 +3,8 @@
 # after a lookup uses the lookup's read, a lookup reads a small file's data,
 # and none of it outlives the cache timeout or this mount's own writes.
 # Changes made elsewhere after a lookup show once the timeout has passed:
-# a new file, an implied directory (also while a directory's lookups have
-# been missing, when its check runs beside the read), new content of
-# another size; an O_EXCL create then fails with EEXIST.  rm after a write
+# a new file, an implied directory (after lookups in its parent missed),
+# new content of another size; an O_EXCL create then fails with EEXIST.  rm after a write
 # through an open descriptor removes the file (a kept read from before the
 # write would delete only the older version); mv moves a file looked up
 # with its data.
@@ -37,7 +36,7 @@ past
 ok "... created on the second shows on the first" sh -c "test \"\$(cat '$M/d/other')\" = 'from b'"
 
 # A directory implied by keys below it, after lookups in its parent missed
-# (the check for children then runs beside the read of the name).
+# (each kept its negative read).
 mkdir "$M/p"
 for i in 1 2 3; do stat "$M/p/none$i" >/dev/null 2>&1; done
 "$Q" put /p/imp/k "below"
