@@ -692,12 +692,15 @@ node_new(const struct config *cfg, struct node **out, char **err)
 
 		/* Peers see this node at its own address (see conn_limits). */
 		if (addr_split(cfg->listen, host, sizeof(host), &port,
-		    NULL) == 0 && strcmp(host, "0.0.0.0") != 0 &&
-		    strlen(host) < sizeof(n->lim.source_host))
-			snprintf(n->lim.source_host,
-			    sizeof(n->lim.source_host), "%s",
-			    strcmp(host, "localhost") == 0 ? "127.0.0.1" :
-			    host);
+		    NULL) == 0 && strcmp(host, "0.0.0.0") != 0) {
+			const char *h = strcmp(host, "localhost") == 0 ?
+			    "127.0.0.1" : host;
+			size_t hl = strlen(h);
+
+			/* memcpy: gcc -O1 cannot see the bound snprintf had */
+			if (hl < sizeof(n->lim.source_host))
+				memcpy(n->lim.source_host, h, hl + 1);
+		}
 	}
 	evthread_use_pthreads();
 	n->base = event_base_for_node();
