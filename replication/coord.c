@@ -180,19 +180,29 @@ get_timeout(evutil_socket_t fd, short what, void *arg)
 	 * timeout); the op is freed when the last one does. */
 }
 
-/* Replica i's answer s: note it, and merge it with its data in. */
+/*
+ * Replica i's answer s: merge it, data in, and keep its headers (all that
+ * read repair compares), taking s from the caller rather than copying a
+ * value that may be 64 MiB once more.
+ */
 static void
-get_take_reply(struct get_op *op, unsigned i, const struct vset *s)
+get_take_reply(struct get_op *op, unsigned i, struct vset *s)
 {
 	struct vset merged;
+	size_t j;
 
-	vset_release(&op->replies[i]);
-	vset_copy(&op->replies[i], s);
 	vset_merge(&op->merged, s, &merged);
 	vset_release(&op->merged);
 	op->merged = merged;
 	/* A version both held is kept from the first: it may lack data. */
 	vset_fill_data(&op->merged, s);
+	vset_release(&op->replies[i]);
+	op->replies[i] = *s;
+	vset_init(s);
+	for (j = 0; j < op->replies[i].n; j++) {
+		free(op->replies[i].v[j].data);
+		op->replies[i].v[j].data = NULL;
+	}
 }
 
 static void get_fetch_done(void *arg, uint32_t member, int code,

@@ -687,30 +687,30 @@ version_equal(const struct version *a, const struct version *b)
 	    memcmp(a->data, b->data, a->data_len) == 0;
 }
 
-int
-vset_equal(const struct vset *a, const struct vset *b)
+static int
+vset_equal_by(const struct vset *a, const struct vset *b,
+    int (*equal)(const struct version *, const struct version *))
 {
 	size_t i;
 
 	if (a->n != b->n || !cc_equal(&a->cc, &b->cc))
 		return 0;
 	for (i = 0; i < a->n; i++)
-		if (!version_equal(&a->v[i], &b->v[i]))
+		if (!equal(&a->v[i], &b->v[i]))
 			return 0;
 	return 1;
 }
 
 int
+vset_equal(const struct vset *a, const struct vset *b)
+{
+	return vset_equal_by(a, b, version_equal);
+}
+
+int
 vset_equal_headers(const struct vset *a, const struct vset *b)
 {
-	size_t i;
-
-	if (a->n != b->n || !cc_equal(&a->cc, &b->cc))
-		return 0;
-	for (i = 0; i < a->n; i++)
-		if (!version_headers_equal(&a->v[i], &b->v[i]))
-			return 0;
-	return 1;
+	return vset_equal_by(a, b, version_headers_equal);
 }
 
 static int
