@@ -232,9 +232,15 @@ get_fetch_data(struct get_op *op)
 		stats_count(&op->node->stats, ST_READ_DATA_FETCHES, 1);
 		op->data_asked[i] = 1;
 		op->fetching = 1;
-		op->outstanding++;
+		/*
+		 * One more count held while sending, as in coord_get: a read
+		 * answered at once must not finish the op under its callers,
+		 * who check for the end themselves.
+		 */
+		op->outstanding += 2;
 		replica_read(op->node, op->pref[i], op->key, 1,
 		    op_timeout_ms(op->node, 0), get_fetch_done, op);
+		op->outstanding--;
 		return 0;
 	}
 	for (i = 0; i < op->npref; i++)
