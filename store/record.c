@@ -155,24 +155,26 @@ context_encode(const struct cc *cc, uint8_t **out, size_t *len)
 	rec_pb_release(&pb);
 }
 
-void
-record_encode(const struct vset *s, uint8_t **out, size_t *len)
+static void
+record_pack(const struct vset *s, int stored, uint8_t **out, size_t *len)
 {
 	struct rec_pb pb;
 
-	rec_pb_build(&pb, &s->cc, s, 0);
+	rec_pb_build(&pb, &s->cc, s, stored);
 	pack_to_buffer(&pb.rk.base, out, len);
 	rec_pb_release(&pb);
 }
 
 void
+record_encode(const struct vset *s, uint8_t **out, size_t *len)
+{
+	record_pack(s, 0, out, len);
+}
+
+void
 record_encode_stored(const struct vset *s, uint8_t **out, size_t *len)
 {
-	struct rec_pb pb;
-
-	rec_pb_build(&pb, &s->cc, s, 1);
-	pack_to_buffer(&pb.rk.base, out, len);
-	rec_pb_release(&pb);
+	record_pack(s, 1, out, len);
 }
 
 /* Fill cc from rc; the caller runs cc_check on the result. */
