@@ -47,6 +47,20 @@ jobq_take_all(struct jobq *q)
 	return j;
 }
 
+/*
+ * Wake the loop for finished jobs; called with the lock held, which it
+ * drops for the wakeup (the loop takes the lock first thing, and would
+ * block on it) and takes again.  finished_ev lives as long as the pool.
+ */
+static void
+finished_wake(struct diskpool *p)
+{
+	pthread_mutex_unlock(&p->lock);
+	if (p->finished_ev != NULL)
+		event_active(p->finished_ev, EV_READ, 0);
+	pthread_mutex_lock(&p->lock);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -69,8 +83,8 @@ worker_main(void *arg)
 
 		pthread_mutex_lock(&p->lock);
 		jobq_push(&p->finished, j);
-		if (p->finished.head == j && p->finished_ev != NULL)
-			event_active(p->finished_ev, EV_READ, 0);
+		if (p->finished.head == j)
+			finished_wake(p);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -82,21 +96,22 @@ run_finished(evutil_socket_t fd, short what, void *arg)
 {
 	struct diskpool *p = arg;
 	struct diskpool_job *j, *next;
+	int n;
 
 	(void)fd;
 	(void)what;
 	pthread_mutex_lock(&p->lock);
 	j = jobq_take_all(&p->finished);
 	pthread_mutex_unlock(&p->lock);
-	for (; j != NULL; j = next) {
+	for (n = 0; j != NULL; j = next, n++) {
 		next = j->next;
 		if (j->done != NULL)
 			j->done(j->arg);
 		free(j);
-		pthread_mutex_lock(&p->lock);
-		p->pending--;
-		pthread_mutex_unlock(&p->lock);
 	}
+	pthread_mutex_lock(&p->lock);
+	p->pending -= n;
+	pthread_mutex_unlock(&p->lock);
 }
 
 struct diskpool *
@@ -135,8 +150,8 @@ diskpool_submit(struct diskpool *p, diskpool_fn work, diskpool_fn done,
 	pthread_mutex_lock(&p->lock);
 	jobq_push(&p->todo, j);
 	p->pending++;
-	pthread_cond_signal(&p->wake);
 	pthread_mutex_unlock(&p->lock);
+	pthread_cond_signal(&p->wake);	/* after: see store_submit */
 }
 
 int
@@ -181,9 +196,9 @@ diskpool_batch_post(struct diskpool *p, struct diskpool_batch *b)
 		p->finished.head = b->head;
 	p->finished.tail = b->tail;
 	p->pending += b->n;
+	pthread_mutex_unlock(&p->lock);
 	if (wake && p->finished_ev != NULL)
 		event_active(p->finished_ev, EV_READ, 0);
-	pthread_mutex_unlock(&p->lock);
 	b->head = b->tail = NULL;
 	b->n = 0;
 }

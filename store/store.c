@@ -907,6 +907,8 @@ writer_main(void *arg)
 void
 store_submit(struct store *st, struct store_op *op)
 {
+	int wake;
+
 	op->next = NULL;
 	op->complete = 0;
 	op->cost = op_cost(op);
@@ -916,11 +918,15 @@ store_submit(struct store *st, struct store_op *op)
 	else
 		st->q_head = op;
 	st->q_tail = op;
-	if (st->writer_idle) {
-		st->writer_idle = 0;
-		pthread_cond_signal(&st->work);
-	}
+	wake = st->writer_idle;
+	st->writer_idle = 0;
 	pthread_mutex_unlock(&st->qlock);
+	/*
+	 * Signalled after the unlock: a writer woken under the lock would
+	 * only block on it again, two more context switches per write.
+	 */
+	if (wake)
+		pthread_cond_signal(&st->work);
 }
 
 void
