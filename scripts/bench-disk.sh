@@ -15,7 +15,10 @@
 #   read x1    one such file read after its pages were dropped;
 #   read x3    three read at once, after the drop;
 #   sync4k x1, sync4k x3   4 KiB appends each followed by fdatasync, for
-#              2 s, by one and by three writers: synced small writes/s.
+#              2 s, by one and by three writers: synced small writes/s;
+#   cpu/sync   the CPU time (user + system) the single writer spent per
+#              append and sync: what each synced write costs the machine
+#              besides the wait, which a store pays once per replica.
 # Prints each round, then the medians.  Needs root (drop_caches).  Figures,
 # not a test.
 set -euo pipefail
@@ -70,29 +73,32 @@ sync_small() {
 		python3 - "$work/s$i" <<'EOF' &
 import os, sys, time
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
-buf, n, t0 = b"x" * 4096, 0, time.monotonic()
+buf, n, t0, c0 = b"x" * 4096, 0, time.monotonic(), os.times()
 while time.monotonic() - t0 < 2.0:
     os.write(fd, buf); os.fdatasync(fd); n += 1
-print(n / (time.monotonic() - t0))
+c1 = os.times()
+print(n / (time.monotonic() - t0), (c1.user + c1.system - c0.user - c0.system) / n * 1e6)
 EOF
-	done | awk '{ s += $1 } END { printf "%.0f", s }'
+	done | awk '{ s += $1; c += $2 } END { printf "%.0f %.0f", s, c / NR }'
 }
 
 head -c "${mib}M" /dev/urandom > "$work/src"
-cols="write_x1 write_x3 read_x1 read_x3 sync4k_x1 sync4k_x3"
+cols="write_x1 write_x3 read_x1 read_x3 sync4k_x1 sync4k_x3 cpu/sync"
+fmt='%-6s %10s %10s %10s %10s %10s %10s %10s\n'
 echo "bench-disk: $work on $(df --output=source "$work" | tail -1), $mib MiB files, $rounds rounds" >&2
-printf '%-6s %10s %10s %10s %10s %12s %12s\n' round $cols
+printf "$fmt" round $cols
 for r in $(seq "$rounds"); do
 	w1=$(write_files 1); w3=$(write_files 3)
 	r1=$(read_files 1); r3=$(read_files 3)
-	s1=$(sync_small 1); s3=$(sync_small 3)
-	printf '%-6s %10s %10s %10s %10s %12s %12s\n' "$r" "$w1" "$w3" "$r1" "$r3" "$s1" "$s3" |
+	read -r s1 c1 <<< "$(sync_small 1)"
+	read -r s3 _ <<< "$(sync_small 3)"
+	printf "$fmt" "$r" "$w1" "$w3" "$r1" "$r3" "$s1" "$s3" "$c1" |
 		tee -a "$work/rounds"
 done
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-printf '%-6s' median
-for c in 2 3 4 5 6 7; do
-	printf ' %10s' "$(awk -v c=$c '{ print $c }' "$work/rounds" | median)"
+meds=()
+for c in 2 3 4 5 6 7 8; do
+	meds+=("$(awk -v c=$c '{ print $c }' "$work/rounds" | median)")
 done
-echo
-echo "units: write and read in MiB/s (x3: the three files together); sync4k in synced 4 KiB appends/s (x3: together)"
+printf "$fmt" median "${meds[@]}"
+echo "units: write and read in MiB/s (x3: the three files together); sync4k in synced 4 KiB appends/s (x3: together); cpu/sync in microseconds"
