@@ -62,9 +62,9 @@ make_certs() {
 security() {
 	if [ "$tls" = 1 ]; then
 		echo "--tls-ca $dir/certs/ca.crt --tls-cert $dir/certs/n$1.crt --tls-key $dir/certs/n$1.key"
-	else
+	elif "$bin/quorumd" --help 2>&1 | grep -q -- --insecure; then
 		echo "--insecure"
-	fi
+	fi	# (a build from before TLS, for bench-ab.sh, has no such flag)
 }
 
 case "$cmd" in
