@@ -762,9 +762,10 @@ client_answer(struct bench_client *c, Quorum__Envelope *env, int64_t now)
 }
 
 /*
- * recv over TLS: every record there is (epoll sees the socket, not what
- * the SSL holds), growing the buffer as needed.  errno is EAGAIN when
- * nothing came; an error is told here and reads as a closed connection.
+ * recv over TLS: every record the SSL holds (epoll sees the socket, not
+ * the SSL), growing the buffer as needed; what is still in the socket
+ * keeps it readable.  errno is EAGAIN when nothing came; an error is told
+ * here and reads as a closed connection.
  */
 static ssize_t
 client_recv_tls(struct bench_client *c)
@@ -783,6 +784,8 @@ client_recv_tls(struct bench_client *c)
 		    c->in_cap - c->in_len - got, &want, &err);
 		if (n > 0) {
 			got += (size_t)n;
+			if (!tls_pending(c->ssl))	/* epoll is level-triggered */
+				return (ssize_t)got;
 			continue;
 		}
 		if (n < 0 && got == 0) {

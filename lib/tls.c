@@ -182,6 +182,12 @@ tls_ctx_new(const struct tls_files *f, enum tls_role self,
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/*
+	 * Read what the socket has in one recv, not a record header and
+	 * then its body (two system calls per small message otherwise);
+	 * what is read ahead is what tls_pending counts.
+	 */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	*out = xcalloc(1, sizeof(**out));
 	(*out)->ssl = ctx;
 	return 0;
@@ -232,7 +238,7 @@ tls_peer_role(SSL *ssl)
 int
 tls_pending(SSL *ssl)
 {
-	return SSL_pending(ssl);
+	return SSL_has_pending(ssl);
 }
 
 /* What the return ret of an SSL call means (tls.h, I/O). */

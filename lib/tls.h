@@ -93,7 +93,10 @@ ssize_t	tls_read(SSL *ssl, void *buf, size_t len, enum tls_want *want,
 	    char **err);
 ssize_t	tls_write(SSL *ssl, const void *buf, size_t len, enum tls_want *want,
 	    char **err);
-/* Decrypted bytes held inside the SSL, that no socket event announces. */
+/*
+ * Whether the SSL holds bytes read from the socket (decrypted or not) that
+ * no socket event will announce: read again before waiting.
+ */
 int	tls_pending(SSL *ssl);
 
 #endif

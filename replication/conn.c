@@ -241,9 +241,12 @@ conn_take_frames(struct conn *c, const uint8_t *buf, size_t len)
 }
 
 /*
- * conn_read_some over TLS: records until the buffer is full or the socket
- * has no more (a short read still means drained).  An error after some
- * bytes hands those out first; the next read meets the error again.
+ * conn_read_some over TLS: records until the buffer is full or the SSL
+ * has nothing read ahead left.  That is where the plain path's short recv
+ * stops too, without asking the socket once more to hear EAGAIN: if the
+ * socket does hold more, it is still readable (level-triggered), and the
+ * loop comes back.  An error after some bytes hands those out first; the
+ * next read meets the error again.
  */
 static int
 conn_read_some_tls(struct conn *c, uint8_t *buf, size_t size, size_t *got)
@@ -256,6 +259,8 @@ conn_read_some_tls(struct conn *c, uint8_t *buf, size_t size, size_t *got)
 		n = tls_read(c->ssl, buf + *got, size - *got, &want, &err);
 		if (n > 0) {
 			*got += (size_t)n;
+			if (!tls_pending(c->ssl))
+				break;
 			continue;
 		}
 		if (n == 0 && want == TLS_WANT_WRITE) {
@@ -534,6 +539,9 @@ conn_handshake(struct conn *c)
 		event_del(c->wev);
 	log_debug("%s: TLS up, peer is a %s", c->name,
 	    tls_role_name(c->role));
+	/* Frames read ahead with the handshake's end raise no event. */
+	if (tls_pending(c->ssl))
+		event_active(c->rev, EV_READ, 0);
 	if (c->outgoing)
 		conn_ready(c);
 }

@@ -8,7 +8,7 @@
 # without security says so in a WARNING.
 T_NET=100
 . "$(dirname "$0")/lib.sh"
-plan 38
+plan 39
 
 CERTS="$T_DIR/certs" OTHER="$T_DIR/other"
 # late: a 0-day certificate, expired the second it is made.
@@ -60,6 +60,8 @@ ok "a client with only some of the files: a usage error" \
 # Raw bytes: a plain frame and a silent connection.
 ok "plain bytes to a TLS node: the connection is closed" \
 	bash -c "exec 3<>/dev/tcp/127.0.$T_NET.11/7001; printf 'hello, plain' >&3; timeout 10 cat <&3 >/dev/null"
+ok "a connection that never starts its handshake is closed (5 s limit)" \
+	bash -c "exec 3<>/dev/tcp/127.0.$T_NET.12/7002; timeout 15 cat <&3 >/dev/null"
 ok "the nodes still serve, the value unchanged" sh -c "test \"\$('$Q' --r 3 get /tls/a)\" = 'secret value'"
 ok "the refusals are logged with the reason" \
 	sh -c "grep -h 'TLS handshake failed' '$T_DIR'/n*.log | grep -q 'certificate has expired'"
