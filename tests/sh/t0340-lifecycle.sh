@@ -168,10 +168,10 @@ bad_conf() {
 		echo "id = n1"
 		echo "listen = $BAD_ADDR"
 		echo "data_dir = $T_DIR/bad"
-		echo "insecure = yes"
 		echo "[cluster]"
 		echo "members = n1@$BAD_ADDR,n2@127.0.$T_NET.51:7051"
 		printf '%s\n' "$@"
+		echo "insecure = yes"	# last: the tests name LINES' line numbers
 	} >"$T_DIR/bad.conf"
 }
 bad_conf "colour = blue"
