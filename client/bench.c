@@ -14,6 +14,10 @@
  * A request id is (sequence << 16 | slot): a late answer to a request that
  * already timed out names a slot that has moved on, and is dropped.
  *
+ * With TLS (the cluster CA, a certificate and key, as for quorumctl) each
+ * client's connection does its handshake while it connects, within the
+ * same 2 s, and then reads and writes through its SSL (lib/tls.h).
+ *
  * Every wait is bounded: a request not answered within timeout + 1 s counts
  * as a timeout (and the client, taking the node for hung, drops the
  * connection and moves to the next node), connecting gives up after 2 s
@@ -44,6 +48,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +61,7 @@
 #include "client/qclient.h"
 #include "lib/addr.h"
 #include "lib/qerr.h"
+#include "lib/tls.h"
 #include "lib/xalloc.h"
 #include "proto/frame.h"
 #include "store/causal.h"
@@ -97,7 +103,8 @@ struct bench_node {
 /* What the whole run shares; read-only once the clients start. */
 struct bench {
 	struct bench_opts	 opt;
-	const char		*nodes_arg;
+	const struct qc_options	*qc_base;	/* nodes, TLS files */
+	struct tls_ctx		*tls;		/* NULL: plain TCP */
 	struct bench_node	*nodes;
 	size_t			 nnodes;
 	uint8_t			*value;		/* opt.value_size bytes */
@@ -129,8 +136,10 @@ struct bench_client {
 	unsigned		 index;
 	int			 epfd;		/* its worker's */
 	int			 fd;
+	SSL			*ssl;		/* NULL: plain TCP */
+	enum tls_want		 tls_want;	/* what the handshake waits for */
 	uint32_t		 events;	/* registered with epfd */
-	int			 connecting;	/* connect() under way */
+	int			 connecting;	/* connect() or handshake */
 	int64_t			 connect_deadline_ns;
 	int64_t			 retry_ns;	/* no connect before this */
 	size_t			 node;
@@ -443,20 +452,37 @@ bench_complain(struct bench *b, const char *fmt, ...)
 	pthread_mutex_unlock(&b->lock);
 }
 
-/* A connect that failed: counted, told, and retried later elsewhere. */
+/* Close the connection (and its TLS); it leaves the epoll set too. */
 static void
-client_connect_failed(struct bench_client *c, int soerr, int64_t now)
+client_close(struct bench_client *c)
 {
+	if (c->ssl != NULL)
+		tls_free(c->ssl);
+	c->ssl = NULL;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
 	c->events = 0;
+}
+
+/* A connect that failed: counted, told, and retried later elsewhere. */
+static void
+client_connect_failed_why(struct bench_client *c, const char *why,
+    int64_t now)
+{
+	client_close(c);
 	c->connecting = 0;
 	c->errors.connect++;
 	bench_complain(c->b, "client %u: connect to %s: %s", c->index,
-	    c->b->nodes[c->node].addr, strerror(soerr));
+	    c->b->nodes[c->node].addr, why);
 	c->node = (c->node + 1) % c->b->nnodes;	/* try the next one next */
 	c->retry_ns = now + (int64_t)BENCH_RETRY_MS * 1000000;
+}
+
+static void
+client_connect_failed(struct bench_client *c, int soerr, int64_t now)
+{
+	client_connect_failed_why(c, strerror(soerr), now);
 }
 
 /* Register the events c waits for now with its worker's epoll set. */
@@ -468,8 +494,11 @@ client_watch(struct bench_client *c)
 
 	if (c->fd < 0)
 		return;
-	want = EPOLLIN | (c->connecting || c->out_len > c->out_off ?
-	    EPOLLOUT : 0);
+	if (c->connecting && c->ssl != NULL)	/* handshaking */
+		want = c->tls_want == TLS_WANT_WRITE ? EPOLLOUT : EPOLLIN;
+	else
+		want = EPOLLIN | (c->connecting || c->out_len > c->out_off ?
+		    EPOLLOUT : 0);
 	if (want == c->events)
 		return;
 	memset(&ev, 0, sizeof(ev));
@@ -496,26 +525,54 @@ client_connect_start(struct bench_client *c, int64_t now)
 	c->events = 0;
 	c->connecting = 1;
 	c->connect_deadline_ns = now + (int64_t)BENCH_CONNECT_MS * 1000000;
-	if (connect(c->fd, (struct sockaddr *)&n->sin, sizeof(n->sin)) == 0)
-		c->connecting = 0;
-	else if (errno != EINPROGRESS) {
+	if (connect(c->fd, (struct sockaddr *)&n->sin, sizeof(n->sin)) < 0 &&
+	    errno != EINPROGRESS) {
 		client_connect_failed(c, errno, now);
 		return;
 	}
 	client_watch(c);
 }
 
-/* The socket of a connect under way is writable: did it connect? */
+/* Take the TLS handshake a step further; connected once it is done. */
+static void
+client_handshake(struct bench_client *c, int64_t now)
+{
+	char *err = NULL;
+	int rc;
+
+	if (c->ssl == NULL &&
+	    (c->ssl = tls_new(c->b->tls, c->fd, 0, &err)) == NULL)
+		rc = QERR_IO;
+	else
+		rc = tls_handshake(c->ssl, TLS_ROLE_NODE, &c->tls_want, &err);
+	if (rc < 0) {
+		client_connect_failed_why(c, err, now);
+		free(err);
+		return;
+	}
+	c->connecting = rc == 0;
+	client_watch(c);
+}
+
+/* The socket of a connect under way has news: did it connect? */
 static void
 client_connect_done(struct bench_client *c, int64_t now)
 {
 	socklen_t len = sizeof(int);
 	int soerr = 0;
 
+	if (c->ssl != NULL) {
+		client_handshake(c, now);
+		return;
+	}
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
 		soerr = errno;
 	if (soerr != 0) {
 		client_connect_failed(c, soerr, now);
+		return;
+	}
+	if (c->b->tls != NULL) {
+		client_handshake(c, now);
 		return;
 	}
 	c->connecting = 0;
@@ -536,9 +593,7 @@ client_disconnect(struct bench_client *c, const char *why)
 		c->slots[i].id = 0;
 	c->errors.lost += c->inflight;
 	c->inflight = 0;
-	close(c->fd);		/* leaves the epoll set too */
-	c->fd = -1;
-	c->events = 0;
+	client_close(c);
 	c->out_len = c->out_off = 0;
 	c->in_len = 0;
 	c->node = (c->node + 1) % c->b->nnodes;
@@ -706,6 +761,46 @@ client_answer(struct bench_client *c, Quorum__Envelope *env, int64_t now)
 	return 0;
 }
 
+/*
+ * recv over TLS: every record the SSL holds (epoll sees the socket, not
+ * the SSL), growing the buffer as needed; what is still in the socket
+ * keeps it readable.  errno is EAGAIN when nothing came; an error is told
+ * here and reads as a closed connection.
+ */
+static ssize_t
+client_recv_tls(struct bench_client *c)
+{
+	enum tls_want want;
+	size_t got = 0;
+	char *err = NULL;
+	ssize_t n;
+
+	for (;;) {
+		if (c->in_cap - c->in_len - got < 16384) {
+			c->in_cap *= 2;
+			c->in = xrealloc(c->in, c->in_cap);
+		}
+		n = tls_read(c->ssl, c->in + c->in_len + got,
+		    c->in_cap - c->in_len - got, &want, &err);
+		if (n > 0) {
+			got += (size_t)n;
+			if (!tls_pending(c->ssl))	/* epoll is level-triggered */
+				return (ssize_t)got;
+			continue;
+		}
+		if (n < 0 && got == 0) {
+			if (strcmp(err, "eof") != 0)
+				bench_complain(c->b, "client %u: node %s: %s",
+				    c->index, c->b->nodes[c->node].addr, err);
+			free(err);
+			return 0;
+		}
+		free(err);
+		errno = EAGAIN;
+		return got > 0 ? (ssize_t)got : -1;
+	}
+}
+
 /* Read what is there and handle every whole frame; <0: drop the conn. */
 static int
 client_read(struct bench_client *c)
@@ -721,7 +816,8 @@ client_read(struct bench_client *c)
 		c->in_cap = c->in_cap ? c->in_cap * 2 : 262144;
 		c->in = xrealloc(c->in, c->in_cap);
 	}
-	n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+	n = c->ssl != NULL ? client_recv_tls(c) :
+	    recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
 	if (n == 0) {
 		client_disconnect(c, "closed by the node");
 		return -1;
@@ -773,6 +869,30 @@ client_read(struct bench_client *c)
 	return 0;
 }
 
+/*
+ * send over TLS: -1 with errno EAGAIN when it must wait (repeated next
+ * turn with the same bytes first: out only grows at its end), 0 after an
+ * error (told here).
+ */
+static ssize_t
+client_send_tls(struct bench_client *c)
+{
+	enum tls_want want;
+	char *err = NULL;
+	ssize_t n;
+
+	n = tls_write(c->ssl, c->out + c->out_off, c->out_len - c->out_off,
+	    &want, &err);
+	if (n >= 0) {
+		errno = EAGAIN;
+		return n > 0 ? n : -1;
+	}
+	bench_complain(c->b, "client %u: node %s: %s", c->index,
+	    c->b->nodes[c->node].addr, err);
+	free(err);
+	return 0;
+}
+
 /* Send what is queued, as far as the socket takes it; <0: dropped. */
 static int
 client_write(struct bench_client *c)
@@ -780,7 +900,8 @@ client_write(struct bench_client *c)
 	ssize_t n;
 
 	while (c->out_off < c->out_len) {
-		n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+		n = c->ssl != NULL ? client_send_tls(c) :
+		    send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
 		    MSG_NOSIGNAL);
 		if (n > 0) {
 			c->out_off += (size_t)n;
@@ -855,8 +976,7 @@ client_turn(struct bench_client *c, int64_t now, int64_t wait_ns, int *done)
 	}
 	if (c->connecting) {
 		if (stopping) {
-			close(c->fd);
-			c->fd = -1;
+			client_close(c);
 			*done = 1;
 			return INT64_MAX;
 		}
@@ -879,8 +999,7 @@ client_turn(struct bench_client *c, int64_t now, int64_t wait_ns, int *done)
 	if (c->fd < 0)
 		return now;
 	if (stopping && c->inflight == 0) {
-		close(c->fd);
-		c->fd = -1;
+		client_close(c);
 		*done = 1;
 		return INT64_MAX;
 	}
@@ -1061,8 +1180,7 @@ bench_populate(struct bench *b)
 	int64_t t0 = mono_ns();
 	int rc, started;
 
-	memset(&qo, 0, sizeof(qo));
-	qo.nodes = b->nodes_arg;
+	qo = *b->qc_base;
 	qo.timeout_ms = b->opt.timeout_ms;
 	qo.r = b->opt.r;
 	qo.w = b->opt.w;
@@ -1261,8 +1379,22 @@ bench_run(struct bench *b)
 	return nall > 0 && started == wanted ? 0 : BENCH_EXIT_ERROR;
 }
 
+/* TLS when the files are given (as quorumctl's; see qclient.h). */
+static int
+bench_tls_start(struct bench *b, char **err)
+{
+	const struct qc_options *o = b->qc_base;
+	struct tls_files f = { o->tls_ca, o->tls_cert, o->tls_key };
+	int rc;
+
+	if ((rc = tls_files_given(&f, err)) <= 0)
+		return rc;
+	signal(SIGPIPE, SIG_IGN);	/* OpenSSL writes with write(2) */
+	return tls_ctx_new(&f, TLS_ROLE_CLIENT, &b->tls, err);
+}
+
 int
-bench_main(const char *nodes, int argc, char **argv)
+bench_main(const struct qc_options *base, int argc, char **argv)
 {
 	struct bench b;
 	char *err = NULL;
@@ -1273,8 +1405,9 @@ bench_main(const char *nodes, int argc, char **argv)
 	memset(&b, 0, sizeof(b));
 	if ((rc = opts_parse(argc, argv, &b.opt)) != 0)
 		return rc > 0 ? 0 : BENCH_EXIT_USAGE;
-	b.nodes_arg = nodes;
-	if (nodes_parse(&b, nodes, &err) < 0) {
+	b.qc_base = base;
+	if (nodes_parse(&b, base->nodes, &err) < 0 ||
+	    bench_tls_start(&b, &err) < 0) {
 		fprintf(stderr, "quorumctl bench: %s\n", err);
 		free(err);
 		rc = BENCH_EXIT_USAGE;
@@ -1299,5 +1432,6 @@ out:
 		free(b.nodes[i].addr);
 	free(b.nodes);
 	free(b.value);
+	tls_ctx_free(b.tls);
 	return rc;
 }

@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "lib/addr.h"
 #include "lib/clock.h"
 #include "lib/qerr.h"
+#include "lib/tls.h"
 #include "lib/xalloc.h"
 #include "proto/frame.h"
 #include "proto/wire.h"
@@ -26,11 +28,17 @@
 #define QC_SKIP_MS       1000	/* how long a failed node is passed over */
 #define QC_GRACE_MS      1000	/* waited beyond the server's timeout */
 
+/* One connection to a node: a socket, with TLS on it or not. */
+struct qc_link {
+	int		 fd;
+	SSL		*ssl;		/* NULL: plain TCP */
+};
+
 struct qc_node {
 	char		*addr;
 	struct sockaddr_in sin;
 	pthread_mutex_t	 lock;
-	int		 idle[QC_IDLE_MAX];
+	struct qc_link	 idle[QC_IDLE_MAX];
 	int		 nidle;
 	int64_t		 skip_until_ms;
 };
@@ -44,7 +52,40 @@ struct qc {
 	pthread_mutex_t	 lock;
 	uint64_t	 next_id;
 	size_t		 preferred;	/* where the last success was */
+	struct tls_ctx	*tls;		/* NULL: plain TCP */
 };
+
+static void
+link_close(struct qc_link *l)
+{
+	if (l->ssl != NULL)
+		tls_free(l->ssl);
+	if (l->fd >= 0)
+		close(l->fd);
+	l->ssl = NULL;
+	l->fd = -1;
+}
+
+/*
+ * TLS with the files given, when they are.  OpenSSL writes with write(2),
+ * not send(MSG_NOSIGNAL): a process that left SIGPIPE at its default
+ * would die of a node closing the link, so it is ignored then.
+ */
+static int
+qc_tls_start(struct qc *qc, const struct qc_options *opt, char **err)
+{
+	struct tls_files f = { opt->tls_ca, opt->tls_cert, opt->tls_key };
+	struct sigaction sa;
+	int rc;
+
+	if ((rc = tls_files_given(&f, err)) <= 0)
+		return rc;
+	if ((rc = tls_ctx_new(&f, TLS_ROLE_CLIENT, &qc->tls, err)) < 0)
+		return rc;
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
 
 static int
 node_parse(struct qc_node *n, const char *addr, char **err)
@@ -86,6 +127,7 @@ qc_open(const struct qc_options *opt, struct qc **out, char **err)
 		qc->bind_source = 1;
 	}
 	qc->opt.source_host = NULL;
+	qc->opt.tls_ca = qc->opt.tls_cert = qc->opt.tls_key = NULL;
 	pthread_mutex_init(&qc->lock, NULL);
 	/* Request ids only need to differ among one connection's requests. */
 	qc->next_id = (uint64_t)mono_ms() << 16;
@@ -101,6 +143,8 @@ qc_open(const struct qc_options *opt, struct qc **out, char **err)
 	free(copy);
 	if (rc == 0 && qc->nnodes == 0)
 		rc = qerr_set(err, QERR_INVALID, "no nodes given");
+	if (rc == 0)
+		rc = qc_tls_start(qc, opt, err);
 	if (rc < 0) {
 		qc_close(qc);
 		return rc;
@@ -119,12 +163,13 @@ qc_close(struct qc *qc)
 		return;
 	for (i = 0; i < qc->nnodes; i++) {
 		for (k = 0; k < qc->nodes[i].nidle; k++)
-			close(qc->nodes[i].idle[k]);
+			link_close(&qc->nodes[i].idle[k]);
 		pthread_mutex_destroy(&qc->nodes[i].lock);
 		free(qc->nodes[i].addr);
 	}
 	free(qc->nodes);
 	pthread_mutex_destroy(&qc->lock);
+	tls_ctx_free(qc->tls);
 	free(qc);
 }
 
@@ -163,13 +208,48 @@ wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
+/* Wait until fd is ready for what a TLS call asked (tls.h). */
 static int
-conn_open(struct qc *qc, struct qc_node *n, int64_t deadline, char **err)
+wait_tls(int fd, enum tls_want want, int64_t deadline)
+{
+	return wait_fd(fd, want == TLS_WANT_WRITE ? POLLOUT : POLLIN,
+	    deadline);
+}
+
+/* The TLS handshake on a connected socket, within the deadline. */
+static int
+link_handshake(struct qc *qc, struct qc_node *n, struct qc_link *l,
+    int64_t deadline, char **err)
+{
+	enum tls_want want = TLS_WANT_READ;
+	char *terr = NULL;
+	int rc;
+
+	if ((l->ssl = tls_new(qc->tls, l->fd, 0, err)) == NULL)
+		return QERR_IO;
+	while ((rc = tls_handshake(l->ssl, TLS_ROLE_NODE, &want,
+	    &terr)) == 0)
+		if (wait_tls(l->fd, want, deadline) < 0)
+			return qerr_set(err, QERR_UNAVAIL, "node %s: TLS "
+			    "handshake timed out", n->addr);
+	if (rc > 0)
+		return 0;
+	qerr_set(err, QERR_UNAVAIL, "node %s: %s", n->addr, terr);
+	free(terr);
+	return QERR_UNAVAIL;
+}
+
+/* Connect to n (and handshake, with TLS), within the deadline. */
+static int
+conn_open(struct qc *qc, struct qc_node *n, int64_t deadline,
+    struct qc_link *l, char **err)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1, soerr = 0, rc;
 	socklen_t len = sizeof(soerr);
 
+	l->fd = -1;
+	l->ssl = NULL;
 	if (fd < 0)
 		return qerr_set(err, QERR_IO, "socket: %s", strerror(errno));
 	if (qc->bind_source && bind(fd, (struct sockaddr *)&qc->source,
@@ -198,67 +278,108 @@ conn_open(struct qc *qc, struct qc_node *n, int64_t deadline, char **err)
 			    n->addr, strerror(soerr));
 		}
 	}
-	return fd;
+	l->fd = fd;
+	if (qc->tls != NULL &&
+	    (rc = link_handshake(qc, n, l, deadline, err)) < 0) {
+		link_close(l);
+		return rc;
+	}
+	return 0;
 }
 
 /* A connection to n: an idle one (*reused = 1) or a new one. */
 static int
-conn_take(struct qc *qc, struct qc_node *n, int64_t deadline, int *reused,
-    char **err)
+conn_take(struct qc *qc, struct qc_node *n, int64_t deadline,
+    struct qc_link *l, int *reused, char **err)
 {
-	int fd = -1;
-
+	*reused = 0;
 	pthread_mutex_lock(&n->lock);
-	if (n->nidle > 0)
-		fd = n->idle[--n->nidle];
+	if (n->nidle > 0) {
+		*l = n->idle[--n->nidle];
+		*reused = 1;
+	}
 	pthread_mutex_unlock(&n->lock);
-	*reused = fd >= 0;
-	return fd >= 0 ? fd : conn_open(qc, n, deadline, err);
+	return *reused ? 0 : conn_open(qc, n, deadline, l, err);
 }
 
 static void
-conn_give_back(struct qc_node *n, int fd)
+conn_give_back(struct qc_node *n, struct qc_link *l)
 {
 	pthread_mutex_lock(&n->lock);
 	if (n->nidle < QC_IDLE_MAX) {
-		n->idle[n->nidle++] = fd;
-		fd = -1;
+		n->idle[n->nidle++] = *l;
+		l->fd = -1;
+		l->ssl = NULL;
 	}
 	pthread_mutex_unlock(&n->lock);
-	if (fd >= 0)
-		close(fd);
+	link_close(l);
 }
 
+/*
+ * Move len bytes over l (send: write, else read) within the deadline: 0,
+ * QERR_TIMEOUT, or QERR_UNAVAIL when the link is over (*err says why when
+ * TLS knows).
+ */
 static int
-send_all(int fd, const uint8_t *buf, size_t len, int64_t deadline)
+link_move_tls(struct qc_link *l, uint8_t *buf, size_t len, int send,
+    int64_t deadline, char **err)
 {
+	enum tls_want want = TLS_WANT_READ;
 	size_t off = 0;
-	ssize_t w;
+	ssize_t n;
 	int rc;
 
 	while (off < len) {
-		w = send(fd, buf + off, len - off, MSG_NOSIGNAL);
-		if (w > 0) {
-			off += (size_t)w;
+		n = send ? tls_write(l->ssl, buf + off, len - off, &want, err) :
+		    tls_read(l->ssl, buf + off, len - off, &want, err);
+		if (n > 0) {
+			off += (size_t)n;
 			continue;
 		}
-		if (w < 0 && errno != EAGAIN && errno != EINTR)
+		if (n < 0)
 			return QERR_UNAVAIL;
-		if ((rc = wait_fd(fd, POLLOUT, deadline)) < 0)
+		if ((rc = wait_tls(l->fd, want, deadline)) < 0)
 			return rc;
 	}
 	return 0;
 }
 
 static int
-recv_all(int fd, uint8_t *buf, size_t len, int64_t deadline)
+send_all(struct qc_link *l, const uint8_t *buf, size_t len,
+    int64_t deadline, char **err)
+{
+	size_t off = 0;
+	ssize_t w;
+	int rc;
+
+	if (l->ssl != NULL)
+		return link_move_tls(l, (uint8_t *)buf, len, 1, deadline, err);
+	while (off < len) {
+		w = send(l->fd, buf + off, len - off, MSG_NOSIGNAL);
+		if (w > 0) {
+			off += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return QERR_UNAVAIL;
+		if ((rc = wait_fd(l->fd, POLLOUT, deadline)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+recv_all(struct qc_link *l, uint8_t *buf, size_t len, int64_t deadline,
+    char **err)
 {
 	size_t off = 0;
 	ssize_t r;
 	int rc;
 
+	if (l->ssl != NULL)
+		return link_move_tls(l, buf, len, 0, deadline, err);
 	while (off < len) {
-		r = recv(fd, buf + off, len - off, 0);
+		r = recv(l->fd, buf + off, len - off, 0);
 		if (r > 0) {
 			off += (size_t)r;
 			continue;
@@ -267,33 +388,48 @@ recv_all(int fd, uint8_t *buf, size_t len, int64_t deadline)
 			return QERR_UNAVAIL;	/* the node closed it */
 		if (errno != EAGAIN && errno != EINTR)
 			return QERR_UNAVAIL;
-		if ((rc = wait_fd(fd, POLLIN, deadline)) < 0)
+		if ((rc = wait_fd(l->fd, POLLIN, deadline)) < 0)
 			return rc;
 	}
 	return 0;
 }
 
-/* Send a framed request and read its answer on fd. */
+/*
+ * A frame header that does not parse: when it is a TLS record (an alert
+ * from a node that speaks TLS to a client that does not), say so.
+ */
 static int
-exchange(struct qc *qc, int fd, const uint8_t *frame, size_t frame_len,
-    uint64_t id, int64_t deadline, Quorum__Envelope **reply, char **err)
+bad_header(const uint8_t *head, char **err)
+{
+	/* Content type 21 (alert) or 22 (handshake), version 3.x. */
+	if ((head[0] == 21 || head[0] == 22) && head[1] == 3)
+		return qerr_set(err, QERR_PROTO, "the node speaks TLS: give "
+		    "the cluster CA, a client certificate and its key");
+	return QERR_PROTO;
+}
+
+/* Send a framed request and read its answer on l. */
+static int
+exchange(struct qc *qc, struct qc_link *l, const uint8_t *frame,
+    size_t frame_len, uint64_t id, int64_t deadline,
+    Quorum__Envelope **reply, char **err)
 {
 	uint8_t head[FRAME_HEADER_LEN], *buf;
 	size_t total, consumed;
 	int rc;
 
-	if ((rc = send_all(fd, frame, frame_len, deadline)) < 0)
+	if ((rc = send_all(l, frame, frame_len, deadline, err)) < 0)
 		return rc;
 	for (;;) {
-		if ((rc = recv_all(fd, head, sizeof(head), deadline)) < 0)
+		if ((rc = recv_all(l, head, sizeof(head), deadline, err)) < 0)
 			return rc;
 		if ((rc = frame_peek_length(head, sizeof(head),
 		    qc->opt.max_frame, &total, err)) < 0)
-			return QERR_PROTO;
+			return bad_header(head, err);
 		buf = xmalloc(total);
 		memcpy(buf, head, sizeof(head));
-		rc = recv_all(fd, buf + sizeof(head), total - sizeof(head),
-		    deadline);
+		rc = recv_all(l, buf + sizeof(head), total - sizeof(head),
+		    deadline, err);
 		if (rc == 0)
 			rc = frame_decode(buf, total, qc->opt.max_frame,
 			    &consumed, reply, err);
@@ -379,7 +515,8 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 		struct qc_node *n = &qc->nodes[idx];
 		int64_t deadline = mono_ms() + qc->opt.timeout_ms + QC_GRACE_MS;
 		char *cerr = NULL;
-		int fd, reused;
+		struct qc_link l;
+		int reused;
 
 		if (i >= tries && node >= 0)
 			break;
@@ -388,8 +525,7 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 		if (i < tries && n->skip_until_ms > mono_ms() && tries > 1)
 			continue;
 		tried[idx] = 1;
-		fd = conn_take(qc, n, deadline, &reused, &cerr);
-		if (fd < 0) {
+		if (conn_take(qc, n, deadline, &l, &reused, &cerr) < 0) {
 			snprintf(last, sizeof(last), "%s", cerr);
 			free(cerr);
 			last_rc = QERR_UNAVAIL;
@@ -398,11 +534,11 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 		}
 		if (sent && (enc_rc = frame_for_resend(qc, req, &frame,
 		    &frame_len, err)) < 0) {
-			close(fd);
+			link_close(&l);
 			break;
 		}
 		sent = 1;
-		rc = exchange(qc, fd, frame, frame_len, req->request_id,
+		rc = exchange(qc, &l, frame, frame_len, req->request_id,
 		    deadline, reply, &cerr);
 		/*
 		 * An idle connection the node closed meanwhile (it restarted)
@@ -411,18 +547,20 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 		 * twice.
 		 */
 		if (rc == QERR_UNAVAIL && reused) {
-			close(fd);
+			int orc;
+
+			link_close(&l);
 			free(cerr);
 			cerr = NULL;
-			fd = conn_open(qc, n, deadline, &cerr);
-			if (fd >= 0 && (enc_rc = frame_for_resend(qc, req,
+			orc = conn_open(qc, n, deadline, &l, &cerr);
+			if (orc == 0 && (enc_rc = frame_for_resend(qc, req,
 			    &frame, &frame_len, err)) < 0) {
-				close(fd);
+				link_close(&l);
 				break;
 			}
-			rc = fd < 0 ? QERR_UNAVAIL : exchange(qc, fd, frame,
+			rc = orc < 0 ? QERR_UNAVAIL : exchange(qc, &l, frame,
 			    frame_len, req->request_id, deadline, reply, &cerr);
-			if (fd < 0) {
+			if (orc < 0) {
 				snprintf(last, sizeof(last), "%s", cerr);
 				free(cerr);
 				last_rc = QERR_UNAVAIL;
@@ -431,7 +569,7 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 			}
 		}
 		if (rc == 0) {
-			conn_give_back(n, fd);
+			conn_give_back(n, &l);
 			n->skip_until_ms = 0;
 			pthread_mutex_lock(&qc->lock);
 			qc->preferred = idx;
@@ -439,10 +577,12 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 			free(cerr);
 			break;
 		}
-		close(fd);
+		link_close(&l);
 		snprintf(last, sizeof(last), "node %s: %s", n->addr,
 		    cerr ? cerr : rc == QERR_TIMEOUT ? "no answer in time" :
-		    "connection lost");
+		    qc->tls == NULL ? "connection lost (a node that requires "
+		    "TLS closes plain connections: give the CA, a client "
+		    "certificate and its key)" : "connection lost");
 		free(cerr);
 		last_rc = rc == QERR_TIMEOUT ? QERR_TIMEOUT : QERR_UNAVAIL;
 		n->skip_until_ms = mono_ms() + QC_SKIP_MS;

@@ -35,6 +35,15 @@ struct qc_options {
 	unsigned	 r, w;		/* 0: the cluster's defaults */
 	size_t		 max_frame;	/* 0: FRAME_DEFAULT_MAX */
 	const char	*source_host;	/* bind connections here; NULL: any */
+	/*
+	 * TLS (lib/tls.h): the cluster CA, this client's certificate and its
+	 * key, all three or none (NULL: plain TCP).  The node must show a
+	 * node certificate of the CA; a node that refuses this client's
+	 * certificate fails the call as an unreachable node does, with the
+	 * TLS reason in *err.  With TLS, qc_open sets SIGPIPE to be ignored
+	 * if it was at its default (OpenSSL writes with write(2)).
+	 */
+	const char	*tls_ca, *tls_cert, *tls_key;
 };
 
 int	qc_open(const struct qc_options *opt, struct qc **out, char **err);

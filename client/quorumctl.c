@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,12 @@ usage(FILE *f)
 "  --siblings-dir DIR  get: also write each sibling to DIR/sibling-N\n"
 "  -f, --file FILE     put: read the value from FILE ('-': stdin)\n"
 "  --wait SECONDS      wait: how long (default 30)\n"
+"  --tls-ca FILE, --tls-cert FILE, --tls-key FILE\n"
+"                      TLS with the cluster CA, a client certificate and\n"
+"                      its key (default $QUORUM_TLS_CA, $QUORUM_TLS_CERT,\n"
+"                      $QUORUM_TLS_KEY; none: plain TCP); join, leave,\n"
+"                      cleanup, repair, check-replicas and dump need a\n"
+"                      node certificate\n"
 "exit status: 0 ok, 1 error, 2 usage, 3 absent, 4 siblings, 5 cluster "
 "unavailable\n");
 }
@@ -1176,7 +1183,7 @@ cmd_wait(struct ctl *c)
 enum {
 	OPT_NODES = 256, OPT_R, OPT_W, OPT_TIMEOUT, OPT_CONTEXT, OPT_BLIND,
 	OPT_CONTEXT_OUT, OPT_SIBLINGS_DIR, OPT_WAIT, OPT_STRICT, OPT_NODE,
-	OPT_REQUEST_ID, OPT_RETRY,
+	OPT_REQUEST_ID, OPT_RETRY, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY,
 };
 
 static const struct option options[] = {
@@ -1193,6 +1200,9 @@ static const struct option options[] = {
 	{ "context-out", required_argument, NULL, OPT_CONTEXT_OUT },
 	{ "siblings-dir", required_argument, NULL, OPT_SIBLINGS_DIR },
 	{ "wait", required_argument, NULL, OPT_WAIT },
+	{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 	{ "file", required_argument, NULL, 'f' },
 	{ "long", no_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
@@ -1214,6 +1224,50 @@ parse_count(const char *name, const char *v, unsigned max, unsigned *out)
 	return 0;
 }
 
+/* The TLS files from the environment; options given later win. */
+static void
+tls_from_env(struct qc_options *o)
+{
+	o->tls_ca = getenv("QUORUM_TLS_CA");
+	o->tls_cert = getenv("QUORUM_TLS_CERT");
+	o->tls_key = getenv("QUORUM_TLS_KEY");
+}
+
+/*
+ * Before "bench" (which parses the rest of the line itself): the nodes
+ * and the TLS files, the options every command shares.
+ */
+static void
+shared_options(struct qc_options *o, int argc, char **argv)
+{
+	static const struct {
+		const char	*name;
+		size_t		 off;
+	} known[] = {
+		{ "--nodes", offsetof(struct qc_options, nodes) },
+		{ "--node", offsetof(struct qc_options, nodes) },
+		{ "--tls-ca", offsetof(struct qc_options, tls_ca) },
+		{ "--tls-cert", offsetof(struct qc_options, tls_cert) },
+		{ "--tls-key", offsetof(struct qc_options, tls_key) },
+	};
+	size_t j, len;
+	int k;
+
+	for (k = 1; k < argc; k++)
+		for (j = 0; j < sizeof(known) / sizeof(known[0]); j++) {
+			const char **field = (const char **)(void *)
+			    ((char *)o + known[j].off);
+
+			len = strlen(known[j].name);
+			if (strncmp(argv[k], known[j].name, len) != 0)
+				continue;
+			if (argv[k][len] == '=')
+				*field = argv[k] + len + 1;
+			else if (argv[k][len] == '\0' && k + 1 < argc)
+				*field = argv[k + 1];
+		}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1226,21 +1280,15 @@ main(int argc, char **argv)
 	c.opt.nodes = getenv("QUORUM_NODES");
 	if (c.opt.nodes == NULL || c.opt.nodes[0] == '\0')
 		c.opt.nodes = "127.0.0.1:7001";
+	tls_from_env(&c.opt);
 	c.wait_s = 30;
 	/* "bench" has options of its own: hand it the rest of the line. */
 	for (ch = 1; ch < argc; ch++)
 		if (strcmp(argv[ch], "bench") == 0)
 			break;
 	if (ch < argc) {
-		int k;
-
-		for (k = 1; k < ch; k++)
-			if (strncmp(argv[k], "--nodes=", 8) == 0)
-				c.opt.nodes = argv[k] + 8;
-			else if ((strcmp(argv[k], "--nodes") == 0 ||
-			    strcmp(argv[k], "--node") == 0) && k + 1 < ch)
-				c.opt.nodes = argv[k + 1];
-		return bench_main(c.opt.nodes, argc - ch, argv + ch);
+		shared_options(&c.opt, ch, argv);
+		return bench_main(&c.opt, argc - ch, argv + ch);
 	}
 	while ((ch = getopt_long(argc, argv, "f:lh", options, NULL)) != -1) {
 		switch (ch) {
@@ -1295,6 +1343,15 @@ main(int argc, char **argv)
 			break;
 		case OPT_SIBLINGS_DIR:
 			c.siblings_dir = optarg;
+			break;
+		case OPT_TLS_CA:
+			c.opt.tls_ca = optarg;
+			break;
+		case OPT_TLS_CERT:
+			c.opt.tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			c.opt.tls_key = optarg;
 			break;
 		case OPT_WAIT:
 			if (parse_count("wait", optarg, 86400, &c.wait_s) < 0)

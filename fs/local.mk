@@ -10,7 +10,7 @@ fs_libqfsview_a_CFLAGS = $(AM_CFLAGS)
 bin_PROGRAMS += quorumfs
 quorumfs_SOURCES = fs/quorumfs.c fs/qfs.h fs/ops.c fs/file.c fs/file.h \
 	fs/view.c fs/view.h
-quorumfs_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(PROTOBUF_C_CFLAGS)
+quorumfs_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS)
 quorumfs_LDADD = fs/libqfsview.a $(CLIENT_LIBS) $(FUSE_LIBS)
 dist_man_MANS += man/quorumfs.1
 

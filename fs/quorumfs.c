@@ -49,6 +49,7 @@ struct qfs_opts {
 	char		*log_file;
 	char		*log_level;
 	int		 writeback;
+	char		*tls_ca, *tls_cert, *tls_key;
 	char		*source;	/* the first non-option: NODES */
 	char		*mountpoint;
 	int		 help, version;
@@ -66,6 +67,9 @@ static const struct fuse_opt opt_spec[] = {
 	QOPT("log=%s", log_file),
 	QOPT("log_level=%s", log_level),
 	QOPT("writeback", writeback),
+	QOPT("tls_ca=%s", tls_ca),
+	QOPT("tls_cert=%s", tls_cert),
+	QOPT("tls_key=%s", tls_key),
 	QOPT("-h", help),
 	QOPT("--help", help),
 	QOPT("-V", version),
@@ -99,6 +103,11 @@ usage(const char *prog)
 "    writeback            enable the kernel's writeback cache (off)\n"
 "    log=FILE             append log lines to FILE (default stderr)\n"
 "    log_level=LEVEL      debug, info, warn (default) or error\n"
+"    tls_ca=FILE,tls_cert=FILE,tls_key=FILE  TLS with the cluster CA, a\n"
+"                         client certificate and its key (none: plain TCP)\n"
+"The kernel checks permissions against each file's owner and mode\n"
+"(default_permissions, always on); other users reach the mount only\n"
+"with allow_other.\n"
 "\n", prog, prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -376,6 +385,9 @@ main(int argc, char **argv)
 	qo.timeout_ms = (unsigned)(o.timeout * 1000);
 	qo.r = o.r;
 	qo.w = o.w;
+	qo.tls_ca = o.tls_ca;
+	qo.tls_cert = o.tls_cert;
+	qo.tls_key = o.tls_key;
 	if ((rc = qc_open(&qo, &fs.qc, &err)) < 0) {
 		fprintf(stderr, "quorumfs: nodes=%s: %s\n", o.nodes, err);
 		free(err);
@@ -392,6 +404,12 @@ main(int argc, char **argv)
 	fs.lcache = lcache_new(LCACHE_SLOTS, reuse_ms(&fs), kview_kept_free);
 	fs.sizes = sizehint_new(SIZEHINT_SLOTS);
 
+	/*
+	 * The kernel checks every access against the stored owner and mode:
+	 * without it, anyone who reaches the mount (allow_other) could read
+	 * any file.  Other users reach it only with allow_other, as asked.
+	 */
+	fuse_opt_add_arg(&args, "-odefault_permissions");
 	fs.se = fuse_session_new(&args, &qfs_ops, sizeof(qfs_ops), &fs);
 	if (fs.se == NULL)
 		goto out_itab;
@@ -443,6 +461,9 @@ out_cmdline:
 	free(o.max_file);
 	free(o.log_file);
 	free(o.log_level);
+	free(o.tls_ca);
+	free(o.tls_cert);
+	free(o.tls_key);
 	free(o.source);
 	free(o.mountpoint);
 	argv_free(argc, av);

@@ -8,6 +8,7 @@
 #include <ini.h>
 
 #include "lib/qerr.h"
+#include "lib/tls.h"
 #include "lib/xalloc.h"
 #include "replication/config.h"
 #include "replication/conn.h"
@@ -71,6 +72,9 @@ config_release(struct config *c)
 	free(c->log_level);
 	free(c->tombstone_purge);
 	free(c->seeds);
+	free(c->tls_ca);
+	free(c->tls_cert);
+	free(c->tls_key);
 	members_release(c);
 }
 
@@ -174,6 +178,24 @@ config_set(struct config *c, const char *name, const char *value,
 		return set_string(&c->log_level, value);
 	if (strcmp(name, "members") == 0)
 		return config_parse_members(c, value, err);
+	if (strcmp(name, "tls_ca") == 0 || strcmp(name, "tls-ca") == 0)
+		return set_string(&c->tls_ca, value);
+	if (strcmp(name, "tls_cert") == 0 || strcmp(name, "tls-cert") == 0)
+		return set_string(&c->tls_cert, value);
+	if (strcmp(name, "tls_key") == 0 || strcmp(name, "tls-key") == 0)
+		return set_string(&c->tls_key, value);
+	if (strcmp(name, "insecure") == 0) {
+		if (value == NULL || strcmp(value, "yes") == 0 ||
+		    strcmp(value, "true") == 0)
+			c->insecure = 1;
+		else if (strcmp(value, "no") == 0 ||
+		    strcmp(value, "false") == 0)
+			c->insecure = 0;
+		else
+			return qerr_set(err, QERR_INVALID, "insecure: \"%s\": "
+			    "use yes or no", value);
+		return 0;
+	}
 	if (strcmp(name, "seeds") == 0) {
 		char *copy = xstrdup(value), *save = NULL, *tok, host[256];
 		int port;
@@ -304,6 +326,26 @@ config_load_file(struct config *c, const char *path, char **err)
 	return 0;
 }
 
+/* TLS with all three files, or insecure said in so many words. */
+static int
+config_check_security(const struct config *c, char **err)
+{
+	struct tls_files f = { c->tls_ca, c->tls_cert, c->tls_key };
+	int rc;
+
+	if ((rc = tls_files_given(&f, err)) < 0)
+		return qerr_wrap(err, rc, "tls_ca, tls_cert, tls_key");
+	if (rc == 1 && c->insecure)
+		return qerr_set(err, QERR_INVALID, "insecure = yes and TLS "
+		    "files both given: choose one");
+	if (rc == 0 && !c->insecure)
+		return qerr_set(err, QERR_INVALID, "no TLS credentials: give "
+		    "tls_ca, tls_cert and tls_key (--tls-ca, --tls-cert, "
+		    "--tls-key; see SECURITY in quorumd.conf(5)), or "
+		    "insecure = yes (--insecure) to run without security");
+	return 0;
+}
+
 int
 config_check(struct config *c, char **err)
 {
@@ -361,5 +403,5 @@ config_check(struct config *c, char **err)
 	if (log_level_parse(c->log_level) < 0)
 		return qerr_set(err, QERR_INVALID, "log level \"%s\": use "
 		    "debug, info, warn or error", c->log_level);
-	return 0;
+	return config_check_security(c, err);
 }

@@ -47,6 +47,10 @@ struct config {
 	unsigned		 purge_interval_ms;	/* 0: never */
 	char			*seeds;		/* host:port,... to join through */
 	size_t			 stream_rate;	/* transfers: bytes per second */
+	char			*tls_ca;	/* the cluster CA (PEM) */
+	char			*tls_cert;	/* this node's certificate */
+	char			*tls_key;	/* its private key */
+	int			 insecure;	/* plain TCP, said explicitly */
 };
 
 void	config_init(struct config *c);		/* the defaults */
@@ -56,7 +60,10 @@ int	config_load_file(struct config *c, const char *path, char **err);
 /* Set one option by its name (the file's key, or a flag's long name). */
 int	config_set(struct config *c, const char *name, const char *value,
 	    char **err);
-/* Check the whole: required values present, R/W within N, self a member. */
+/*
+ * Check the whole: required values present, R/W within N, self a member,
+ * and either the three TLS files or insecure (never both, never neither).
+ */
 int	config_check(struct config *c, char **err);
 /* Parse a member list "id@host:port[/rack], ..." into c->members. */
 int	config_parse_members(struct config *c, const char *list, char **err);

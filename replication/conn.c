@@ -11,6 +11,18 @@
  * one writev; EV_WRITE is only waited for when the socket is full.  Reads
  * land in one buffer of the loop's, and the whole frames in them are
  * decoded there: only a partial frame is copied into the conn's input.
+ *
+ * TLS goes in the same places, not through bufferevent_openssl (which
+ * would bring back the costs above, and a second I/O path for every
+ * conn): an SSL on the socket, read by conn_read_some and written by
+ * conn_flush, each choosing TLS or plain by one test of c->ssl, so the
+ * plain path is the code it was.  A TLS read fills the loop's buffer
+ * from as many records as are there, so a read still ends when the socket
+ * is drained; a TLS write takes up to a record's worth of the queue at a
+ * time (evbuffer_pullup joins small replies into one record).  OpenSSL
+ * may ask a read to wait for writability or a write for readability
+ * (rare with TLS 1.3 only): the conn remembers it and retries the other
+ * way round.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,14 +62,29 @@ struct conn {
 	int			 connect_error;	/* failed at once: told next turn */
 	int			 flush_pending;
 	int			 closing_after_flush;
+	int			 outgoing;	/* we connected: TLS client side */
+	SSL			*ssl;		/* NULL: plain TCP */
+	int			 handshaking;
+	enum tls_role		 role;		/* the peer's, once handshaken */
+	size_t			 tls_retry_len;	/* a write to repeat, bytes */
+	int			 read_wants_write;
+	int			 write_wants_read;
+	int			 lingering;	/* after a refused handshake */
+	char			*refused;	/* why, for on_close */
 	char			 name[64];
 };
 
 #define CONN_READ_CHUNK		65536	/* bytes asked of one recv */
 #define CONN_READS_PER_TURN	8	/* then let other conns run */
+#define CONN_TLS_RECORD		16384	/* plaintext bytes of a full record */
+#define CONN_LINGER_MS		1000	/* a refused peer's time to read why */
+#define CONN_LINGER_READS	16	/* recv calls per readable event */
 
 static void conn_shutdown(struct conn *c, const char *why);
 static void conn_flush(struct conn *c);
+static void conn_handshake(struct conn *c);
+static void conn_schedule_flush(struct conn *c);
+static void conn_drain(struct conn *c);
 
 int
 conn_is_open(const struct conn *c)
@@ -69,6 +96,12 @@ const char *
 conn_peer_name(const struct conn *c)
 {
 	return c->name;
+}
+
+enum tls_role
+conn_peer_role(const struct conn *c)
+{
+	return c->role;
 }
 
 struct conn *
@@ -95,6 +128,9 @@ conn_release_io(struct conn *c)
 	if (c->out != NULL)
 		evbuffer_free(c->out);
 	c->in = c->out = NULL;
+	if (c->ssl != NULL)
+		tls_free(c->ssl);
+	c->ssl = NULL;
 	if (c->fd >= 0)
 		evutil_closesocket(c->fd);
 	c->fd = -1;
@@ -106,6 +142,7 @@ conn_unref(struct conn *c)
 	if (c == NULL || --c->refs > 0)
 		return;
 	conn_release_io(c);
+	free(c->refused);
 	free(c);
 }
 
@@ -204,6 +241,44 @@ conn_take_frames(struct conn *c, const uint8_t *buf, size_t len)
 }
 
 /*
+ * conn_read_some over TLS: records until the buffer is full or the SSL
+ * has nothing read ahead left.  That is where the plain path's short recv
+ * stops too, without asking the socket once more to hear EAGAIN: if the
+ * socket does hold more, it is still readable (level-triggered), and the
+ * loop comes back.  An error after some bytes hands those out first; the
+ * next read meets the error again.
+ */
+static int
+conn_read_some_tls(struct conn *c, uint8_t *buf, size_t size, size_t *got)
+{
+	enum tls_want want = TLS_WANT_READ;
+	char *err = NULL;
+	ssize_t n;
+
+	while (*got < size) {
+		n = tls_read(c->ssl, buf + *got, size - *got, &want, &err);
+		if (n > 0) {
+			*got += (size_t)n;
+			if (!tls_pending(c->ssl))
+				break;
+			continue;
+		}
+		if (n == 0 && want == TLS_WANT_WRITE) {
+			c->read_wants_write = 1;
+			event_add(c->wev, NULL);
+		}
+		if (n == 0 || *got > 0) {
+			free(err);
+			return *got > 0;
+		}
+		conn_shutdown(c, err);
+		free(err);
+		return -1;
+	}
+	return 1;
+}
+
+/*
  * Read what the socket has, a buffer at a time: 1 when bytes came, 0 when
  * none were waiting, -1 when the conn was shut down (eof or error).  *got
  * is how many bytes the read took.
@@ -214,6 +289,8 @@ conn_read_some(struct conn *c, uint8_t *buf, size_t size, size_t *got)
 	ssize_t n;
 
 	*got = 0;
+	if (c->ssl != NULL)
+		return conn_read_some_tls(c, buf, size, got);
 	do
 		n = recv(c->fd, buf, size, 0);
 	while (n < 0 && errno == EINTR);
@@ -239,7 +316,15 @@ conn_readable(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	conn_ref(c);		/* closing (eof, a frame's callback) unrefs */
-	for (i = 0; i < CONN_READS_PER_TURN && c->open &&
+	if (c->lingering)
+		conn_drain(c);
+	if (c->handshaking)
+		conn_handshake(c);
+	if (c->write_wants_read) {
+		c->write_wants_read = 0;
+		conn_schedule_flush(c);
+	}
+	for (i = 0; !c->handshaking && !c->lingering && i < CONN_READS_PER_TURN && c->open &&
 	    !c->closing_after_flush; i++) {
 		if (conn_read_some(c, rbuf, sizeof(rbuf), &got) <= 0)
 			break;
@@ -252,18 +337,29 @@ conn_readable(evutil_socket_t fd, short what, void *arg)
 		if (got < sizeof(rbuf))
 			break;		/* the socket is drained for now */
 	}
+	/* Records already decrypted raise no socket event: come back. */
+	if (c->ssl != NULL && c->open && !c->closing_after_flush &&
+	    tls_pending(c->ssl) > 0)
+		event_active(c->rev, EV_READ, 0);
 	conn_unref(c);
 }
 
-/* Write what is queued; wait for EV_WRITE only if the socket is full. */
 static void
-conn_flush(struct conn *c)
+conn_wait_writable(struct conn *c)
+{
+	if (!event_pending(c->wev, EV_WRITE, NULL))
+		event_add(c->wev, NULL);
+}
+
+/*
+ * Write the queue to the socket: 0 when all is written, 1 when the socket
+ * is full (EV_WRITE is waited for), -1 when the conn was shut down.
+ */
+static int
+conn_flush_plain(struct conn *c)
 {
 	int n;
 
-	c->flush_pending = 0;
-	if (!c->open || c->connecting)
-		return;
 	while (evbuffer_get_length(c->out) > 0) {
 		n = evbuffer_write(c->out, c->fd);
 		if (n > 0)
@@ -271,13 +367,62 @@ conn_flush(struct conn *c)
 		if (n < 0 && (errno == EINTR))
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (!event_pending(c->wev, EV_WRITE, NULL))
-				event_add(c->wev, NULL);
-			return;
+			conn_wait_writable(c);
+			return 1;
 		}
 		conn_shutdown(c, n < 0 ? strerror(errno) : "write");
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+/* The same over TLS, a record's worth at a time (see the top). */
+static int
+conn_flush_tls(struct conn *c)
+{
+	enum tls_want want = TLS_WANT_WRITE;
+	size_t len, n;
+	char *err = NULL;
+	ssize_t w;
+
+	while ((len = evbuffer_get_length(c->out)) > 0) {
+		/* A write that had to wait is repeated with the same bytes. */
+		n = c->tls_retry_len != 0 ? c->tls_retry_len :
+		    len < CONN_TLS_RECORD ? len : CONN_TLS_RECORD;
+		w = tls_write(c->ssl, evbuffer_pullup(c->out, (ev_ssize_t)n),
+		    n, &want, &err);
+		if (w > 0) {
+			c->tls_retry_len = 0;
+			evbuffer_drain(c->out, (size_t)w);
+			continue;
+		}
+		if (w == 0) {
+			c->tls_retry_len = n;
+			if (want == TLS_WANT_WRITE)
+				conn_wait_writable(c);
+			else
+				c->write_wants_read = 1;
+			return 1;
+		}
+		conn_shutdown(c, err);
+		free(err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Write what is queued; wait for EV_WRITE only if the socket is full. */
+static void
+conn_flush(struct conn *c)
+{
+	int rc;
+
+	c->flush_pending = 0;
+	if (!c->open || c->connecting || c->handshaking || c->lingering)
+		return;
+	rc = c->ssl != NULL ? conn_flush_tls(c) : conn_flush_plain(c);
+	if (rc != 0)
+		return;		/* waiting for the socket, or shut down */
 	if (event_pending(c->wev, EV_WRITE, NULL))
 		event_del(c->wev);
 	if (c->closing_after_flush)
@@ -296,10 +441,129 @@ conn_flush_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_schedule_flush(struct conn *c)
 {
-	if (c->flush_pending || c->connecting)
+	if (c->flush_pending || c->connecting || c->handshaking)
 		return;
 	c->flush_pending = 1;
 	event_active(c->fev, EV_WRITE, 0);
+}
+
+/* The conn can carry frames: tell the opener, send what waits. */
+static void
+conn_ready(struct conn *c)
+{
+	conn_ref(c);
+	if (c->on_ready != NULL)
+		c->on_ready(c, c->arg);
+	if (c->open && evbuffer_get_length(c->out) > 0)
+		conn_schedule_flush(c);
+	conn_unref(c);
+}
+
+/*
+ * Read and drop what a refused peer still sends, until it closes (it has
+ * read the alert then) or CONN_LINGER_MS are over (conn_grace_over).
+ */
+static void
+conn_drain(struct conn *c)
+{
+	uint8_t buf[4096];
+	ssize_t n = -1;
+	int i;
+
+	for (i = 0; i < CONN_LINGER_READS; i++)
+		if ((n = recv(c->fd, buf, sizeof(buf), 0)) <= 0)
+			break;
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR))
+		conn_shutdown(c, c->refused);
+}
+
+/*
+ * An accepted conn whose handshake failed: OpenSSL has written the alert
+ * that says why.  Closing now, with the peer's first request unread, would
+ * send a reset, which can destroy the alert before the peer reads it (the
+ * peer would see "connection reset", not "certificate expired").  So send
+ * a FIN after the alert and drain the peer until it closes, a bounded time
+ * (a lingering close, as HTTP servers do).  Takes why.
+ */
+static void
+conn_linger(struct conn *c, char *why)
+{
+	struct timeval tv = { CONN_LINGER_MS / 1000,
+	    (CONN_LINGER_MS % 1000) * 1000 };
+
+	c->refused = why;
+	c->handshaking = 0;
+	c->lingering = 1;
+	shutdown(c->fd, SHUT_WR);
+	if (event_pending(c->wev, EV_WRITE, NULL))
+		event_del(c->wev);
+	evtimer_add(c->grace, &tv);
+	conn_drain(c);
+}
+
+/*
+ * Take the TLS handshake a step further; once done, the conn is ready.
+ * The caller holds a reference (a failure shuts the conn down).
+ */
+static void
+conn_handshake(struct conn *c)
+{
+	enum tls_want want = TLS_WANT_READ;
+	char *err = NULL;
+	int rc;
+
+	rc = tls_handshake(c->ssl, c->outgoing ? TLS_ROLE_NODE :
+	    TLS_ROLE_CLIENT, &want, &err);
+	if (rc < 0) {
+		log_warn("%s: TLS handshake failed: %s", c->name, err);
+		if (!c->outgoing) {
+			conn_linger(c, err);
+			return;
+		}
+		conn_shutdown(c, err);
+		free(err);
+		return;
+	}
+	if (rc == 0) {
+		if (want == TLS_WANT_WRITE)
+			conn_wait_writable(c);
+		else if (event_pending(c->wev, EV_WRITE, NULL))
+			event_del(c->wev);
+		return;
+	}
+	c->handshaking = 0;
+	c->role = tls_peer_role(c->ssl);
+	evtimer_del(c->grace);
+	if (event_pending(c->wev, EV_WRITE, NULL))
+		event_del(c->wev);
+	log_debug("%s: TLS up, peer is a %s", c->name,
+	    tls_role_name(c->role));
+	/* Frames read ahead with the handshake's end raise no event. */
+	if (tls_pending(c->ssl))
+		event_active(c->rev, EV_READ, 0);
+	if (c->outgoing)
+		conn_ready(c);
+}
+
+/*
+ * Put TLS on the connected socket and wait for the handshake, at most
+ * CONN_HANDSHAKE_MS (the grace timer, which closes the conn).
+ */
+static void
+conn_tls_start(struct conn *c)
+{
+	struct timeval tv = { CONN_HANDSHAKE_MS / 1000,
+	    (CONN_HANDSHAKE_MS % 1000) * 1000 };
+	char *err = NULL;
+
+	if ((c->ssl = tls_new(c->lim.tls, c->fd, !c->outgoing, &err)) == NULL) {
+		log_error("%s: %s", c->name, err);
+		free(err);
+		tv.tv_sec = tv.tv_usec = 0;	/* closed next turn */
+	}
+	c->handshaking = 1;
+	evtimer_add(c->grace, &tv);
 }
 
 /* The connect finished (or failed, or timed out). */
@@ -323,12 +587,16 @@ conn_connected(struct conn *c, short what)
 	c->connecting = 0;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	event_add(c->rev, NULL);
-	conn_ref(c);
-	if (c->on_ready != NULL)
-		c->on_ready(c, c->arg);
-	if (c->open && evbuffer_get_length(c->out) > 0)
-		conn_schedule_flush(c);
-	conn_unref(c);
+	if (c->lim.tls == NULL) {
+		conn_ready(c);
+		return;
+	}
+	conn_tls_start(c);
+	if (c->ssl != NULL) {
+		conn_ref(c);
+		conn_handshake(c);	/* sends the ClientHello */
+		conn_unref(c);
+	}
 }
 
 static void
@@ -341,15 +609,30 @@ conn_writable(evutil_socket_t fd, short what, void *arg)
 		conn_connected(c, what);
 		return;
 	}
-	conn_flush(c);
+	conn_ref(c);
+	if (c->handshaking)
+		conn_handshake(c);
+	else if (c->read_wants_write) {
+		c->read_wants_write = 0;
+		conn_readable(fd, EV_READ, c);
+	}
+	if (c->open && !c->handshaking)
+		conn_flush(c);
+	conn_unref(c);
 }
 
 static void
 conn_grace_over(evutil_socket_t fd, short what, void *arg)
 {
+	struct conn *c = arg;
+
 	(void)fd;
 	(void)what;
-	conn_shutdown(arg, "timeout");
+	if (c->handshaking)
+		log_warn("%s: no TLS handshake within %d ms; closing",
+		    c->name, CONN_HANDSHAKE_MS);
+	conn_shutdown(c, c->lingering ? c->refused : c->handshaking ?
+	    "TLS handshake timed out" : "timeout");
 }
 
 static struct conn *
@@ -411,6 +694,8 @@ conn_accept(struct event_base *base, int fd, const struct conn_limits *lim,
 		    ntohs(sin->sin_port));
 	}
 	event_add(c->rev, NULL);
+	if (c->lim.tls != NULL)
+		conn_tls_start(c);	/* the peer speaks first */
 	return c;
 }
 
@@ -460,6 +745,7 @@ conn_connect(struct event_base *base, const char *addr,
 	c = conn_alloc(base, fd, lim, on_frame, on_close, arg);
 	c->on_ready = on_ready;
 	c->connecting = 1;
+	c->outgoing = 1;
 	snprintf(c->name, sizeof(c->name), "%s", addr);
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 &&
 	    errno != EINPROGRESS) {

@@ -8,6 +8,14 @@
  * cannot be resynchronised.  A whole frame whose payload does not decode
  * gets an Error answer and reading goes on.
  *
+ * TLS: with conn_limits.tls set, the conn speaks TLS (lib/tls.h) on its
+ * socket: an accepted one waits for the peer's handshake, which must come
+ * within CONN_HANDSHAKE_MS and present a certificate of the cluster CA
+ * with a role (conn_peer_role then says which); an outgoing one requires a
+ * node certificate of the node it reaches, and calls on_ready only once
+ * the handshake is done (sends queued before go out then).  A failed
+ * handshake closes the conn, logged with the TLS reason.
+ *
  * Lifetime: a conn is reference-counted so that a reply computed after the
  * client went away (a slow quorum, a disk job) finds a closed conn, not freed
  * memory.  conn_new returns one reference, owned by whoever accepted or
@@ -24,6 +32,7 @@
 #include <event2/event.h>
 
 #include "lib/addr.h"
+#include "lib/tls.h"
 #include "proto/quorum.pb-c.h"
 
 struct conn;
@@ -41,7 +50,10 @@ struct conn_limits {
 	int	connect_timeout_ms;	/* 0: 2000 */
 	char	source_host[64];	/* bind outgoing connections here; "" */
 	uint64_t *bad_frames;		/* counts refused frames; NULL */
+	struct tls_ctx *tls;		/* NULL: plain TCP (not owned) */
 };
+
+#define CONN_HANDSHAKE_MS	5000	/* a TLS handshake's limit */
 
 /* Take over an accepted socket. */
 struct conn	*conn_accept(struct event_base *base, int fd,
@@ -68,6 +80,8 @@ void	conn_send_error(struct conn *c, uint64_t request_id, int code,
 	    const char *msg, unsigned replies, unsigned needed);
 int	conn_is_open(const struct conn *c);
 const char *conn_peer_name(const struct conn *c);
+/* The role of the peer's certificate; TLS_ROLE_NONE on a plain conn. */
+enum tls_role conn_peer_role(const struct conn *c);
 
 void	conn_close(struct conn *c);
 /* Close once the queued output is written (or after a short grace time). */

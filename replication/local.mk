@@ -19,14 +19,15 @@ replication_libqrepl_a_SOURCES = \
 	replication/ring.c replication/ring.h \
 	replication/stats.c replication/stats.h
 replication_libqrepl_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \
-	$(PROTOBUF_C_CFLAGS) $(INIH_CFLAGS)
+	$(PROTOBUF_C_CFLAGS) $(INIH_CFLAGS) $(OPENSSL_CFLAGS)
 REPL_LIBS = replication/libqrepl.a client/libqclient.a proto/libqproto.a \
 	$(STORE_LIBS) \
-	$(LIBEVENT_LIBS) $(INIH_LIBS)
+	$(LIBEVENT_LIBS) $(INIH_LIBS) $(OPENSSL_LIBS)
 
 sbin_PROGRAMS += quorumd
 quorumd_SOURCES = replication/quorumd.c
-quorumd_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(PROTOBUF_C_CFLAGS)
+quorumd_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(PROTOBUF_C_CFLAGS) \
+	$(OPENSSL_CFLAGS)
 quorumd_LDADD = $(REPL_LIBS)
 
 noinst_PROGRAMS += replication/ring-balance

@@ -276,11 +276,46 @@ serve_stats(struct node *n, struct conn *c, uint64_t id)
 
 /* ---- connections ---- */
 
+/*
+ * What a client certificate may ask: the data (get, put, delete, list)
+ * and the read-only views quorumctl shows (ring, stats).  Everything else
+ * is a node's: replica reads and writes, gossip, hints, Merkle and key
+ * state exchange, repair, purge, join, leave, cleanup; a message added
+ * later is a node's until listed here.
+ */
+static int
+client_may_send(Quorum__Envelope__BodyCase body)
+{
+	switch (body) {
+	case QUORUM__ENVELOPE__BODY_GET:
+	case QUORUM__ENVELOPE__BODY_PUT:
+	case QUORUM__ENVELOPE__BODY_DELETE:
+	case QUORUM__ENVELOPE__BODY_LIST:
+	case QUORUM__ENVELOPE__BODY_RING_REQUEST:
+	case QUORUM__ENVELOPE__BODY_STATS_REQUEST:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static void
 node_on_frame(struct conn *c, Quorum__Envelope *env, void *arg)
 {
 	struct node *n = arg;
 
+	if (n->tls != NULL && conn_peer_role(c) != TLS_ROLE_NODE &&
+	    !client_may_send(env->body_case)) {
+		stats_count(&n->stats, ST_BAD_FRAMES, 1);
+		log_warn("%s: refused a node's message (body %d) from a %s "
+		    "certificate", conn_peer_name(c), (int)env->body_case,
+		    tls_role_name(conn_peer_role(c)));
+		conn_send_error(c, env->request_id, QERR_INVALID, "this "
+		    "message needs a node certificate; this connection has a "
+		    "client certificate", 0, 0);
+		frame_free(env);
+		return;
+	}
 	switch (env->body_case) {
 	case QUORUM__ENVELOPE__BODY_GET:
 		coord_get(n, c, env->request_id, env->get);
@@ -672,6 +707,33 @@ listen_start(struct node *n, char **err)
 	return 0;
 }
 
+/*
+ * TLS with the configured files (checked now, so that a bad one stops
+ * the node at start), or the loud warning of a node without security.
+ */
+static int
+node_security_start(struct node *n, char **err)
+{
+	const struct config *cfg = n->cfg;
+	struct tls_files f = { cfg->tls_ca, cfg->tls_cert, cfg->tls_key };
+
+	if (cfg->insecure) {
+		log_warn("WARNING: security is off (insecure = yes): "
+		    "connections to %s are plain TCP, neither authenticated "
+		    "nor encrypted; anyone who can reach it can read, write "
+		    "and delete every key and join the cluster.  For a local "
+		    "test cluster only: see SECURITY in quorumd.conf(5)",
+		    cfg->listen);
+		return 0;
+	}
+	if (tls_ctx_new(&f, TLS_ROLE_NODE, &n->tls, err) < 0)
+		return QERR_INVALID;
+	n->lim.tls = n->tls;
+	log_info("TLS on: CA %s, certificate %s", cfg->tls_ca,
+	    cfg->tls_cert);
+	return 0;
+}
+
 int
 node_new(const struct config *cfg, struct node **out, char **err)
 {
@@ -702,6 +764,8 @@ node_new(const struct config *cfg, struct node **out, char **err)
 				memcpy(n->lim.source_host, h, hl + 1);
 		}
 	}
+	if ((rc = node_security_start(n, err)) < 0)
+		goto fail;
 	evthread_use_pthreads();
 	n->base = event_base_for_node();
 	if (n->base == NULL) {
@@ -841,5 +905,6 @@ node_free(struct node *n)
 	free(n->actor);
 	if (n->base != NULL)
 		event_base_free(n->base);
+	tls_ctx_free(n->tls);
 	free(n);
 }

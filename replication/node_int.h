@@ -50,6 +50,7 @@ struct node {
 	struct evhttp		*http;
 	struct event		*sig_term, *sig_int;
 	struct conn_limits	 lim;
+	struct tls_ctx		*tls;		/* NULL: insecure */
 	struct stats		 stats;
 	struct members		 members;	/* who is alive */
 	struct event		*gossip_timer;

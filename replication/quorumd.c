@@ -42,6 +42,10 @@ usage(FILE *f)
 "      --tombstone-purge replicas|grace, --tombstone-min-age-ms MS,\n"
 "      --tombstone-grace-ms MS, --purge-interval-ms MS  tombstone removal\n"
 "      --log-level LEVEL  debug, info, warn or error\n"
+"      --tls-ca FILE, --tls-cert FILE, --tls-key FILE  the cluster CA, this\n"
+"                         node's certificate and key (TLS, mutual)\n"
+"      --insecure         no TLS: plain, unauthenticated TCP (a local test\n"
+"                         cluster only; one of the two is required)\n"
 "  -d, --daemon           detach; with --pid-file FILE write the pid there\n"
 "      --pid-file FILE\n"
 "  -h, --help\n");
@@ -79,6 +83,10 @@ static const struct option long_options[] = {
 	{ "purge-interval-ms", required_argument, NULL, 0 },
 	{ "seeds", required_argument, NULL, 0 },
 	{ "stream-rate", required_argument, NULL, 0 },
+	{ "tls-ca", required_argument, NULL, 0 },
+	{ "tls-cert", required_argument, NULL, 0 },
+	{ "tls-key", required_argument, NULL, 0 },
+	{ "insecure", no_argument, NULL, 0 },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -185,6 +193,7 @@ main(int argc, char **argv)
 			config_release(&cfg);
 			return 0;
 		case 0:
+			/* A flag without argument (--insecure) says yes. */
 			if (config_set(&cfg, long_options[idx].name, optarg,
 			    &err) < 0)
 				goto fail;

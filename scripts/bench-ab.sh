@@ -13,12 +13,15 @@
 # operation (user + system, from /proc): on a machine shared with other
 # work that is a far steadier measure of a change than operations/s.
 # Options: --op put|get (default put), --clients C (64), --value-size B
-# (100), --seconds S per measurement (5), --rounds N (5).  Prints each
+# (100), --seconds S per measurement (5), --rounds N (5), --tls a|b|ab
+# (which clusters run with TLS, credentials made by scripts/qfs-certs.sh;
+# default neither: --tls b with one build twice measures what TLS costs).
+# Prints each
 # round and then the medians and the median of the B/A ratios.  Figures,
 # not a test: it never fails on them.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-op=put clients=64 size=100 secs=5 rounds=5
+op=put clients=64 size=100 secs=5 rounds=5 tls=
 while [ $# -gt 2 ]; do
 	case $1 in
 	--op) op=$2 ;;
@@ -26,11 +29,12 @@ while [ $# -gt 2 ]; do
 	--value-size) size=$2 ;;
 	--seconds) secs=$2 ;;
 	--rounds) rounds=$2 ;;
+	--tls) tls=$2 ;;
 	*) echo "bench-ab: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift 2
 done
-[ $# -eq 2 ] || { sed -n '4,16p' "$0" >&2; exit 2; }
+[ $# -eq 2 ] || { sed -n '4,19p' "$0" >&2; exit 2; }
 A=$(cd "$1" && pwd) B=$(cd "$2" && pwd)
 for b in "$A" "$B"; do
 	[ -x "$b/quorumd" ] && [ -x "$b/quorumctl" ] ||
@@ -44,15 +48,29 @@ stop() {
 }
 trap stop EXIT
 mkdir -p "$work/a" "$work/b"
-QFS_BIN=$A "$top/scripts/cluster.sh" start -n 3 -b 180 -d "$work/a" >/dev/null
-QFS_BIN=$B "$top/scripts/cluster.sh" start -n 3 -b 181 -d "$work/b" >/dev/null
+# tls_flag SIDE: --tls when --tls names that side (a or b).
+tls_flag() { case "$tls" in *"$1"*) echo --tls ;; esac; }
+# ctl BUILD DIR ARGS...: quorumctl of BUILD, with DIR's client credentials
+# when its cluster runs TLS.
+ctl() {
+	local b=$1 d=$2; shift 2
+	(
+		# shellcheck disable=SC1091
+		[ ! -f "$d/certs/client.env" ] || . "$d/certs/client.env"
+		"$b/quorumctl" "$@"
+	)
+}
+# shellcheck disable=SC2046
+QFS_BIN=$A "$top/scripts/cluster.sh" start -n 3 -b 180 -d "$work/a" $(tls_flag a) >/dev/null
+# shellcheck disable=SC2046
+QFS_BIN=$B "$top/scripts/cluster.sh" start -n 3 -b 181 -d "$work/b" $(tls_flag b) >/dev/null
 na=$("$top/scripts/cluster.sh" nodes -n 3 -b 180)
 nb=$("$top/scripts/cluster.sh" nodes -n 3 -b 181)
-"$A/quorumctl" --nodes "$na" wait >/dev/null
-"$B/quorumctl" --nodes "$nb" wait >/dev/null
+ctl "$A" "$work/a" --nodes "$na" wait >/dev/null
+ctl "$B" "$work/b" --nodes "$nb" wait >/dev/null
 if [ "$op" = get ]; then
-	"$A/quorumctl" --nodes "$na" bench --populate --seconds 0 --value-size "$size" >/dev/null
-	"$B/quorumctl" --nodes "$nb" bench --populate --seconds 0 --value-size "$size" >/dev/null
+	ctl "$A" "$work/a" --nodes "$na" bench --populate --seconds 0 --value-size "$size" >/dev/null
+	ctl "$B" "$work/b" --nodes "$nb" bench --populate --seconds 0 --value-size "$size" >/dev/null
 fi
 
 # cpu_ticks DIR: user + system clock ticks used so far by the daemons of
@@ -69,7 +87,7 @@ cpu_ticks() {
 run_one() {
 	local t0 t1 res
 	t0=$(cpu_ticks "$3")
-	res=$("$1/quorumctl" --nodes "$2" bench --op "$op" --clients "$clients" \
+	res=$(ctl "$1" "$3" --nodes "$2" bench --op "$op" --clients "$clients" \
 		--value-size "$size" --seconds "$secs" 2>&1 | grep '^RESULT')
 	t1=$(cpu_ticks "$3")
 	echo "$res cpu_us_per_op=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
@@ -78,7 +96,7 @@ run_one() {
 }
 # field NAME LINE: the value of NAME= in a RESULT line.
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
-echo "# $op, $clients clients, ${size} B values, ${secs} s per run; A=$A B=$B"
+echo "# $op, $clients clients, ${size} B values, ${secs} s per run; A=$A B=$B${tls:+; TLS on $tls}"
 echo "round ops_per_s_A ops_per_s_B ratio p50_us_A p50_us_B p99_us_A p99_us_B cpu_us_per_op_A cpu_us_per_op_B cpu_ratio"
 for r in $(seq 1 "$rounds"); do
 	ra=$(run_one "$A" "$na" "$work/a")

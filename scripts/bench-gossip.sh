@@ -32,7 +32,7 @@ for n in $sizes; do
 		kill -TERM "$(cat "$dir/n1.pid")"
 		while [ -f "$dir/n1.pid" ]; do sleep 0.05; done
 		"$bin/quorumd" --id n1 --data-dir "$dir/n1" --members "$members" \
-			--pid-file "$dir/n1.pid" --daemon $flags 2>>"$dir/n1.log"
+			--pid-file "$dir/n1.pid" --daemon --insecure $flags 2>>"$dir/n1.log"
 		start=$(grep 'serving on' "$dir/n1.log" | tail -n 1 | cut -c1-12)
 		# wait (bounded) until every other node logged the restart
 		deadline=$(( $(date +%s) + 30 ))

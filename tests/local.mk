@@ -93,3 +93,10 @@ EXTRA_DIST += $(FS_TESTS) tests/sh/lib-fs.sh
 noinst_PROGRAMS += tests/bench/fsbench
 tests_bench_fsbench_SOURCES = tests/bench/fsbench.c
 tests_bench_fsbench_LDADD = lib/libqutil.a
+
+## Security: TLS between nodes and for clients (lib/tls.h), the mount's
+## permissions as an unprivileged user.
+SECURITY_TESTS = tests/sh/t0700-tls.sh tests/sh/t0710-tls-fs.sh \
+	tests/sh/t0720-fs-unprivileged.sh
+TESTS += $(SECURITY_TESTS)
+EXTRA_DIST += $(SECURITY_TESTS)

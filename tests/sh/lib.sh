@@ -75,9 +75,41 @@ proc_gone() {
 	[ ! -d "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
 }
 
+# node_security I: node I's security flags: --insecure (a plain test
+# cluster), or with T_CERTS set (a qfs-certs.sh directory holding ca.crt
+# and nI.crt, nI.key) TLS with node I's credentials.  quorumctl then needs
+# QUORUM_TLS_CA, QUORUM_TLS_CERT and QUORUM_TLS_KEY, which the test sets.
+node_security() {
+	if [ -n "${T_CERTS:-}" ]; then
+		echo "--tls-ca $T_CERTS/ca.crt --tls-cert $T_CERTS/n$1.crt --tls-key $T_CERTS/n$1.key"
+	else
+		echo "--insecure"
+	fi
+}
+
+# tls_certs DIR NAME...: credentials made by scripts/qfs-certs.sh in DIR:
+# a CA, then for each NAME a certificate and key, a node's for n1, n2, ...
+# and a client's for any other name (NAME:DAYS for a lifetime in days).
+tls_certs() {
+	local dir=$1 name kind; shift
+	bash "$top_srcdir/scripts/qfs-certs.sh" ca "$dir" >/dev/null || bail "qfs-certs.sh: no CA"
+	for name in "$@"; do
+		case "$name" in n[0-9]*) kind=node ;; *) kind=client ;; esac
+		# shellcheck disable=SC2046 # NAME:DAYS splits into two words
+		bash "$top_srcdir/scripts/qfs-certs.sh" "$kind" "$dir" $(echo "$name" | tr : ' ') \
+			>/dev/null || bail "qfs-certs.sh: no certificate $name"
+	done
+}
+# tls_client DIR NAME: quorumctl (QUORUM_TLS_*) uses client NAME of DIR.
+tls_client() {
+	export QUORUM_TLS_CA="$1/ca.crt" QUORUM_TLS_CERT="$1/$2.crt" QUORUM_TLS_KEY="$1/$2.key"
+}
+
 # node_start I: start node I of the cluster (again) with T_FLAGS.
 node_start() {
+	# shellcheck disable=SC2046 # node_security's words are flags
 	"$QUORUMD" --id "n$1" --data-dir "$T_DIR/n$1" --members "$(node_members)" \
+		$(node_security "$1") \
 		--pid-file "$T_DIR/n$1.pid" --daemon ${T_FLAGS:-} \
 		2>>"$T_DIR/n$1.log" || return 1
 	wait_until 20 "$QUORUMCTL" --node "$(node_addr "$1")" --timeout-ms 500 status

@@ -22,6 +22,7 @@ id = n$1
 listen = $(node_addr "$1")
 data_dir = $T_DIR/n$1
 rack = rack$1
+insecure = yes
 $([ "$1" -eq 1 ] && echo "metrics = $METRICS")
 
 [cluster]
@@ -170,6 +171,7 @@ bad_conf() {
 		echo "[cluster]"
 		echo "members = n1@$BAD_ADDR,n2@127.0.$T_NET.51:7051"
 		printf '%s\n' "$@"
+		echo "insecure = yes"	# last: the tests name LINES' line numbers
 	} >"$T_DIR/bad.conf"
 }
 bad_conf "colour = blue"
@@ -205,6 +207,6 @@ ok "... and no pid file is left behind" test ! -e "$T_DIR/bad.pid"
 # A second daemon on the data directory of a running node.
 ok "a second daemon on a running node's data directory is refused" \
 	bad_start "lock" --id n1 --members "$(node_members)" \
-	--listen "$BAD_ADDR" --data-dir "$T_DIR/n1"
+	--listen "$BAD_ADDR" --data-dir "$T_DIR/n1" --insecure
 is "$("$Q" --node "$(node_addr 1)" --r 3 get /lc/k1)" "value 1" \
 	"... and the running node serves on"

@@ -32,7 +32,7 @@ j_load live --run 2 --seed 500 --clients 4 --keys "$KEYS" --prefix /m \
 # n4_start [QUORUMD FLAGS]: n4 is started with seeds only: it learns the
 # cluster from n1.
 n4_start() {
-	"$QUORUMD" --id n4 --data-dir "$T_DIR/n4" --listen "$(node_addr 4)" \
+	"$QUORUMD" --id n4 --data-dir "$T_DIR/n4" --listen "$(node_addr 4)" --insecure \
 		--seeds "$(node_addr 1)" --pid-file "$T_DIR/n4.pid" --daemon \
 		$T_FLAGS "$@" 2>>"$T_DIR/n4.log" || return 1
 	wait_until 20 "$Q" --node "$(node_addr 4)" --timeout-ms 500 status

@@ -23,7 +23,7 @@ ok "preload: $(j_acked_between preload 0 9999999999) writes acknowledged" \
 
 # n4 joins through a seed, pulling slowly enough that a cleanup asked
 # meanwhile finds the change under way.
-"$QUORUMD" --id n4 --data-dir "$T_DIR/n4" --listen "$(node_addr 4)" \
+"$QUORUMD" --id n4 --data-dir "$T_DIR/n4" --listen "$(node_addr 4)" --insecure \
 	--seeds "$(node_addr 1)" --pid-file "$T_DIR/n4.pid" --daemon \
 	$T_FLAGS --stream-rate 80000 2>>"$T_DIR/n4.log"
 ok "n4 starts with --seeds" wait_until 20 "$Q" --node "$(node_addr 4)" \
