@@ -11,6 +11,13 @@
  * one writev; EV_WRITE is only waited for when the socket is full.  Reads
  * land in one buffer of the loop's, and the whole frames in them are
  * decoded there: only a partial frame is copied into the conn's input.
+ *
+ * Reading an accepted conn pauses (its read event removed, the frames
+ * already read kept in its input) while conn_should_pause says so: too
+ * many requests in flight, or too much output unread.  It resumes from
+ * conn_request_end and from a flush that shrank the queue, through an
+ * activation of the read event, so the frames kept are handed out from
+ * the loop and never from inside a caller's callback.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,12 +26,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <linux/sockios.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
@@ -50,6 +61,13 @@ struct conn {
 	int			 connect_error;	/* failed at once: told next turn */
 	int			 flush_pending;
 	int			 closing_after_flush;
+	int			 accepted;	/* the server side */
+	int			 reads_paused;
+	unsigned		 inflight;	/* requests not yet answered */
+	int64_t			 in_since_ms;	/* conn_progress's */
+	int64_t			 out_moved_ms;
+	int			 kernel_outq;	/* last SIOCOUTQ sample */
+	int64_t			 last_io_ms;
 	char			 name[64];
 };
 
@@ -58,6 +76,86 @@ struct conn {
 
 static void conn_shutdown(struct conn *c, const char *why);
 static void conn_flush(struct conn *c);
+
+/* Whether reading an accepted conn must wait (see the top). */
+static int
+conn_should_pause(const struct conn *c)
+{
+	if (!c->accepted || c->out == NULL)
+		return 0;
+	if (c->lim.max_inflight > 0 && c->inflight >= c->lim.max_inflight)
+		return 1;
+	return c->lim.pause_output > 0 &&
+	    evbuffer_get_length(c->out) > c->lim.pause_output;
+}
+
+static void
+conn_pause_check(struct conn *c)
+{
+	if (c->reads_paused || !c->open || !conn_should_pause(c))
+		return;
+	c->reads_paused = 1;
+	event_del(c->rev);
+}
+
+static void
+conn_resume_check(struct conn *c)
+{
+	if (!c->reads_paused || !c->open || c->closing_after_flush ||
+	    conn_should_pause(c))
+		return;
+	c->reads_paused = 0;
+	event_add(c->rev, NULL);
+	event_active(c->rev, EV_READ, 0);	/* the frames kept, first */
+}
+
+void
+conn_request_begin(struct conn *c)
+{
+	c->inflight++;
+	conn_pause_check(c);
+}
+
+void
+conn_request_end(struct conn *c)
+{
+	if (c->inflight > 0)
+		c->inflight--;
+	conn_resume_check(c);
+}
+
+/*
+ * Whether the reader took bytes from the socket's send buffer since the
+ * last sample: a reader slower than the socket's wakeups (which wait for
+ * a good part of the buffer to free) still shows it is reading.
+ */
+static void
+conn_sample_kernel_queue(struct conn *c)
+{
+	int outq;
+
+	if (c->fd < 0 || ioctl(c->fd, SIOCOUTQ, &outq) < 0)
+		return;
+	if (outq < c->kernel_outq)
+		c->out_moved_ms = mono_ms();
+	c->kernel_outq = outq;
+}
+
+void
+conn_progress(struct conn *c, struct conn_progress *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (c->out != NULL && evbuffer_get_length(c->out) > 0)
+		conn_sample_kernel_queue(c);
+	/* Frames kept while paused wait for us, not for the client. */
+	if (c->in != NULL && !c->reads_paused)
+		p->in_partial = evbuffer_get_length(c->in);
+	p->in_since_ms = c->in_since_ms;
+	p->out_queued = c->out != NULL ? evbuffer_get_length(c->out) : 0;
+	p->out_moved_ms = c->out_moved_ms;
+	p->last_io_ms = c->last_io_ms;
+	p->inflight = c->inflight;
+}
 
 int
 conn_is_open(const struct conn *c)
@@ -163,7 +261,7 @@ conn_deliver(struct conn *c, const uint8_t *buf, size_t frame_len)
 static void
 conn_read_frames(struct conn *c)
 {
-	while (c->open && !c->closing_after_flush) {
+	while (c->open && !c->closing_after_flush && !c->reads_paused) {
 		uint8_t head[FRAME_HEADER_LEN], *buf;
 		size_t have = evbuffer_get_length(c->in), frame_len;
 
@@ -177,6 +275,7 @@ conn_read_frames(struct conn *c)
 		conn_deliver(c, buf, frame_len);
 		if (c->in != NULL)
 			evbuffer_drain(c->in, frame_len);
+		c->in_since_ms = c->last_io_ms;	/* the next frame's start */
 	}
 }
 
@@ -190,7 +289,7 @@ conn_take_frames(struct conn *c, const uint8_t *buf, size_t len)
 {
 	size_t off = 0, frame_len;
 
-	while (c->open && !c->closing_after_flush &&
+	while (c->open && !c->closing_after_flush && !c->reads_paused &&
 	    len - off >= FRAME_HEADER_LEN) {
 		if ((frame_len = conn_frame_length(c, buf + off)) == 0)
 			return;
@@ -199,8 +298,10 @@ conn_take_frames(struct conn *c, const uint8_t *buf, size_t len)
 		conn_deliver(c, buf + off, frame_len);
 		off += frame_len;
 	}
-	if (c->open && !c->closing_after_flush && off < len)
+	if (c->open && !c->closing_after_flush && off < len) {
 		evbuffer_add(c->in, buf + off, len - off);
+		c->in_since_ms = c->last_io_ms;
+	}
 }
 
 /*
@@ -224,6 +325,7 @@ conn_read_some(struct conn *c, uint8_t *buf, size_t size, size_t *got)
 		return -1;
 	}
 	*got = (size_t)n;
+	c->last_io_ms = mono_ms();
 	return 1;
 }
 
@@ -239,8 +341,10 @@ conn_readable(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	conn_ref(c);		/* closing (eof, a frame's callback) unrefs */
+	if (c->open && !c->reads_paused)	/* frames kept in a pause */
+		conn_read_frames(c);
 	for (i = 0; i < CONN_READS_PER_TURN && c->open &&
-	    !c->closing_after_flush; i++) {
+	    !c->closing_after_flush && !c->reads_paused; i++) {
 		if (conn_read_some(c, rbuf, sizeof(rbuf), &got) <= 0)
 			break;
 		if (evbuffer_get_length(c->in) == 0)
@@ -266,13 +370,16 @@ conn_flush(struct conn *c)
 		return;
 	while (evbuffer_get_length(c->out) > 0) {
 		n = evbuffer_write(c->out, c->fd);
-		if (n > 0)
+		if (n > 0) {
+			c->last_io_ms = c->out_moved_ms = mono_ms();
 			continue;
+		}
 		if (n < 0 && (errno == EINTR))
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (!event_pending(c->wev, EV_WRITE, NULL))
 				event_add(c->wev, NULL);
+			conn_resume_check(c);
 			return;
 		}
 		conn_shutdown(c, n < 0 ? strerror(errno) : "write");
@@ -282,6 +389,8 @@ conn_flush(struct conn *c)
 		event_del(c->wev);
 	if (c->closing_after_flush)
 		conn_shutdown(c, "closed after error");
+	else
+		conn_resume_check(c);
 }
 
 static void
@@ -374,6 +483,7 @@ conn_alloc(struct event_base *base, evutil_socket_t fd,
 	c->arg = arg;
 	c->refs = 1;
 	c->open = 1;
+	c->last_io_ms = c->in_since_ms = c->out_moved_ms = mono_ms();
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_readable, c);
@@ -400,6 +510,7 @@ conn_accept(struct event_base *base, int fd, const struct conn_limits *lim,
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	evutil_make_socket_nonblocking(fd);
 	c = conn_alloc(base, fd, lim, on_frame, on_close, arg);
+	c->accepted = 1;
 	snprintf(c->name, sizeof(c->name), "fd %d", fd);
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
 	    ss.ss_family == AF_INET) {
@@ -477,6 +588,25 @@ conn_connect(struct event_base *base, const char *addr,
 	return c;
 }
 
+/*
+ * The output queue is over max_output: the other side does not read.  An
+ * accepted conn is closed (its client would never see the answers, and
+ * each one kept costs memory); an outgoing one refuses the send.
+ */
+static int
+conn_overflow(struct conn *c, char **err)
+{
+	size_t queued = evbuffer_get_length(c->out);
+
+	if (c->accepted) {
+		log_warn("%s: %zu bytes of answers unread (max_output %zu): "
+		    "closing", c->name, queued, c->lim.max_output);
+		conn_shutdown(c, "output limit");
+	}
+	return qerr_set(err, QERR_UNAVAIL, "%s: %zu bytes queued, the peer "
+	    "is not reading", c->name, queued);
+}
+
 int
 conn_send(struct conn *c, const Quorum__Envelope *env, char **err)
 {
@@ -488,8 +618,7 @@ conn_send(struct conn *c, const Quorum__Envelope *env, char **err)
 		return qerr_set(err, QERR_UNAVAIL, "%s: connection closed",
 		    c->name);
 	if (evbuffer_get_length(c->out) > c->lim.max_output)
-		return qerr_set(err, QERR_UNAVAIL, "%s: %zu bytes queued, the "
-		    "peer is not reading", c->name, evbuffer_get_length(c->out));
+		return conn_overflow(c, err);
 	if ((rc = frame_measure(env, c->lim.max_frame, &len, err)) < 0)
 		return rc;
 	/* Packed straight into the queue: no buffer of its own to free. */
@@ -499,8 +628,11 @@ conn_send(struct conn *c, const Quorum__Envelope *env, char **err)
 	if ((rc = frame_write(env, v.iov_base, len, err)) < 0)
 		return rc;	/* nothing committed */
 	v.iov_len = len;
+	if (evbuffer_get_length(c->out) == 0)
+		c->out_moved_ms = mono_ms();
 	evbuffer_commit_space(c->out, &v, 1);
 	conn_schedule_flush(c);
+	conn_pause_check(c);
 	return 0;
 }
 

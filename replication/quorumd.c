@@ -41,6 +41,14 @@ usage(FILE *f)
 "      --ae-interval-ms MS, --ae-rate BYTES/S  anti-entropy (0: on demand)\n"
 "      --tombstone-purge replicas|grace, --tombstone-min-age-ms MS,\n"
 "      --tombstone-grace-ms MS, --purge-interval-ms MS  tombstone removal\n"
+"      --max-frame BYTES, --max-value-size BYTES, --max-key-size BYTES\n"
+"                         the largest frame, value and key accepted\n"
+"      --max-clients N, --max-clients-per-host N, --max-peer-connections N\n"
+"                         connections accepted (0: no limit)\n"
+"      --max-output BYTES, --max-inflight N  a client's unread answers and\n"
+"                         unanswered requests\n"
+"      --frame-timeout-ms MS, --min-rate BYTES/S, --idle-timeout-ms MS\n"
+"                         cut slow frames, unread answers, idle clients\n"
 "      --log-level LEVEL  debug, info, warn or error\n"
 "  -d, --daemon           detach; with --pid-file FILE write the pid there\n"
 "      --pid-file FILE\n"
@@ -79,6 +87,16 @@ static const struct option long_options[] = {
 	{ "purge-interval-ms", required_argument, NULL, 0 },
 	{ "seeds", required_argument, NULL, 0 },
 	{ "stream-rate", required_argument, NULL, 0 },
+	{ "max-frame", required_argument, NULL, 0 },
+	{ "max-key-size", required_argument, NULL, 0 },
+	{ "max-clients", required_argument, NULL, 0 },
+	{ "max-clients-per-host", required_argument, NULL, 0 },
+	{ "max-peer-connections", required_argument, NULL, 0 },
+	{ "max-output", required_argument, NULL, 0 },
+	{ "max-inflight", required_argument, NULL, 0 },
+	{ "frame-timeout-ms", required_argument, NULL, 0 },
+	{ "min-rate", required_argument, NULL, 0 },
+	{ "idle-timeout-ms", required_argument, NULL, 0 },
 	{ NULL, 0, NULL, 0 }
 };
 

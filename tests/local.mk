@@ -93,3 +93,8 @@ EXTRA_DIST += $(FS_TESTS) tests/sh/lib-fs.sh
 noinst_PROGRAMS += tests/bench/fsbench
 tests_bench_fsbench_SOURCES = tests/bench/fsbench.c
 tests_bench_fsbench_LDADD = lib/libqutil.a
+
+check_PROGRAMS += tests/unit/test_guard
+TESTS += tests/unit/test_guard
+tests_unit_test_guard_CFLAGS = $(UNIT_CFLAGS) $(PROTOBUF_C_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_unit_test_guard_LDADD = replication/libqrepl.a $(UNIT_LIBS)
