@@ -6,9 +6,10 @@
  * Invariants:
  *   1. n->conns holds every accepted connection still open, with its
  *      class; the class budgets of guard.h are counted over it.
- *   2. A refused connection is in n->conns, marked refused and counted in
- *      no budget, until it closes: once its Error is written, or after
- *      conn.c's grace second (and at the latest when the node stops).
+ *   2. A refused connection is never in n->conns: its Error is written
+ *      straight to the new socket (whose buffer is empty, so the write
+ *      cannot block) and the socket closed, with no connection state, so
+ *      that a flood of refusals costs little more than the accepts.
  *   3. The sweep runs every guard_interval_ms and only closes; the close
  *      callback (node.c) takes the connection out of n->conns.
  */
@@ -33,8 +34,12 @@
 #include "proto/frame.h"
 #include "replication/node_int.h"
 
-/* Accepted conns pause reading while this much output is unread. */
-#define ADMIT_PAUSE_OUTPUT	(1u << 20)
+/*
+ * Client conns pause reading while this much output is unread: enough
+ * for a good write, small as it is per connection (a client that reads
+ * its answers drains it in a moment, and only then sends more).
+ */
+#define ADMIT_PAUSE_OUTPUT	(256u << 10)
 /* After EMFILE, accepting waits this long (the fd table is full). */
 #define ADMIT_EMFILE_PAUSE_MS	100
 /* Refusals are logged at most once per this many ms. */
@@ -96,8 +101,6 @@ admit_count(const struct node *n, uint32_t ip, struct guard_counts *gc)
 
 	memset(gc, 0, sizeof(*gc));
 	for (i = 0; i < n->nconns; i++) {
-		if (n->conns[i].refused)
-			continue;
 		if (n->conns[i].cls == GUARD_PEER) {
 			gc->peers++;
 			continue;
@@ -124,12 +127,40 @@ admit_log_refusal(struct node *n, const char *who, const char *why)
 	n->refused_unlogged = 0;
 }
 
+/* Answer a refused connection with an Error (request id 0) and close it. */
 static void
-admit_refused_frame(struct conn *c, Quorum__Envelope *env, void *arg)
+admit_refuse(int fd, int code, const char *why)
 {
-	(void)c;
-	(void)arg;
-	frame_free(env);	/* not read: the conn is closing */
+	Quorum__Envelope env;
+	Quorum__Error e;
+	uint8_t *frame;
+	size_t len;
+
+	quorum__envelope__init(&env);
+	quorum__error__init(&e);
+	e.code = code;
+	e.message = (char *)why;
+	env.body_case = QUORUM__ENVELOPE__BODY_ERROR;
+	env.error = &e;
+	if (frame_encode(&env, 0, &frame, &len, NULL) == 0) {
+		/* Best effort: a client gone already has nothing to read. */
+		(void)!send(fd, frame, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		free(frame);
+	}
+	close(fd);
+}
+
+static char *
+admit_peer_name(const struct sockaddr *sa, char *buf, size_t len)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+	char ip[INET_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+	snprintf(buf, len, "%s:%d", ip, sa->sa_family == AF_INET ?
+	    ntohs(sin->sin_port) : 0);
+	return buf;
 }
 
 void
@@ -141,28 +172,23 @@ admit_accept(struct node *n, int fd, const struct sockaddr *sa,
 	enum guard_class cls = admit_class(n, ip);
 	struct guard_counts gc;
 	struct accepted *a;
-	struct conn *c;
-	char why[128];
+	char why[128], name[64];
 	int rc;
 
 	admit_count(n, ip, &gc);
-	rc = guard_admit(&n->guard, cls, &gc, why, sizeof(why));
+	if ((rc = guard_admit(&n->guard, cls, &gc, why, sizeof(why))) < 0) {
+		stats_count(&n->stats, ST_CONNS_REFUSED, 1);
+		admit_log_refusal(n, admit_peer_name(sa, name, sizeof(name)),
+		    why);
+		admit_refuse(fd, rc, why);
+		return;
+	}
 	n->conns = xreallocarray(n->conns, n->nconns + 1, sizeof(*n->conns));
 	a = &n->conns[n->nconns++];
 	a->ip = ip;
 	a->cls = cls;
-	a->refused = rc < 0;
-	if (rc == 0) {
-		a->conn = conn_accept(n->base, fd, cls == GUARD_PEER ?
-		    &n->lim_peer : &n->lim_client, on_frame, on_close, n);
-		return;
-	}
-	stats_count(&n->stats, ST_CONNS_REFUSED, 1);
-	a->conn = c = conn_accept(n->base, fd, &n->lim_client,
-	    admit_refused_frame, on_close, n);
-	admit_log_refusal(n, conn_peer_name(c), why);
-	conn_send_error(c, 0, rc, why, 0, 0);
-	conn_close_after_flush(c);	/* may close it, and unlink it, now */
+	a->conn = conn_accept(n->base, fd, cls == GUARD_PEER ? &n->lim_peer :
+	    &n->lim_client, on_frame, on_close, n);
 }
 
 void
@@ -193,7 +219,7 @@ admit_sweep(evutil_socket_t fd, short what, void *arg)
 		struct conn *c = n->conns[i].conn;
 
 		conn_progress(c, &p);
-		if (n->conns[i].refused || !guard_check(&n->guard, n->conns[i].cls, &p, now, why,
+		if (!guard_check(&n->guard, n->conns[i].cls, &p, now, why,
 		    sizeof(why))) {
 			i++;
 			continue;

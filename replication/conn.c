@@ -64,6 +64,8 @@ struct conn {
 	int			 accepted;	/* the server side */
 	int			 reads_paused;
 	unsigned		 inflight;	/* requests not yet answered */
+	size_t			 skip;		/* of a refused frame, to drop */
+	size_t			 skipped;	/* of it, dropped so far */
 	int64_t			 in_since_ms;	/* conn_progress's */
 	int64_t			 out_moved_ms;
 	int			 kernel_outq;	/* last SIOCOUTQ sample */
@@ -73,6 +75,13 @@ struct conn {
 
 #define CONN_READ_CHUNK		65536	/* bytes asked of one recv */
 #define CONN_READS_PER_TURN	8	/* then let other conns run */
+/*
+ * A frame over max_frame but no larger than a client with the default
+ * limit may send is answered and its bytes dropped as they come, so that
+ * the client, still sending, reads a clear error instead of a reset
+ * connection; a larger claim is garbage, and closes the conn.
+ */
+#define CONN_SKIP_MAX		FRAME_DEFAULT_MAX
 
 static void conn_shutdown(struct conn *c, const char *why);
 static void conn_flush(struct conn *c);
@@ -150,6 +159,8 @@ conn_progress(struct conn *c, struct conn_progress *p)
 	/* Frames kept while paused wait for us, not for the client. */
 	if (c->in != NULL && !c->reads_paused)
 		p->in_partial = evbuffer_get_length(c->in);
+	if (c->skip > 0)		/* a refused frame is held to time too */
+		p->in_partial = c->skipped > 0 ? c->skipped : 1;
 	p->in_since_ms = c->in_since_ms;
 	p->out_queued = c->out != NULL ? evbuffer_get_length(c->out) : 0;
 	p->out_moved_ms = c->out_moved_ms;
@@ -209,13 +220,14 @@ conn_unref(struct conn *c)
 
 /*
  * The length of the frame whose header is at head (frame_peek_length), or
- * 0 after a bad header: that is answered and the conn closed once the
+ * 0 after a bad header: that is answered, and then either the frame is
+ * skipped (c->skip, see CONN_SKIP_MAX) or the conn is closed once the
  * answer is out, since the stream cannot be resynchronised.
  */
 static size_t
 conn_frame_length(struct conn *c, const uint8_t *head)
 {
-	size_t frame_len;
+	size_t frame_len, claimed;
 	char *err = NULL;
 	int rc;
 
@@ -225,11 +237,31 @@ conn_frame_length(struct conn *c, const uint8_t *head)
 		return frame_len;
 	if (c->lim.bad_frames != NULL)
 		(*c->lim.bad_frames)++;
-	log_warn("%s: %s; closing", c->name, err);
+	claimed = (size_t)head[0] << 24 | (size_t)head[1] << 16 |
+	    (size_t)head[2] << 8 | head[3];
 	conn_send_error(c, 0, rc, err, 0, 0);
+	if (rc == QERR_TOO_BIG && claimed <= CONN_SKIP_MAX) {
+		log_warn("%s: %s; skipping it", c->name, err);
+		c->skip = FRAME_HEADER_LEN + claimed;
+		c->skipped = 0;
+		c->in_since_ms = mono_ms();
+	} else {
+		log_warn("%s: %s; closing", c->name, err);
+		conn_close_after_flush(c);
+	}
 	free(err);
-	conn_close_after_flush(c);
 	return 0;
+}
+
+/* Drop up to have bytes of a refused frame; how many were dropped. */
+static size_t
+conn_skip(struct conn *c, size_t have)
+{
+	size_t n = have < c->skip ? have : c->skip;
+
+	c->skip -= n;
+	c->skipped += n;
+	return n;
 }
 
 /* Decode one whole frame and hand it out (or answer that it is bad). */
@@ -265,11 +297,19 @@ conn_read_frames(struct conn *c)
 		uint8_t head[FRAME_HEADER_LEN], *buf;
 		size_t have = evbuffer_get_length(c->in), frame_len;
 
+		if (c->skip > 0 && have > 0) {
+			evbuffer_drain(c->in, conn_skip(c, have));
+			continue;
+		}
 		if (have < FRAME_HEADER_LEN)
 			break;
 		evbuffer_copyout(c->in, head, FRAME_HEADER_LEN);
-		if ((frame_len = conn_frame_length(c, head)) == 0 ||
-		    have < frame_len)
+		if ((frame_len = conn_frame_length(c, head)) == 0) {
+			if (c->skip > 0)
+				continue;
+			break;
+		}
+		if (have < frame_len)
 			break;
 		buf = evbuffer_pullup(c->in, (ev_ssize_t)frame_len);
 		conn_deliver(c, buf, frame_len);
@@ -290,9 +330,18 @@ conn_take_frames(struct conn *c, const uint8_t *buf, size_t len)
 	size_t off = 0, frame_len;
 
 	while (c->open && !c->closing_after_flush && !c->reads_paused &&
-	    len - off >= FRAME_HEADER_LEN) {
-		if ((frame_len = conn_frame_length(c, buf + off)) == 0)
+	    off < len) {
+		if (c->skip > 0) {
+			off += conn_skip(c, len - off);
+			continue;
+		}
+		if (len - off < FRAME_HEADER_LEN)
+			break;
+		if ((frame_len = conn_frame_length(c, buf + off)) == 0) {
+			if (c->skip > 0)
+				continue;
 			return;
+		}
 		if (len - off < frame_len)
 			break;
 		conn_deliver(c, buf + off, frame_len);

@@ -3,9 +3,11 @@
  *
  * Frames (proto/frame.h) are read as they arrive; each decoded Envelope goes
  * to the frame callback, which takes ownership (frame_free it).  A frame
- * whose header is bad (over the size limit, wrong version) gets an Error
- * answer and the connection is closed once that is written: the stream
- * cannot be resynchronised.  A whole frame whose payload does not decode
+ * whose header is bad gets an Error answer: one over max_frame that a
+ * client with the default limit could send (FRAME_DEFAULT_MAX) is then
+ * skipped as its bytes come, so that its sender reads the answer; for any
+ * other (a wrong version, an absurd length) the connection is closed once
+ * the answer is written, since the stream cannot be resynchronised.  A whole frame whose payload does not decode
  * gets an Error answer and reading goes on.
  *
  * Lifetime: a conn is reference-counted so that a reply computed after the

@@ -82,7 +82,6 @@ struct accepted {
 	struct conn		*conn;
 	uint32_t		 ip;		/* network order */
 	enum guard_class	 cls;
-	int			 refused;	/* closing after its Error */
 };
 
 /* The request a client or peer sent, kept until it is answered. */
