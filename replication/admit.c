@@ -42,6 +42,12 @@
 #define ADMIT_PAUSE_OUTPUT	(256u << 10)
 /* After EMFILE, accepting waits this long (the fd table is full). */
 #define ADMIT_EMFILE_PAUSE_MS	100
+/*
+ * Connections accepted per loop turn, at most: libevent's listener
+ * accepts all that wait, and a flood would then hold up every request of
+ * the turn; past this many the listener rests until the next turn.
+ */
+#define ADMIT_ACCEPTS_PER_TURN	16
 /* Refusals are logged at most once per this many ms. */
 #define ADMIT_LOG_EVERY_MS	1000
 
@@ -163,6 +169,21 @@ admit_peer_name(const struct sockaddr *sa, char *buf, size_t len)
 	return buf;
 }
 
+/* Count an accept; past ADMIT_ACCEPTS_PER_TURN, rest until the next turn. */
+static void
+admit_pace(struct node *n)
+{
+	struct timeval now = { 0, 0 };
+
+	if (++n->accepts_in_turn < ADMIT_ACCEPTS_PER_TURN ||
+	    n->listener == NULL)
+		return;
+	/* libevent's listener stops its accept loop once disabled. */
+	evconnlistener_disable(n->listener);
+	if (!evtimer_pending(n->accept_retry, NULL))
+		evtimer_add(n->accept_retry, &now);	/* after this turn */
+}
+
 void
 admit_accept(struct node *n, int fd, const struct sockaddr *sa,
     conn_frame_cb on_frame, conn_close_cb on_close)
@@ -175,6 +196,7 @@ admit_accept(struct node *n, int fd, const struct sockaddr *sa,
 	char why[128], name[64];
 	int rc;
 
+	admit_pace(n);
 	admit_count(n, ip, &gc);
 	if ((rc = guard_admit(&n->guard, cls, &gc, why, sizeof(why))) < 0) {
 		stats_count(&n->stats, ST_CONNS_REFUSED, 1);
@@ -237,6 +259,7 @@ admit_accept_again(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	n->accepts_in_turn = 0;
 	if (n->listener != NULL && !n->stopping)
 		evconnlistener_enable(n->listener);
 }

@@ -315,7 +315,9 @@ conn_read_frames(struct conn *c)
 		conn_deliver(c, buf, frame_len);
 		if (c->in != NULL)
 			evbuffer_drain(c->in, frame_len);
-		c->in_since_ms = c->last_io_ms;	/* the next frame's start */
+		/* The next frame's start: now, not the read that brought it
+		 * (it may have waited out a pause: our delay, not theirs). */
+		c->in_since_ms = mono_ms();
 	}
 }
 

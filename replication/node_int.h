@@ -68,7 +68,8 @@ struct node {
 	struct conn_limits	 lim_peer;
 	struct guard_limits	 guard;
 	struct event		*guard_timer;	/* the progress sweep */
-	struct event		*accept_retry;	/* after EMFILE */
+	struct event		*accept_retry;	/* after EMFILE, or a pause */
+	unsigned		 accepts_in_turn;
 	uint32_t		*member_ips;	/* network order: peers' */
 	size_t			 nmember_ips;
 	int64_t			 refused_logged_ms;

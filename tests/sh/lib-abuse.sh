@@ -31,22 +31,40 @@ median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 }
 	END { if (NR % 2) print v[(NR + 1) / 2];
 	      else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
+# cpu_ticks PID: user + system clock ticks the process has used (0 when
+# PID is empty).
+cpu_ticks() {
+	if [ -n "$1" ]; then awk '{ print $14 + $15 }' "/proc/$1/stat"
+	else echo 0; fi
+}
+
 # p99_interleaved NODE ROUNDS SECONDS MODE ARGS...: ROUNDS pairs of bench
 # runs on NODE, one without and one with `abuse MODE ARGS...` running (for
 # the run's length and a second more), alternated so that the machine's
-# noise falls on both.  Sets P99_WITHOUT and P99_WITH (medians, us),
-# P99_RATIO (with/without, x100) and P99_ALL (every figure).
+# noise falls on both.  The abuser runs at nice 19: it stands for another
+# machine, and its own CPU must not count against the node on a machine
+# of two cores.  Sets P99_WITHOUT and P99_WITH (medians, us),
+# P99_RATIO (with/without, x100) and P99_ALL (every figure).  With
+# P99_PID set, also P99_CPU_WITHOUT and P99_CPU_WITH: the clock ticks
+# that process used during the bench runs, in all.
 p99_interleaved() {
-	local node=$1 rounds=$2 secs=$3 i a b pid without="" with=""
+	local node=$1 rounds=$2 secs=$3 i a b pid t0 t1 t2 without="" with=""
 	shift 3
+	P99_CPU_WITHOUT=0 P99_CPU_WITH=0
 	for i in $(seq 1 "$rounds"); do
+		t0=$(cpu_ticks "${P99_PID:-}")
 		a=$(bench_p99 "$node" "$secs") || return 1
-		$ABUSE "$@" --seconds $((secs + 1)) >"$T_DIR/abuse-bg.out" 2>&1 &
+		t1=$(cpu_ticks "${P99_PID:-}")
+		nice -n 19 $ABUSE "$@" --seconds $((secs + 1)) \
+			>"$T_DIR/abuse-bg.out" 2>&1 &
 		pid=$!
 		b=$(bench_p99 "$node" "$secs") || { wait "$pid"; return 1; }
+		t2=$(cpu_ticks "${P99_PID:-}")
 		wait "$pid"
 		without="$without $a"
 		with="$with $b"
+		P99_CPU_WITHOUT=$((P99_CPU_WITHOUT + t1 - t0))
+		P99_CPU_WITH=$((P99_CPU_WITH + t2 - t1))
 	done
 	P99_WITHOUT=$(echo "$without" | median)
 	P99_WITH=$(echo "$with" | median)
