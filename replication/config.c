@@ -15,6 +15,7 @@
 #include "replication/ring.h"
 #include "lib/log.h"
 #include "store/causal.h"
+#include "store/key.h"
 
 void
 config_init(struct config *c)
@@ -31,6 +32,15 @@ config_init(struct config *c)
 	c->disk_threads = 8;
 	c->max_value_size = 64u << 20;
 	c->max_frame = 80u << 20;
+	c->max_key_size = KEY_MAX_LEN;
+	c->max_clients = 4096;
+	c->max_clients_per_host = 1024;
+	c->max_peer_connections = 256;
+	c->max_output = 256u << 20;
+	c->max_inflight = 128;
+	c->frame_timeout_ms = 30000;
+	c->min_rate = 64u << 10;
+	c->idle_timeout_ms = 600000;	/* 10 minutes */
 	c->gossip_interval_ms = 200;
 	c->phi_threshold = 8.0;
 	c->handoff_interval_ms = 500;
@@ -224,6 +234,21 @@ config_set(struct config *c, const char *name, const char *value,
 	UINT_OPTION("disk_threads", "disk-threads", disk_threads, 1, 64)
 	UINT_OPTION("max_value_size", "max-value-size", max_value_size, 1,
 	    1u << 30)
+	UINT_OPTION("max_frame", "max-frame", max_frame, 4096, 1u << 30)
+	UINT_OPTION("max_key_size", "max-key-size", max_key_size, 16,
+	    KEY_MAX_LEN)
+	UINT_OPTION("max_clients", "max-clients", max_clients, 0, 1000000)
+	UINT_OPTION("max_clients_per_host", "max-clients-per-host",
+	    max_clients_per_host, 0, 1000000)
+	UINT_OPTION("max_peer_connections", "max-peer-connections",
+	    max_peer_connections, 0, 1000000)
+	UINT_OPTION("max_output", "max-output", max_output, 4096, 1ul << 40)
+	UINT_OPTION("max_inflight", "max-inflight", max_inflight, 1, 1000000)
+	UINT_OPTION("frame_timeout_ms", "frame-timeout-ms", frame_timeout_ms,
+	    0, 86400000)
+	UINT_OPTION("min_rate", "min-rate", min_rate, 0, 1u << 30)
+	UINT_OPTION("idle_timeout_ms", "idle-timeout-ms", idle_timeout_ms, 0,
+	    86400000)
 	UINT_OPTION("gossip_interval_ms", "gossip-interval-ms",
 	    gossip_interval_ms, 10, 60000)
 	UINT_OPTION("handoff_interval_ms", "handoff-interval-ms",
@@ -400,6 +425,15 @@ config_check(struct config *c, char **err)
 		    "must be longer than ae_interval_ms (%u), or a replica "
 		    "could bring a purged key back", c->tombstone_grace_ms,
 		    c->ae_interval_ms);
+	if (c->max_frame <= c->max_value_size)
+		return qerr_set(err, QERR_INVALID, "max_frame (%zu) must be "
+		    "larger than max_value_size (%zu): a value and its "
+		    "metadata travel in one frame", c->max_frame,
+		    c->max_value_size);
+	if (c->max_output < c->max_frame)
+		return qerr_set(err, QERR_INVALID, "max_output (%zu) must be "
+		    "at least max_frame (%zu): one answer of the largest size "
+		    "must fit", c->max_output, c->max_frame);
 	if (log_level_parse(c->log_level) < 0)
 		return qerr_set(err, QERR_INVALID, "log level \"%s\": use "
 		    "debug, info, warn or error", c->log_level);

@@ -35,6 +35,16 @@ struct config {
 	unsigned		 disk_threads;
 	size_t			 max_value_size;
 	size_t			 max_frame;
+	size_t			 max_key_size;
+	/* Connection limits (replication/guard.h); 0: none. */
+	unsigned		 max_clients;
+	unsigned		 max_clients_per_host;
+	unsigned		 max_peer_connections;
+	size_t			 max_output;	/* a client's unread answers */
+	unsigned		 max_inflight;	/* a client's open requests */
+	unsigned		 frame_timeout_ms;
+	size_t			 min_rate;	/* bytes per second */
+	unsigned		 idle_timeout_ms;
 	unsigned		 gossip_interval_ms;
 	double			 phi_threshold;
 	unsigned		 handoff_interval_ms;

@@ -23,6 +23,13 @@
  * may ask a read to wait for writability or a write for readability
  * (rare with TLS 1.3 only): the conn remembers it and retries the other
  * way round.
+ *
+ * Reading an accepted conn pauses (its read event removed, the frames
+ * already read kept in its input) while conn_should_pause says so: too
+ * many requests in flight, or too much output unread.  It resumes from
+ * conn_request_end and from a flush that shrank the queue, through an
+ * activation of the read event, so the frames kept are handed out from
+ * the loop and never from inside a caller's callback.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,12 +38,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <linux/sockios.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
@@ -71,6 +82,15 @@ struct conn {
 	int			 write_wants_read;
 	int			 lingering;	/* after a refused handshake */
 	char			*refused;	/* why, for on_close */
+	int			 accepted;	/* the server side */
+	int			 reads_paused;
+	unsigned		 inflight;	/* requests not yet answered */
+	size_t			 skip;		/* of a refused frame, to drop */
+	size_t			 skipped;	/* of it, dropped so far */
+	int64_t			 in_since_ms;	/* conn_progress's */
+	int64_t			 out_moved_ms;
+	int			 kernel_outq;	/* last SIOCOUTQ sample */
+	int64_t			 last_io_ms;
 	char			 name[64];
 };
 
@@ -79,12 +99,101 @@ struct conn {
 #define CONN_TLS_RECORD		16384	/* plaintext bytes of a full record */
 #define CONN_LINGER_MS		1000	/* a refused peer's time to read why */
 #define CONN_LINGER_READS	16	/* recv calls per readable event */
+/*
+ * A frame over max_frame but no larger than a client with the default
+ * limit may send is answered and its bytes dropped as they come, so that
+ * the client, still sending, reads a clear error instead of a reset
+ * connection; a larger claim is garbage, and closes the conn.
+ */
+#define CONN_SKIP_MAX		FRAME_DEFAULT_MAX
 
 static void conn_shutdown(struct conn *c, const char *why);
 static void conn_flush(struct conn *c);
 static void conn_handshake(struct conn *c);
 static void conn_schedule_flush(struct conn *c);
 static void conn_drain(struct conn *c);
+
+/* Whether reading an accepted conn must wait (see the top). */
+static int
+conn_should_pause(const struct conn *c)
+{
+	if (!c->accepted || c->out == NULL)
+		return 0;
+	if (c->lim.max_inflight > 0 && c->inflight >= c->lim.max_inflight)
+		return 1;
+	return c->lim.pause_output > 0 &&
+	    evbuffer_get_length(c->out) > c->lim.pause_output;
+}
+
+static void
+conn_pause_check(struct conn *c)
+{
+	if (c->reads_paused || !c->open || !conn_should_pause(c))
+		return;
+	c->reads_paused = 1;
+	event_del(c->rev);
+}
+
+static void
+conn_resume_check(struct conn *c)
+{
+	if (!c->reads_paused || !c->open || c->closing_after_flush ||
+	    conn_should_pause(c))
+		return;
+	c->reads_paused = 0;
+	event_add(c->rev, NULL);
+	event_active(c->rev, EV_READ, 0);	/* the frames kept, first */
+}
+
+void
+conn_request_begin(struct conn *c)
+{
+	c->inflight++;
+	conn_pause_check(c);
+}
+
+void
+conn_request_end(struct conn *c)
+{
+	if (c->inflight > 0)
+		c->inflight--;
+	conn_resume_check(c);
+}
+
+/*
+ * Whether the reader took bytes from the socket's send buffer since the
+ * last sample: a reader slower than the socket's wakeups (which wait for
+ * a good part of the buffer to free) still shows it is reading.
+ */
+static void
+conn_sample_kernel_queue(struct conn *c)
+{
+	int outq;
+
+	if (c->fd < 0 || ioctl(c->fd, SIOCOUTQ, &outq) < 0)
+		return;
+	if (outq < c->kernel_outq)
+		c->out_moved_ms = mono_ms();
+	c->kernel_outq = outq;
+}
+
+void
+conn_progress(struct conn *c, struct conn_progress *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (c->out != NULL && evbuffer_get_length(c->out) > 0)
+		conn_sample_kernel_queue(c);
+	/* Frames kept while paused wait for us, not for the client. */
+	if (c->in != NULL && !c->reads_paused)
+		p->in_partial = evbuffer_get_length(c->in);
+	if (c->skip > 0)		/* a refused frame is held to time too */
+		p->in_partial = c->skipped > 0 ? c->skipped : 1;
+	p->in_since_ms = c->in_since_ms;
+	p->out_queued = c->out != NULL ? evbuffer_get_length(c->out) : 0;
+	p->out_moved_ms = c->out_moved_ms;
+	p->last_io_ms = c->last_io_ms;
+	p->inflight = c->inflight;
+}
 
 int
 conn_is_open(const struct conn *c)
@@ -148,13 +257,14 @@ conn_unref(struct conn *c)
 
 /*
  * The length of the frame whose header is at head (frame_peek_length), or
- * 0 after a bad header: that is answered and the conn closed once the
+ * 0 after a bad header: that is answered, and then either the frame is
+ * skipped (c->skip, see CONN_SKIP_MAX) or the conn is closed once the
  * answer is out, since the stream cannot be resynchronised.
  */
 static size_t
 conn_frame_length(struct conn *c, const uint8_t *head)
 {
-	size_t frame_len;
+	size_t frame_len, claimed;
 	char *err = NULL;
 	int rc;
 
@@ -164,11 +274,31 @@ conn_frame_length(struct conn *c, const uint8_t *head)
 		return frame_len;
 	if (c->lim.bad_frames != NULL)
 		(*c->lim.bad_frames)++;
-	log_warn("%s: %s; closing", c->name, err);
+	claimed = (size_t)head[0] << 24 | (size_t)head[1] << 16 |
+	    (size_t)head[2] << 8 | head[3];
 	conn_send_error(c, 0, rc, err, 0, 0);
+	if (rc == QERR_TOO_BIG && claimed <= CONN_SKIP_MAX) {
+		log_warn("%s: %s; skipping it", c->name, err);
+		c->skip = FRAME_HEADER_LEN + claimed;
+		c->skipped = 0;
+		c->in_since_ms = mono_ms();
+	} else {
+		log_warn("%s: %s; closing", c->name, err);
+		conn_close_after_flush(c);
+	}
 	free(err);
-	conn_close_after_flush(c);
 	return 0;
+}
+
+/* Drop up to have bytes of a refused frame; how many were dropped. */
+static size_t
+conn_skip(struct conn *c, size_t have)
+{
+	size_t n = have < c->skip ? have : c->skip;
+
+	c->skip -= n;
+	c->skipped += n;
+	return n;
 }
 
 /* Decode one whole frame and hand it out (or answer that it is bad). */
@@ -200,20 +330,31 @@ conn_deliver(struct conn *c, const uint8_t *buf, size_t frame_len)
 static void
 conn_read_frames(struct conn *c)
 {
-	while (c->open && !c->closing_after_flush) {
+	while (c->open && !c->closing_after_flush && !c->reads_paused) {
 		uint8_t head[FRAME_HEADER_LEN], *buf;
 		size_t have = evbuffer_get_length(c->in), frame_len;
 
+		if (c->skip > 0 && have > 0) {
+			evbuffer_drain(c->in, conn_skip(c, have));
+			continue;
+		}
 		if (have < FRAME_HEADER_LEN)
 			break;
 		evbuffer_copyout(c->in, head, FRAME_HEADER_LEN);
-		if ((frame_len = conn_frame_length(c, head)) == 0 ||
-		    have < frame_len)
+		if ((frame_len = conn_frame_length(c, head)) == 0) {
+			if (c->skip > 0)
+				continue;
+			break;
+		}
+		if (have < frame_len)
 			break;
 		buf = evbuffer_pullup(c->in, (ev_ssize_t)frame_len);
 		conn_deliver(c, buf, frame_len);
 		if (c->in != NULL)
 			evbuffer_drain(c->in, frame_len);
+		/* The next frame's start: now, not the read that brought it
+		 * (it may have waited out a pause: our delay, not theirs). */
+		c->in_since_ms = mono_ms();
 	}
 }
 
@@ -227,17 +368,28 @@ conn_take_frames(struct conn *c, const uint8_t *buf, size_t len)
 {
 	size_t off = 0, frame_len;
 
-	while (c->open && !c->closing_after_flush &&
-	    len - off >= FRAME_HEADER_LEN) {
-		if ((frame_len = conn_frame_length(c, buf + off)) == 0)
+	while (c->open && !c->closing_after_flush && !c->reads_paused &&
+	    off < len) {
+		if (c->skip > 0) {
+			off += conn_skip(c, len - off);
+			continue;
+		}
+		if (len - off < FRAME_HEADER_LEN)
+			break;
+		if ((frame_len = conn_frame_length(c, buf + off)) == 0) {
+			if (c->skip > 0)
+				continue;
 			return;
+		}
 		if (len - off < frame_len)
 			break;
 		conn_deliver(c, buf + off, frame_len);
 		off += frame_len;
 	}
-	if (c->open && !c->closing_after_flush && off < len)
+	if (c->open && !c->closing_after_flush && off < len) {
 		evbuffer_add(c->in, buf + off, len - off);
+		c->in_since_ms = c->last_io_ms;
+	}
 }
 
 /*
@@ -259,6 +411,7 @@ conn_read_some_tls(struct conn *c, uint8_t *buf, size_t size, size_t *got)
 		n = tls_read(c->ssl, buf + *got, size - *got, &want, &err);
 		if (n > 0) {
 			*got += (size_t)n;
+			c->last_io_ms = mono_ms();
 			if (!tls_pending(c->ssl))
 				break;
 			continue;
@@ -301,6 +454,7 @@ conn_read_some(struct conn *c, uint8_t *buf, size_t size, size_t *got)
 		return -1;
 	}
 	*got = (size_t)n;
+	c->last_io_ms = mono_ms();
 	return 1;
 }
 
@@ -324,8 +478,11 @@ conn_readable(evutil_socket_t fd, short what, void *arg)
 		c->write_wants_read = 0;
 		conn_schedule_flush(c);
 	}
-	for (i = 0; !c->handshaking && !c->lingering && i < CONN_READS_PER_TURN && c->open &&
-	    !c->closing_after_flush; i++) {
+	if (c->open && !c->reads_paused)	/* frames kept in a pause */
+		conn_read_frames(c);
+	for (i = 0; !c->handshaking && !c->lingering &&
+	    i < CONN_READS_PER_TURN && c->open && !c->closing_after_flush &&
+	    !c->reads_paused; i++) {
 		if (conn_read_some(c, rbuf, sizeof(rbuf), &got) <= 0)
 			break;
 		if (evbuffer_get_length(c->in) == 0)
@@ -362,12 +519,15 @@ conn_flush_plain(struct conn *c)
 
 	while (evbuffer_get_length(c->out) > 0) {
 		n = evbuffer_write(c->out, c->fd);
-		if (n > 0)
+		if (n > 0) {
+			c->last_io_ms = c->out_moved_ms = mono_ms();
 			continue;
+		}
 		if (n < 0 && (errno == EINTR))
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			conn_wait_writable(c);
+			conn_resume_check(c);
 			return 1;
 		}
 		conn_shutdown(c, n < 0 ? strerror(errno) : "write");
@@ -394,6 +554,7 @@ conn_flush_tls(struct conn *c)
 		if (w > 0) {
 			c->tls_retry_len = 0;
 			evbuffer_drain(c->out, (size_t)w);
+			c->last_io_ms = c->out_moved_ms = mono_ms();
 			continue;
 		}
 		if (w == 0) {
@@ -402,6 +563,7 @@ conn_flush_tls(struct conn *c)
 				conn_wait_writable(c);
 			else
 				c->write_wants_read = 1;
+			conn_resume_check(c);
 			return 1;
 		}
 		conn_shutdown(c, err);
@@ -427,6 +589,8 @@ conn_flush(struct conn *c)
 		event_del(c->wev);
 	if (c->closing_after_flush)
 		conn_shutdown(c, "closed after error");
+	else
+		conn_resume_check(c);
 }
 
 static void
@@ -657,6 +821,7 @@ conn_alloc(struct event_base *base, evutil_socket_t fd,
 	c->arg = arg;
 	c->refs = 1;
 	c->open = 1;
+	c->last_io_ms = c->in_since_ms = c->out_moved_ms = mono_ms();
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_readable, c);
@@ -683,6 +848,7 @@ conn_accept(struct event_base *base, int fd, const struct conn_limits *lim,
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	evutil_make_socket_nonblocking(fd);
 	c = conn_alloc(base, fd, lim, on_frame, on_close, arg);
+	c->accepted = 1;
 	snprintf(c->name, sizeof(c->name), "fd %d", fd);
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
 	    ss.ss_family == AF_INET) {
@@ -763,6 +929,25 @@ conn_connect(struct event_base *base, const char *addr,
 	return c;
 }
 
+/*
+ * The output queue is over max_output: the other side does not read.  An
+ * accepted conn is closed (its client would never see the answers, and
+ * each one kept costs memory); an outgoing one refuses the send.
+ */
+static int
+conn_overflow(struct conn *c, char **err)
+{
+	size_t queued = evbuffer_get_length(c->out);
+
+	if (c->accepted) {
+		log_warn("%s: %zu bytes of answers unread (max_output %zu): "
+		    "closing", c->name, queued, c->lim.max_output);
+		conn_shutdown(c, "output limit");
+	}
+	return qerr_set(err, QERR_UNAVAIL, "%s: %zu bytes queued, the peer "
+	    "is not reading", c->name, queued);
+}
+
 int
 conn_send(struct conn *c, const Quorum__Envelope *env, char **err)
 {
@@ -774,8 +959,7 @@ conn_send(struct conn *c, const Quorum__Envelope *env, char **err)
 		return qerr_set(err, QERR_UNAVAIL, "%s: connection closed",
 		    c->name);
 	if (evbuffer_get_length(c->out) > c->lim.max_output)
-		return qerr_set(err, QERR_UNAVAIL, "%s: %zu bytes queued, the "
-		    "peer is not reading", c->name, evbuffer_get_length(c->out));
+		return conn_overflow(c, err);
 	if ((rc = frame_measure(env, c->lim.max_frame, &len, err)) < 0)
 		return rc;
 	/* Packed straight into the queue: no buffer of its own to free. */
@@ -785,8 +969,11 @@ conn_send(struct conn *c, const Quorum__Envelope *env, char **err)
 	if ((rc = frame_write(env, v.iov_base, len, err)) < 0)
 		return rc;	/* nothing committed */
 	v.iov_len = len;
+	if (evbuffer_get_length(c->out) == 0)
+		c->out_moved_ms = mono_ms();
 	evbuffer_commit_space(c->out, &v, 1);
 	conn_schedule_flush(c);
+	conn_pause_check(c);
 	return 0;
 }
 

@@ -3,10 +3,13 @@
  *
  * Frames (proto/frame.h) are read as they arrive; each decoded Envelope goes
  * to the frame callback, which takes ownership (frame_free it).  A frame
- * whose header is bad (over the size limit, wrong version) gets an Error
- * answer and the connection is closed once that is written: the stream
- * cannot be resynchronised.  A whole frame whose payload does not decode
- * gets an Error answer and reading goes on.
+ * whose header is bad gets an Error answer: one over max_frame that a
+ * client with the default limit could send (FRAME_DEFAULT_MAX) is then
+ * skipped as its bytes come, so that its sender reads the answer; for any
+ * other (a wrong version, an absurd length) the connection is closed once
+ * the answer is written, since the stream cannot be resynchronised.  A
+ * whole frame whose payload does not decode gets an Error answer and
+ * reading goes on.
  *
  * TLS: with conn_limits.tls set, the conn speaks TLS (lib/tls.h) on its
  * socket: an accepted one waits for the peer's handshake, which must come
@@ -22,6 +25,19 @@
  * opened it; requests in flight take their own with conn_ref.  conn_close
  * stops all I/O at once (later sends are dropped) and calls the close
  * callback once; the memory goes with the last conn_unref.
+ *
+ * Bounds on an accepted connection (replication/guard.h decides what is
+ * too slow; this module keeps the facts, conn_progress):
+ *   - input: at most one partial frame (max_frame) is buffered, plus what
+ *     one read brings;
+ *   - requests: node.c counts the requests read and not yet answered
+ *     (conn_request_begin/end); reading pauses while there are
+ *     max_inflight of them, or while more than pause_output bytes of
+ *     answers wait to be written, and resumes once both are under, so a
+ *     client that sends without reading its answers is held by TCP;
+ *   - output: a send that finds more than max_output bytes queued on an
+ *     accepted connection closes it (the client does not read); on an
+ *     outgoing connection the send is refused, and the caller decides.
  */
 #ifndef REPLICATION_CONN_H
 #define REPLICATION_CONN_H
@@ -51,6 +67,22 @@ struct conn_limits {
 	char	source_host[64];	/* bind outgoing connections here; "" */
 	uint64_t *bad_frames;		/* counts refused frames; NULL */
 	struct tls_ctx *tls;		/* NULL: plain TCP (not owned) */
+	/* Accepted connections only (0: no pause). */
+	unsigned max_inflight;		/* requests not yet answered */
+	size_t	pause_output;		/* queued output bytes */
+};
+
+/* What a connection is doing, for the checks of guard.h (times: mono_ms). */
+struct conn_progress {
+	size_t	 in_partial;		/* bytes of an unfinished frame */
+	int64_t	 in_since_ms;		/* when its first byte came */
+	size_t	 out_queued;		/* bytes waiting to be written */
+	int64_t	 out_moved_ms;		/* when output last moved: a write,
+					   the reader taking some from the
+					   socket's buffer, or the queue
+					   filling from empty */
+	int64_t	 last_io_ms;		/* last byte read or written */
+	unsigned inflight;		/* requests not yet answered */
 };
 
 #define CONN_HANDSHAKE_MS	5000	/* a TLS handshake's limit */
@@ -79,6 +111,11 @@ int	conn_send(struct conn *c, const Quorum__Envelope *env, char **err);
 void	conn_send_error(struct conn *c, uint64_t request_id, int code,
 	    const char *msg, unsigned replies, unsigned needed);
 int	conn_is_open(const struct conn *c);
+/* Samples the socket's send queue: call it about once a second. */
+void	conn_progress(struct conn *c, struct conn_progress *p);
+/* A request read from c is being served / was answered (or dropped). */
+void	conn_request_begin(struct conn *c);
+void	conn_request_end(struct conn *c);
 const char *conn_peer_name(const struct conn *c);
 /* The role of the peer's certificate; TLS_ROLE_NONE on a plain conn. */
 enum tls_role conn_peer_role(const struct conn *c);

@@ -337,6 +337,22 @@ get_data_replica(const struct get_op *op)
 	return 0;
 }
 
+/*
+ * A key (or, dir set, a directory to list) from a client: valid, and no
+ * longer than this node's max_key_size.
+ */
+static int
+coord_check_key(const struct node *n, const char *key, int dir, char **err)
+{
+	size_t len = strlen(key);
+
+	if (len > n->cfg->max_key_size)
+		return qerr_set(err, QERR_TOO_BIG, "key of %zu bytes, the "
+		    "limit is %zu (max_key_size)", len, n->cfg->max_key_size);
+	return dir ? key_validate_dir(key, len, err) :
+	    key_validate(key, len, err);
+}
+
 void
 coord_get(struct node *n, struct conn *c, uint64_t id, const Quorum__Get *g)
 {
@@ -347,7 +363,7 @@ coord_get(struct node *n, struct conn *c, uint64_t id, const Quorum__Get *g)
 	int rc, ms;
 
 	stats_count(&n->stats, g->want_data ? ST_GETS : ST_HEADS, 1);
-	if ((rc = key_validate(g->key, strlen(g->key), &err)) < 0) {
+	if ((rc = coord_check_key(n, g->key, 0, &err)) < 0) {
 		request_fail(req, rc, err, 0, 0);
 		free(err);
 		return;
@@ -854,8 +870,17 @@ coord_put(struct node *n, struct conn *c, uint64_t id,
 	int rc, ms, self_is_replica = 0;
 
 	stats_count(&n->stats, p ? ST_PUTS : ST_DELETES, 1);
-	if ((rc = key_validate(key, strlen(key), &err)) < 0) {
+	if ((rc = coord_check_key(n, key, 0, &err)) < 0) {
 		request_fail(req, rc, err, 0, 0);
+		free(err);
+		return;
+	}
+	/* Refused here, before any replica is asked to store it. */
+	if (p != NULL && p->data.len > n->cfg->max_value_size) {
+		qerr_set(&err, QERR_TOO_BIG, "value of %zu bytes, the limit "
+		    "is %zu (max_value_size)", p->data.len,
+		    n->cfg->max_value_size);
+		request_fail(req, QERR_TOO_BIG, err, 0, 0);
 		free(err);
 		return;
 	}
@@ -1130,7 +1155,7 @@ coord_list(struct node *n, struct conn *c, uint64_t id,
 	int rc, ms;
 
 	stats_count(&n->stats, ST_LISTS, 1);
-	if ((rc = key_validate_dir(l->dir, strlen(l->dir), &err)) < 0) {
+	if ((rc = coord_check_key(n, l->dir, 1, &err)) < 0) {
 		request_fail(req, rc, err, 0, 0);
 		free(err);
 		return;

@@ -2,6 +2,7 @@
 ## quorums, read repair, stats).
 noinst_LIBRARIES += replication/libqrepl.a
 replication_libqrepl_a_SOURCES = \
+	replication/admit.c \
 	replication/config.c replication/config.h \
 	replication/conn.c replication/conn.h \
 	replication/antientropy.c \
@@ -10,6 +11,7 @@ replication_libqrepl_a_SOURCES = \
 	replication/coord.c \
 	replication/diskpool.c replication/diskpool.h \
 	replication/gossip.c replication/handoff.c \
+	replication/guard.c replication/guard.h \
 	replication/members.c replication/members.h \
 	replication/node.c replication/node.h replication/node_int.h \
 	replication/peer.c replication/peer.h \

@@ -48,6 +48,7 @@ request_new(struct node *n, struct conn *c, uint64_t id)
 
 	r->node = n;
 	r->conn = conn_ref(c);
+	conn_request_begin(c);
 	r->id = id;
 	gettimeofday(&r->start, NULL);
 	return r;
@@ -56,6 +57,7 @@ request_new(struct node *n, struct conn *c, uint64_t id)
 void
 request_free(struct request *r)
 {
+	conn_request_end(r->conn);
 	conn_unref(r->conn);
 	free(r);
 }
@@ -384,14 +386,9 @@ static void
 node_on_close(struct conn *c, const char *why, void *arg)
 {
 	struct node *n = arg;
-	size_t i;
 
 	log_debug("%s: closed (%s)", conn_peer_name(c), why);
-	for (i = 0; i < n->nconns; i++)
-		if (n->conns[i] == c) {
-			n->conns[i] = n->conns[--n->nconns];
-			break;
-		}
+	admit_forget(n, c);
 	conn_unref(c);		/* the reference conn_accept gave us */
 }
 
@@ -402,25 +399,21 @@ node_on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	struct node *n = arg;
 
 	(void)l;
-	(void)sa;
 	(void)salen;
 	if (n->stopping) {
 		close(fd);
 		return;
 	}
 	stats_count(&n->stats, ST_CONNECTIONS, 1);
-	n->conns = xreallocarray(n->conns, n->nconns + 1, sizeof(*n->conns));
-	n->conns[n->nconns++] = conn_accept(n->base, fd, &n->lim,
-	    node_on_frame, node_on_close, n);
+	admit_accept(n, fd, sa, node_on_frame, node_on_close);
 }
 
 static void
 node_on_listen_error(struct evconnlistener *l, void *arg)
 {
 	(void)l;
-	(void)arg;
 	/* EMFILE and friends: keep serving who is connected. */
-	log_error("accept: %s", strerror(errno));
+	admit_listen_error(arg);
 }
 
 /* ---- metrics over HTTP ---- */
@@ -546,6 +539,7 @@ node_cluster_changed(struct node *n)
 		members_grow(&n->members, n->cluster.n);
 		handoff_grow(n->handoff, n->cluster.n);
 	}
+	admit_members_changed(n);
 	if (node_ring_build(n, 0, &r, &err) < 0 ||
 	    node_ring_build(n, 1, &next, &err) < 0) {
 		/* Only a list that cannot be (bad vnodes/n) gets here. */
@@ -813,7 +807,8 @@ node_new(const struct config *cfg, struct node **out, char **err)
 	gossip_start(n);
 	ae_start_timer(n);
 	purge_start(n);
-	if ((rc = listen_start(n, err)) < 0 || (rc = metrics_start(n, err)) < 0)
+	if ((rc = admit_start(n, err)) < 0 || (rc = listen_start(n, err)) < 0 ||
+	    (rc = metrics_start(n, err)) < 0)
 		goto fail;
 	rebal_changed(n);
 	if (n->cluster.m[n->self].state == CLUSTER_JOINING && cfg->seeds)
@@ -878,9 +873,10 @@ node_free(struct node *n)
 	}
 	free(n->peers);
 	n->peers = NULL;
-	while (n->nconns > 0)
-		conn_close(n->conns[n->nconns - 1]);	/* unlinks itself */
+	while (n->nconns > 0)			/* unlinks itself */
+		conn_close(n->conns[n->nconns - 1].conn);
 	free(n->conns);
+	admit_stop(n);
 	diskpool_free(n->pool);
 	handoff_free(n->handoff);
 	rebal_free(n);

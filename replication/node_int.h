@@ -17,12 +17,15 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include <sys/socket.h>
+
 #include "proto/quorum.pb-c.h"
 #include "proto/wire.h"
 #include "replication/cluster.h"
 #include "replication/config.h"
 #include "replication/conn.h"
 #include "replication/diskpool.h"
+#include "replication/guard.h"
 #include "replication/members.h"
 #include "replication/peer.h"
 #include "replication/rebalance.h"
@@ -60,10 +63,27 @@ struct node {
 	struct cleanup_job	*cleanup;	/* the run under way, or NULL */
 	struct diskpool_batch	 wbatch;	/* the store writer's */
 	struct diskpool_batch	 sbatch;	/* its staged writes */
-	struct conn		**conns;	/* accepted, still open */
+	struct accepted		*conns;		/* accepted, still open */
 	size_t			 nconns;
+	struct conn_limits	 lim_client;	/* for accepted conns */
+	struct conn_limits	 lim_peer;
+	struct guard_limits	 guard;
+	struct event		*guard_timer;	/* the progress sweep */
+	struct event		*accept_retry;	/* after EMFILE, or a pause */
+	unsigned		 accepts_in_turn;
+	uint32_t		*member_ips;	/* network order: peers' */
+	size_t			 nmember_ips;
+	int64_t			 refused_logged_ms;
+	uint64_t		 refused_unlogged;
 	int			 stopping;
 	int			 failed;	/* node_run returns -1 */
+};
+
+/* A connection this node accepted, and whose budget it counts in. */
+struct accepted {
+	struct conn		*conn;
+	uint32_t		 ip;		/* network order */
+	enum guard_class	 cls;
 };
 
 /* The request a client or peer sent, kept until it is answered. */
@@ -102,6 +122,21 @@ void		 node_store_submit(struct node *n, struct store_job *j,
  */
 void		 node_store_submit_write(struct node *n, struct store_job *j,
 		    diskpool_fn staged, diskpool_fn done, void *arg);
+
+/* ---- accepted connections (admit.c) ---- */
+
+/* Set the limits up, raise the open files limit, start the sweep. */
+int	admit_start(struct node *n, char **err);
+void	admit_stop(struct node *n);
+/* Take an accepted socket: counted and served, or refused (guard.h). */
+void	admit_accept(struct node *n, int fd, const struct sockaddr *sa,
+	    conn_frame_cb on_frame, conn_close_cb on_close);
+/* A connection admit_accept counted has closed. */
+void	admit_forget(struct node *n, struct conn *c);
+/* accept failed (errno): pause accepting when out of descriptors. */
+void	admit_listen_error(struct node *n);
+/* The member list changed: which addresses are peers'. */
+void	admit_members_changed(struct node *n);
 
 /* ---- replica operations (replica.c) ---- */
 

@@ -41,6 +41,14 @@ usage(FILE *f)
 "      --ae-interval-ms MS, --ae-rate BYTES/S  anti-entropy (0: on demand)\n"
 "      --tombstone-purge replicas|grace, --tombstone-min-age-ms MS,\n"
 "      --tombstone-grace-ms MS, --purge-interval-ms MS  tombstone removal\n"
+"      --max-frame BYTES, --max-value-size BYTES, --max-key-size BYTES\n"
+"                         the largest frame, value and key accepted\n"
+"      --max-clients N, --max-clients-per-host N, --max-peer-connections N\n"
+"                         connections accepted (0: no limit)\n"
+"      --max-output BYTES, --max-inflight N  a client's unread answers and\n"
+"                         unanswered requests\n"
+"      --frame-timeout-ms MS, --min-rate BYTES/S, --idle-timeout-ms MS\n"
+"                         cut slow frames, unread answers, idle clients\n"
 "      --log-level LEVEL  debug, info, warn or error\n"
 "      --tls-ca FILE, --tls-cert FILE, --tls-key FILE  the cluster CA, this\n"
 "                         node's certificate and key (TLS, mutual)\n"
@@ -87,6 +95,16 @@ static const struct option long_options[] = {
 	{ "tls-cert", required_argument, NULL, 0 },
 	{ "tls-key", required_argument, NULL, 0 },
 	{ "insecure", no_argument, NULL, 0 },
+	{ "max-frame", required_argument, NULL, 0 },
+	{ "max-key-size", required_argument, NULL, 0 },
+	{ "max-clients", required_argument, NULL, 0 },
+	{ "max-clients-per-host", required_argument, NULL, 0 },
+	{ "max-peer-connections", required_argument, NULL, 0 },
+	{ "max-output", required_argument, NULL, 0 },
+	{ "max-inflight", required_argument, NULL, 0 },
+	{ "frame-timeout-ms", required_argument, NULL, 0 },
+	{ "min-rate", required_argument, NULL, 0 },
+	{ "idle-timeout-ms", required_argument, NULL, 0 },
 	{ NULL, 0, NULL, 0 }
 };
 

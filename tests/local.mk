@@ -13,7 +13,7 @@ AM_TESTS_ENVIRONMENT = \
 UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 UNIT_LIBS = $(CMOCKA_LIBS)
 
-EXTRA_DIST += tests/sh/lib.sh
+EXTRA_DIST += tests/sh/lib.sh tests/sh/lib-abuse.sh tests/abuse.py
 
 check_PROGRAMS += tests/unit/test_causal tests/unit/test_key tests/unit/test_store
 TESTS += tests/unit/test_causal tests/unit/test_key tests/unit/test_store
@@ -33,6 +33,9 @@ tests_unit_test_hugemem_LDADD = lib/libqutil.a $(UNIT_LIBS)
 SH_TESTS = tests/sh/t0300-cluster-basic.sh \
 	tests/sh/t0310-five-nodes.sh tests/sh/t0320-read-repair.sh \
 	tests/sh/t0330-bad-clients.sh tests/sh/t0340-lifecycle.sh \
+	tests/sh/t0335-limits.sh tests/sh/t0336-slowloris.sh \
+	tests/sh/t0337-noread.sh tests/sh/t0338-conn-flood.sh \
+	tests/sh/t0339-garbage-load.sh \
 	tests/sh/t0350-quorumctl.sh \
 	tests/sh/t0400-hinted-handoff.sh tests/sh/t0410-anti-entropy.sh \
 	tests/sh/t0415-tombstones.sh tests/sh/t0420-partition.sh \
@@ -100,3 +103,7 @@ SECURITY_TESTS = tests/sh/t0700-tls.sh tests/sh/t0710-tls-fs.sh \
 	tests/sh/t0720-fs-unprivileged.sh
 TESTS += $(SECURITY_TESTS)
 EXTRA_DIST += $(SECURITY_TESTS)
+check_PROGRAMS += tests/unit/test_guard
+TESTS += tests/unit/test_guard
+tests_unit_test_guard_CFLAGS = $(UNIT_CFLAGS) $(PROTOBUF_C_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_unit_test_guard_LDADD = replication/libqrepl.a $(UNIT_LIBS)

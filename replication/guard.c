@@ -1,0 +1,97 @@
+/* guard.c - connection limits and progress rules; see guard.h. */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "lib/qerr.h"
+#include "replication/guard.h"
+
+int
+guard_admit(const struct guard_limits *g, enum guard_class cls,
+    const struct guard_counts *n, char *why, size_t whylen)
+{
+	/* Peers may use what clients leave, and the reserve besides. */
+	if (cls == GUARD_PEER) {
+		if (g->max_clients == 0 || n->clients + n->peers <
+		    g->max_clients + g->max_peer_connections)
+			return 0;
+		snprintf(why, whylen, "too many connections (the limit is "
+		    "%u, with %u kept for peers)", g->max_clients +
+		    g->max_peer_connections, g->max_peer_connections);
+		return QERR_UNAVAIL;
+	}
+	if (g->max_clients_per_host > 0 &&
+	    n->from_host >= g->max_clients_per_host) {
+		snprintf(why, whylen, "too many connections from this host "
+		    "(the limit is %u)", g->max_clients_per_host);
+		return QERR_UNAVAIL;
+	}
+	if (g->max_clients > 0 && n->clients >= g->max_clients) {
+		snprintf(why, whylen, "too many client connections (the limit "
+		    "is %u)", g->max_clients);
+		return QERR_UNAVAIL;
+	}
+	return 0;
+}
+
+/*
+ * The time a transfer of `moved` bytes begun at since_ms may take:
+ * frame_timeout_ms, plus a second per min_rate bytes moved.
+ */
+static int
+guard_too_slow(const struct guard_limits *g, int64_t since_ms,
+    uint64_t moved, int64_t now_ms)
+{
+	int64_t allowed = g->frame_timeout_ms;
+
+	if (g->min_rate > 0)
+		allowed += (int64_t)(moved * 1000 / g->min_rate);
+	return now_ms - since_ms > allowed;
+}
+
+int
+guard_check(const struct guard_limits *g, enum guard_class cls,
+    const struct conn_progress *p, int64_t now_ms, char *why, size_t whylen)
+{
+	if (g->frame_timeout_ms > 0 && p->in_partial > 0 &&
+	    guard_too_slow(g, p->in_since_ms, p->in_partial, now_ms)) {
+		snprintf(why, whylen, "a frame unfinished after %" PRId64
+		    " ms (%zu bytes came; frame_timeout_ms %u, min_rate "
+		    "%zu B/s)", now_ms - p->in_since_ms, p->in_partial,
+		    g->frame_timeout_ms, g->min_rate);
+		return 1;
+	}
+	if (g->frame_timeout_ms > 0 && p->out_queued > 0 &&
+	    now_ms - p->out_moved_ms > (int64_t)g->frame_timeout_ms) {
+		snprintf(why, whylen, "answers unread: %zu bytes queued, none "
+		    "taken for %" PRId64 " ms (frame_timeout_ms %u)",
+		    p->out_queued, now_ms - p->out_moved_ms,
+		    g->frame_timeout_ms);
+		return 1;
+	}
+	if (cls == GUARD_CLIENT && g->idle_timeout_ms > 0 &&
+	    p->in_partial == 0 && p->out_queued == 0 && p->inflight == 0 &&
+	    now_ms - p->last_io_ms > (int64_t)g->idle_timeout_ms) {
+		snprintf(why, whylen, "idle for %" PRId64 " ms "
+		    "(idle_timeout_ms %u)", now_ms - p->last_io_ms,
+		    g->idle_timeout_ms);
+		return 1;
+	}
+	return 0;
+}
+
+unsigned
+guard_interval_ms(const struct guard_limits *g)
+{
+	unsigned shortest = 0, ms;
+
+	if (g->frame_timeout_ms > 0)
+		shortest = g->frame_timeout_ms;
+	if (g->idle_timeout_ms > 0 && (shortest == 0 ||
+	    g->idle_timeout_ms < shortest))
+		shortest = g->idle_timeout_ms;
+	if (shortest == 0)
+		return 0;
+	/* A tenth of it (a cut comes at most 10% late), 100 ms to 1 s. */
+	ms = shortest / 10;
+	return ms < 100 ? 100 : ms > 1000 ? 1000 : ms;
+}

@@ -1,0 +1,121 @@
+# tests/sh/lib-abuse.sh - for the tests of abusive clients (t033[5-9]) and
+# scripts/bench-abuse.sh: run tests/abuse.py, read a daemon's memory, and
+# compare a well-behaved client's p99 latency without and with an abuse.
+# Source it after lib.sh (or set top_builddir, top_srcdir and QUORUMCTL).
+
+ABUSE="${PYTHON:-python3} $top_srcdir/tests/abuse.py"
+
+# abuse MODE ARGS...: run tests/abuse.py; its output in $T_DIR/abuse.out.
+abuse() { $ABUSE "$@" >"$T_DIR/abuse.out" 2>&1; }
+# result KEY: a field of the last abuse's RESULT line.
+result() { sed -n "s/^RESULT.* $1=\([^ ]*\).*/\1/p" "$T_DIR/abuse.out"; }
+# abuse_said TEXT: the daemon sent an error message holding TEXT.
+abuse_said() { grep -q "^MSG .*$1" "$T_DIR/abuse.out"; }
+
+# mem_kb PID FIELD: VmRSS or VmHWM (the peak) of a process, in KiB.
+mem_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+
+# bench_p99 NODE SECONDS: a get run's p99 in microseconds (integer).
+BENCH_FLAGS=${BENCH_FLAGS:---op get --clients 2 --keys 200 --value-size 1000}
+bench_p99() {
+	"$QUORUMCTL" --node "$1" bench $BENCH_FLAGS --seconds "$2" \
+		>"$T_DIR/bench.out" 2>&1 || return 1
+	sed -n 's/^RESULT.* p99_us=\([0-9]*\).*/\1/p' "$T_DIR/bench.out"
+}
+bench_populate() {
+	"$QUORUMCTL" --node "$1" bench $BENCH_FLAGS --populate --seconds 0 \
+		>/dev/null
+}
+
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 }
+	END { if (NR % 2) print v[(NR + 1) / 2];
+	      else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+# cpu_ticks PID: user + system clock ticks the process has used (0 when
+# PID is empty).
+cpu_ticks() {
+	if [ -n "$1" ]; then awk '{ print $14 + $15 }' "/proc/$1/stat"
+	else echo 0; fi
+}
+
+# p99_interleaved NODE ROUNDS SECONDS MODE ARGS...: ROUNDS pairs of bench
+# runs on NODE, one without and one with `abuse MODE ARGS...` running (for
+# the run's length and a second more), alternated so that the machine's
+# noise falls on both.  The abuser runs at nice 19: it stands for another
+# machine, and its own CPU must not count against the node on a machine
+# of two cores.  Sets P99_WITHOUT and P99_WITH (medians, us),
+# P99_RATIO (with/without, x100) and P99_ALL (every figure).  With
+# P99_PID set, also P99_CPU_WITHOUT and P99_CPU_WITH: the clock ticks
+# that process used during the bench runs, in all.
+p99_interleaved() {
+	local node=$1 rounds=$2 secs=$3 i a b pid t0 t1 t2 without="" with=""
+	shift 3
+	P99_CPU_WITHOUT=0 P99_CPU_WITH=0
+	for i in $(seq 1 "$rounds"); do
+		t0=$(cpu_ticks "${P99_PID:-}")
+		a=$(bench_p99 "$node" "$secs") || return 1
+		t1=$(cpu_ticks "${P99_PID:-}")
+		nice -n 19 $ABUSE "$@" --seconds $((secs + 1)) \
+			>"$T_DIR/abuse-bg.out" 2>&1 &
+		pid=$!
+		b=$(bench_p99 "$node" "$secs") || { wait "$pid"; return 1; }
+		t2=$(cpu_ticks "${P99_PID:-}")
+		wait "$pid"
+		without="$without $a"
+		with="$with $b"
+		P99_CPU_WITHOUT=$((P99_CPU_WITHOUT + t1 - t0))
+		P99_CPU_WITH=$((P99_CPU_WITH + t2 - t1))
+	done
+	P99_WITHOUT=$(echo "$without" | median)
+	P99_WITH=$(echo "$with" | median)
+	P99_RATIO=$((P99_WITH * 100 / (P99_WITHOUT > 0 ? P99_WITHOUT : 1)))
+	P99_ALL="without:$without; with:$with"
+}
+
+# ---- the checks every abuse test makes ----
+
+# put_get NODE KEY VALUE: a write and a read of it through NODE.
+put_get() {
+	"$QUORUMCTL" --node "$1" put "$2" "$3" &&
+		test "$("$QUORUMCTL" --node "$1" get "$2")" = "$3"
+}
+
+# serving_during NODE KEY MODE ARGS...: NODE serves a write and a read of
+# KEY while `abuse MODE ARGS...` runs; returns when both are done.
+serving_during() {
+	local node=$1 key=$2 pid rc
+	shift 2
+	abuse "$@" &
+	pid=$!
+	put_get "$node" "$key" during
+	rc=$?
+	wait "$pid"
+	return $rc
+}
+
+# Peak memory: HWM_BEFORE is taken by hwm_start; hwm_check adds to it the
+# test's bound in KiB (derived from its limits), the ASan quarantine the
+# tests set (16 MiB) and 24 MiB of allocator slack.
+ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=16"
+hwm_start() { HWM_BEFORE=$(mem_kb "$1" VmHWM); }
+hwm_check() {	# hwm_check PID BOUND_KIB
+	local hwm bound
+	hwm=$(mem_kb "$1" VmHWM)
+	bound=$((HWM_BEFORE + $2 + 16384 + 24576))
+	diag "VmHWM before ${HWM_BEFORE} KiB, after ${hwm} KiB, bound ${bound} KiB"
+	ok "the node's peak memory stays under the bound" test "$hwm" -le "$bound"
+}
+
+# p99_check WHAT NODE MODE ARGS...: p99_interleaved over 5 rounds of 2 s,
+# and the check that the abuse costs a well-behaved client at most 3x its
+# p99.  The bound is loose for a shared 2-core machine and an ASan build:
+# scripts/bench-abuse.sh measures the figure against the issue's 2x.
+p99_check() {
+	local what=$1 node=$2
+	shift 2
+	p99_interleaved "$node" 5 2 "$@"
+	diag "$what: get p99 us, $P99_ALL"
+	diag "medians: without $P99_WITHOUT, with $P99_WITH (ratio $P99_RATIO%)"
+	ok "with $what, a well-behaved client's p99 stays within 3x" \
+		test "$P99_RATIO" -le 300
+}
