@@ -121,3 +121,7 @@ TESTS += tests/unit/test_config
 tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_unit_test_config_LDADD = replication/libqrepl.a $(CAUSAL_LIBS) \
 	$(INIH_LIBS) $(UNIT_LIBS)
+
+## The merge fuzzer's client contexts against a real cluster.
+TESTS += tests/sh/t0335-bad-contexts.sh
+EXTRA_DIST += tests/sh/t0335-bad-contexts.sh
