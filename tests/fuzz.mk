@@ -7,6 +7,7 @@
 ##   context  proto/fuzz_context.c    context, record and wire set decoders
 ##   merge    store/fuzz_merge.c      write deltas and the version-set merge
 ##   config   replication/fuzz_config.c  quorumd.conf parsing
+##   mountopt fs/fuzz_mountopt.c      quorumfs's sizes and nodes= list
 ## `make fuzz` runs every target for FUZZ_SECONDS each, one after the other;
 ## `make fuzz-NAME` runs one.  The corpus grows in fuzz-run/NAME/corpus
 ## (kept between runs); a crash is saved in fuzz-run/NAME/ and fails the run.
@@ -15,10 +16,10 @@
 ## tests/unit/replay_NAME, which `make check` runs on the corpus in the
 ## repository: every regression input stays fixed.
 FUZZ_SECONDS ?= 30
-FUZZ_NAMES = frame context merge config
+FUZZ_NAMES = frame context merge config mountopt
 FUZZ_TESTS = $(FUZZ_NAMES:%=tests/fuzz/%.fuzz)
 FUZZ_BINS = proto/fuzz-frame proto/fuzz-context store/fuzz-merge \
-	replication/fuzz-config
+	replication/fuzz-config fs/fuzz-mountopt
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer -D_GNU_SOURCE \
 	-I$(top_builddir) -I$(top_srcdir) $(PROTOBUF_C_CFLAGS)
@@ -37,7 +38,8 @@ FUZZ_CAUSAL_SRC = store/causal.c store/record.c store/record.pb-c.c \
 
 EXTRA_DIST += tests/fuzz/run.sh tests/fuzz/fuzz.h $(FUZZ_TESTS) proto/fuzz_frame.c \
 	proto/fuzz_context.c store/fuzz_merge.c replication/fuzz_config.c \
-	proto/fuzz-corpus store/fuzz-corpus replication/fuzz-corpus
+	fs/fuzz_mountopt.c proto/fuzz-corpus store/fuzz-corpus \
+	replication/fuzz-corpus fs/fuzz-corpus
 CLEANFILES += $(FUZZ_BINS)
 TEST_EXTENSIONS += .fuzz
 FUZZ_LOG_DRIVER = $(LOG_DRIVER)
@@ -57,6 +59,9 @@ replication/fuzz-config: replication/fuzz_config.c replication/config.c \
 	    replication/config.h lib/addr.c lib/log.c store/causal.c \
 	    $(FUZZ_LIB_SRC)
 	$(AM_V_CC)$(FUZZ_LINK) $(LIBEVENT_CFLAGS) $(INIH_CFLAGS) $(INIH_LIBS)
+fs/fuzz-mountopt: fs/fuzz_mountopt.c fs/mountopt.c fs/mountopt.h \
+	    $(FUZZ_LIB_SRC)
+	$(AM_V_CC)$(FUZZ_LINK)
 
 .PHONY: fuzz fuzz-build fuzz-check $(FUZZ_NAMES:%=fuzz-%) fuzz-clean-run
 clean-local: fuzz-clean-run
@@ -69,6 +74,7 @@ fuzz-frame: proto/fuzz-frame
 fuzz-context: proto/fuzz-context
 fuzz-merge: store/fuzz-merge
 fuzz-config: replication/fuzz-config
+fuzz-mountopt: fs/fuzz-mountopt
 $(FUZZ_NAMES:%=fuzz-%):
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) top_srcdir=$(top_srcdir) \
 	  $(SHELL) $(top_srcdir)/tests/fuzz/run.sh \
@@ -87,7 +93,8 @@ fuzz-check: $(FUZZ_BINS)
 
 ## Replays of the corpus in the repository, under `make check`.
 FUZZ_REPLAYS = tests/unit/replay_frame tests/unit/replay_context \
-	tests/unit/replay_merge tests/unit/replay_config
+	tests/unit/replay_merge tests/unit/replay_config \
+	tests/unit/replay_mountopt
 check_PROGRAMS += $(FUZZ_REPLAYS)
 TESTS += $(FUZZ_REPLAYS)
 REPLAY_CFLAGS = $(UNIT_CFLAGS) $(PROTOBUF_C_CFLAGS)
@@ -114,6 +121,12 @@ tests_unit_replay_config_CPPFLAGS = $(AM_CPPFLAGS) \
 tests_unit_replay_config_CFLAGS = $(REPLAY_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_unit_replay_config_LDADD = replication/libqrepl.a $(CAUSAL_LIBS) \
 	$(INIH_LIBS)
+tests_unit_replay_mountopt_SOURCES = tests/unit/fuzz_replay.c \
+	fs/fuzz_mountopt.c
+tests_unit_replay_mountopt_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFUZZ_CORPUS='"fs/fuzz-corpus/mountopt"'
+tests_unit_replay_mountopt_CFLAGS = $(REPLAY_CFLAGS)
+tests_unit_replay_mountopt_LDADD = fs/libqfsview.a lib/libqutil.a
 
 ## The parser bugs fuzz-config found, as unit tests too.
 check_PROGRAMS += tests/unit/test_config
