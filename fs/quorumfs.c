@@ -24,6 +24,7 @@
 
 #include "fs/file.h"
 #include "fs/lcache.h"
+#include "fs/mountopt.h"
 #include "fs/qfs.h"
 #include "fs/sizehint.h"
 #include "fs/view.h"
@@ -136,27 +137,6 @@ opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 	return 0;
 }
 
-static int
-size_parse(const char *s, size_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	}
-	if (*end != '\0' || v == 0)
-		return -1;
-	*out = (size_t)v;
-	return 0;
-}
-
 /*
  * How long a lookup's read may serve the call after it: no longer than the
  * kernel trusts the lookup's answer itself (quorumfs(1)).
@@ -223,59 +203,7 @@ log_redirect(const char *path)
 	close(fd);
 }
 
-/* 1 if seg is "host:port" and nothing else. */
-static int
-is_host_port(const char *seg, size_t len)
-{
-	const char *colon = memchr(seg, ':', len);
-	size_t i;
-
-	if (colon == NULL || colon == seg || colon == seg + len - 1 ||
-	    memchr(seg, '=', len) != NULL)
-		return 0;
-	for (i = (size_t)(colon - seg) + 1; i < len; i++)
-		if (seg[i] < '0' || seg[i] > '9')
-			return 0;
-	return 1;
-}
-
-/*
- * "-o nodes=a:1,b:2,c:3,r=2": FUSE splits -o lists at commas, so the
- * nodes after the first would read as options.  Escape the commas between
- * a nodes= value and the host:port items following it (malloc'd).
- */
-static char *
-nodes_rejoin(const char *opts)
-{
-	char *out = xmalloc(strlen(opts) * 2 + 1), *o = out;
-	const char *seg = opts, *end;
-	int in_nodes = 0;
-
-	for (;;) {
-		size_t len;
-
-		end = strchr(seg, ',');
-		len = end ? (size_t)(end - seg) : strlen(seg);
-		if (seg != opts) {
-			if (in_nodes && is_host_port(seg, len))
-				*o++ = '\\';
-			else
-				in_nodes = 0;
-			*o++ = ',';
-		}
-		if (len >= 6 && strncmp(seg, "nodes=", 6) == 0)
-			in_nodes = 1;
-		memcpy(o, seg, len);
-		o += len;
-		if (end == NULL)
-			break;
-		seg = end + 1;
-	}
-	*o = '\0';
-	return out;
-}
-
-/* argv with every -o list passed through nodes_rejoin (leaked: main's). */
+/* argv with every -o list passed through mountopt_nodes_rejoin (leaked: main's). */
 static char **
 argv_rejoin(int argc, char **argv)
 {
@@ -284,9 +212,9 @@ argv_rejoin(int argc, char **argv)
 
 	for (i = 0; i < argc; i++) {
 		if (i > 0 && strcmp(argv[i - 1], "-o") == 0)
-			v[i] = nodes_rejoin(argv[i]);
+			v[i] = mountopt_nodes_rejoin(argv[i]);
 		else if (strncmp(argv[i], "-o", 2) == 0 && argv[i][2] != '\0') {
-			char *r = nodes_rejoin(argv[i] + 2);
+			char *r = mountopt_nodes_rejoin(argv[i] + 2);
 
 			v[i] = xmalloc(strlen(r) + 3);
 			sprintf(v[i], "-o%s", r);
@@ -360,9 +288,10 @@ main(int argc, char **argv)
 	if (fuse_parse_cmdline(&args, &copts) != 0)
 		goto out_cmdline;
 	fs.max_file = QFS_MAX_FILE_DEFAULT;
-	if (o.max_file && size_parse(o.max_file, &fs.max_file) < 0) {
-		fprintf(stderr, "quorumfs: max_file=%s: not a size\n",
-		    o.max_file);
+	if (o.max_file && mountopt_size_parse(o.max_file, &fs.max_file,
+	    &err) < 0) {
+		fprintf(stderr, "quorumfs: max_file=%s\n", err);
+		free(err);
 		goto out_cmdline;
 	}
 	if (o.timeout <= 0 || o.timeout > 3600 || o.attr_timeout < 0 ||

@@ -113,6 +113,13 @@ set_string(char **dst, const char *value)
 	return 0;
 }
 
+/*
+ * Commas and any white space (isspace) separate members: libinih trims
+ * every white space character from the ends of a value, so a member can
+ * never end with one (a form feed once ended up in a rack's name).
+ */
+#define MEMBER_SEPARATORS ", \t\n\v\f\r"
+
 int
 config_parse_members(struct config *c, const char *list, char **err)
 {
@@ -120,8 +127,8 @@ config_parse_members(struct config *c, const char *list, char **err)
 	int rc = 0;
 
 	members_release(c);
-	for (tok = strtok_r(copy, ", \t\n", &save); tok != NULL;
-	    tok = strtok_r(NULL, ", \t\n", &save)) {
+	for (tok = strtok_r(copy, MEMBER_SEPARATORS, &save); tok != NULL;
+	    tok = strtok_r(NULL, MEMBER_SEPARATORS, &save)) {
 		char *at = strchr(tok, '@'), *slash, host[256];
 		struct config_member *m;
 		int port;
@@ -330,24 +337,63 @@ config_ini_line(void *user, const char *section, const char *name,
 	return 1;
 }
 
-int
-config_load_file(struct config *c, const char *path, char **err)
+/*
+ * libinih reads a line in pieces of INI_MAX_LINE - 1 bytes and takes each
+ * piece for a line of its own: the end of a longer line would be parsed as
+ * a line of its own (or skipped as a comment), and the value cut short.
+ * So the text is fed through this reader, which notes the first such line
+ * for config_load_string to refuse.
+ */
+struct text_reader {
+	const char	*p;		/* what is left of the text */
+	int		 line;		/* lines handed out so far */
+	int		 too_long;	/* first line over the limit, or 0 */
+};
+
+static char *
+text_read_line(char *str, int num, void *stream)
 {
-	struct ini_state st = { c, NULL, path, NULL };
-	int line = ini_parse(path, config_ini_line, &st);
+	struct text_reader *tr = stream;
+	size_t len = strcspn(tr->p, "\n"), piece;
+
+	if (*tr->p == '\0')
+		return NULL;
+	tr->line++;
+	if (len > (size_t)num - 1 && tr->too_long == 0)
+		tr->too_long = tr->line;
+	/* The line with its newline, cut to what str holds. */
+	piece = len + (tr->p[len] == '\n');
+	if (piece > (size_t)num - 1)
+		piece = (size_t)num - 1;
+	memcpy(str, tr->p, piece);
+	str[piece] = '\0';
+	tr->p += len + (tr->p[len] == '\n');
+	return str;
+}
+
+int
+config_load_string(struct config *c, const char *name, const char *text,
+    char **err)
+{
+	struct ini_state st = { c, NULL, name, NULL };
+	struct text_reader tr = { text, 0, 0 };
+	int line = ini_parse_stream(text_read_line, &tr, config_ini_line, &st);
 
 	free(st.members);
-	if (line == -1)
-		return qerr_set(err, QERR_INVALID, "%s: cannot open: %s", path,
-		    strerror(errno));
+	if (tr.too_long > 0) {
+		free(st.err);
+		return qerr_set(err, QERR_INVALID, "%s: line %d is longer than "
+		    "%d bytes (continue a long value on indented lines)",
+		    name, tr.too_long, INI_MAX_LINE - 1);
+	}
 	if (st.err != NULL) {
 		qerr_set(err, QERR_INVALID, "%s (line %d)", st.err, line);
 		free(st.err);
 		return QERR_INVALID;
 	}
-	if (line > 0)
+	if (line != 0)
 		return qerr_set(err, QERR_INVALID, "%s: line %d: not "
-		    "\"key = value\" or [section]", path, line);
+		    "\"key = value\" or [section]", name, line);
 	return 0;
 }
 
@@ -369,6 +415,38 @@ config_check_security(const struct config *c, char **err)
 		    "--tls-key; see SECURITY in quorumd.conf(5)), or "
 		    "insecure = yes (--insecure) to run without security");
 	return 0;
+}
+
+int
+config_load_file(struct config *c, const char *path, char **err)
+{
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f = fopen(path, "r"), *mem;
+	int rc;
+
+	if (f == NULL)
+		return qerr_set(err, QERR_INVALID, "%s: cannot open: %s", path,
+		    strerror(errno));
+	if ((mem = open_memstream(&text, &size)) == NULL)
+		abort();
+	for (;;) {
+		char buf[4096];
+		size_t n = fread(buf, 1, sizeof(buf), f);
+
+		fwrite(buf, 1, n, mem);
+		if (n < sizeof(buf))
+			break;
+	}
+	fclose(mem);
+	if (ferror(f) || memchr(text, '\0', size) != NULL)
+		rc = qerr_set(err, QERR_INVALID, "%s: %s", path, ferror(f) ?
+		    "cannot read" : "a NUL byte: not a text file");
+	else
+		rc = config_load_string(c, path, text, err);
+	fclose(f);
+	free(text);
+	return rc;
 }
 
 int

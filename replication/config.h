@@ -67,6 +67,9 @@ void	config_init(struct config *c);		/* the defaults */
 void	config_release(struct config *c);
 /* Read a config file over c. */
 int	config_load_file(struct config *c, const char *path, char **err);
+/* Read config text over c; name stands for the file in messages. */
+int	config_load_string(struct config *c, const char *name, const char *text,
+	    char **err);
 /* Set one option by its name (the file's key, or a flag's long name). */
 int	config_set(struct config *c, const char *name, const char *value,
 	    char **err);

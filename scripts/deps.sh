@@ -8,7 +8,7 @@ QFS_PACKAGES=(
 	libfuse3-dev fuse3 libleveldb-dev libevent-dev
 	libprotobuf-c-dev protobuf-c-compiler libxxhash-dev libcmocka-dev libinih-dev
 	libssl-dev openssl
-	clang iproute2 iptables procps psmisc util-linux python3 attr
+	clang valgrind iproute2 iptables procps psmisc util-linux python3 attr
 )
 
 missing=()

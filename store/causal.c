@@ -499,6 +499,11 @@ cc_check(const struct cc *cc, char **err)
 		if (e->max == 0)
 			return qerr_set(err, QERR_CORRUPT,
 			    "context entry for \"%s\" is empty", e->node);
+		if (e->max > CAUSAL_COUNTER_MAX)
+			return qerr_set(err, QERR_CORRUPT,
+			    "context entry for \"%s\" names counter %llu "
+			    "(limit 2^63)", e->node,
+			    (unsigned long long)e->max);
 		if (e->nholes > CAUSAL_HOLES_MAX)
 			return qerr_set(err, QERR_CORRUPT,
 			    "context entry for \"%s\" has %zu holes (limit %d)",
@@ -852,6 +857,84 @@ vset_merge(const struct vset *a, const struct vset *b, struct vset *out)
 }
 
 void
+vset_merge_into(struct vset *dst, const struct vset *src)
+{
+	struct vset merged;
+
+	vset_merge(dst, src, &merged);
+	vset_release(dst);
+	*dst = merged;
+}
+
+const char *
+vset_merge_law_broken(const struct vset *a, const struct vset *b,
+    const struct vset *c)
+{
+	struct vset ab, ba, ab_c, bc, a_bc, aa;
+	const char *broken = NULL;
+
+	vset_merge(a, b, &ab);
+	vset_merge(b, a, &ba);
+	vset_merge(&ab, c, &ab_c);
+	vset_merge(b, c, &bc);
+	vset_merge(a, &bc, &a_bc);
+	vset_merge(a, a, &aa);
+	if (!vset_equal(&ab, &ba))
+		broken = "merge is commutative";
+	else if (!vset_equal(&ab_c, &a_bc))
+		broken = "merge is associative";
+	else if (!vset_equal(&aa, a))
+		broken = "merge is idempotent";
+	else if (vset_check(&ab_c, NULL) < 0)
+		broken = "a merge's result is valid";
+	vset_release(&ab);
+	vset_release(&ba);
+	vset_release(&ab_c);
+	vset_release(&bc);
+	vset_release(&a_bc);
+	vset_release(&aa);
+	return broken;
+}
+
+/*
+ * Add to a write's delta cc every dot of node (the coordinator) that local
+ * has seen and no longer holds, so that the new dot follows the cc's max
+ * with no gap.  Without this, the counters between the writer's context and
+ * the new dot would all be holes: one per earlier write of node to the key
+ * (a blind write after a million writes carried a million), and a context
+ * naming a huge counter made the next write allocate that many.  Claiming
+ * them is safe: those versions were replaced at local, so its state, which
+ * every replica merges in the end, already drops them; the delta stays
+ * below local's merged state.  Node's versions that local still holds and
+ * ctx did not see stay holes: they remain siblings of the new one.
+ */
+static void
+delta_claim_replaced(struct cc *dcc, const struct vset *local,
+    const struct cc *ctx, const char *node)
+{
+	long at = cc_search(&local->cc, node);
+	struct cc_entry own;
+	size_t i;
+	struct cc one = { &own, 1, NULL, 0 };
+
+	if (at < 0)
+		return;
+	cc_entry_copy(&own, &local->cc.e[at]);
+	for (i = 0; i < local->n; i++) {
+		const struct dot *d = &local->v[i].dot;
+
+		if (strcmp(d->node, node) == 0 &&
+		    (ctx == NULL || !cc_contains(ctx, node, d->counter)))
+			cc_remove(&one, node, d->counter);
+	}
+	/* cc_remove drops (and frees) the entry once nothing is left. */
+	if (one.n == 1) {
+		entry_union(cc_entry_get(dcc, node), &own);
+		cc_entry_release(&own);
+	}
+}
+
+void
 vset_write_delta(const struct vset *local, const struct cc *ctx,
     const char *node, const struct version *tmpl, struct vset *delta)
 {
@@ -873,6 +956,7 @@ vset_write_delta(const struct vset *local, const struct cc *ctx,
 				cc_retire_version(&delta->cc, &local->v[i]);
 	}
 	cc_unretire(&delta->cc, tmpl->reqid);
+	delta_claim_replaced(&delta->cc, local, ctx, node);
 	cc_add(&delta->cc, node, counter);
 
 	v.dot.node = (char *)node;

@@ -57,6 +57,15 @@
 #define CAUSAL_RETIRED_KEEP 16    /* retired reqids a stored cc keeps */
 #define CAUSAL_RETIRED_KEEP_RETRY 64 /* and more of retried writes */
 #define CAUSAL_RETIRED_MAX 4096   /* retired reqids a decoded cc may carry */
+/*
+ * The largest counter a decoded cc may name, and the largest a client's
+ * context may name (context_decode): a write's counter is one past every
+ * counter its coordinator knows of, so a context naming 2^64 - 1 would
+ * wrap it to 0; with these bounds a key takes 2^62 more writes before its
+ * counters reach the limit.
+ */
+#define CAUSAL_COUNTER_MAX	(UINT64_C(1) << 63)
+#define CAUSAL_CONTEXT_COUNTER_MAX (UINT64_C(1) << 62)
 
 struct dot {
 	char		*node;
@@ -175,6 +184,16 @@ void	vset_merge_plan(const struct vset *a, const struct vset *b,
 /* out = merge(a, b), a deep copy; out must not alias a or b. */
 void	vset_merge(const struct vset *a, const struct vset *b,
 	    struct vset *out);
+
+/* *dst = merge(*dst, src). */
+void	vset_merge_into(struct vset *dst, const struct vset *src);
+
+/*
+ * For tests and fuzzers: the law of merge (commutative, associative,
+ * idempotent, valid result) that a, b and c break, or NULL.
+ */
+const char *vset_merge_law_broken(const struct vset *a, const struct vset *b,
+	    const struct vset *c);
 
 /*
  * The delta of a write coordinated by node against the local set, with the

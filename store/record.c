@@ -219,6 +219,20 @@ context_from_rec(const Qstore__RecContext *rc, struct cc *cc, char **err)
 	return 0;
 }
 
+/* A client's context stays below CAUSAL_CONTEXT_COUNTER_MAX (causal.h). */
+static int
+context_check_counters(const struct cc *cc, char **err)
+{
+	size_t i;
+
+	for (i = 0; i < cc->n; i++)
+		if (cc->e[i].max > CAUSAL_CONTEXT_COUNTER_MAX)
+			return qerr_set(err, QERR_CORRUPT, "context names "
+			    "counter %llu of \"%s\" (limit 2^62)",
+			    (unsigned long long)cc->e[i].max, cc->e[i].node);
+	return 0;
+}
+
 int
 context_decode(const uint8_t *buf, size_t len, struct cc *cc, char **err)
 {
@@ -234,7 +248,8 @@ context_decode(const uint8_t *buf, size_t len, struct cc *cc, char **err)
 		    "context of %zu bytes does not decode", len);
 	rc_ok = context_from_rec(rc, cc, err);
 	qstore__rec_context__free_unpacked(rc, NULL);
-	if (rc_ok < 0 || cc_check(cc, err) < 0) {
+	if (rc_ok < 0 || cc_check(cc, err) < 0 ||
+	    context_check_counters(cc, err) < 0) {
 		cc_release(cc);
 		return QERR_CORRUPT;
 	}

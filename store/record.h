@@ -52,7 +52,10 @@ int	record_decode(const uint8_t *buf, size_t len, int want_inline,
 uint64_t record_digest(const char *key, size_t klen, const struct vset *s);
 
 void	context_encode(const struct cc *cc, uint8_t **out, size_t *len);
-/* Decode a context into *cc (initialised here). */
+/*
+ * Decode a context into *cc (initialised here).  Beyond cc_check, no
+ * counter may be over CAUSAL_CONTEXT_COUNTER_MAX.
+ */
 int	context_decode(const uint8_t *buf, size_t len, struct cc *cc,
 	    char **err);
 

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -349,6 +350,8 @@ child_read_deletes(struct child *c, const char *path)
  * has opened a store waits forever for its first compaction.  Never
  * returns: every path ends in _exit (or the parent's SIGKILL).
  */
+static const char *self_exe = "/proc/self/exe";	/* see self_exe_find */
+
 static void __attribute__((noreturn))
 child_main(char **argv)
 {
@@ -732,7 +735,7 @@ crash_round(const char *tmpdir, const char *dbdir, struct ledger *l,
 	if (pid == 0) {
 		/* Only async-signal-safe calls until the exec. */
 		if (fcntl(fds[1], F_SETFD, 0) == 0)
-			execv("/proc/self/exe", child_argv);
+			execv(self_exe, child_argv);
 		_exit(5);
 	}
 	crash_child_pid = pid;
@@ -994,6 +997,22 @@ test_injected_write_failure(void **state)
 	free(db);
 }
 
+/*
+ * This program, for the child's exec: the path it was started by, when
+ * that names a file (not a name found on PATH), else /proc/self/exe.  Under
+ * valgrind (make check-valgrind) /proc/self/exe is valgrind's tool, which
+ * refuses to be run directly; the child then runs without valgrind, which
+ * is fine: it is SIGKILLed.
+ */
+static void
+self_exe_find(const char *argv0)
+{
+	static char path[PATH_MAX];
+
+	if (strchr(argv0, '/') != NULL && realpath(argv0, path) != NULL)
+		self_exe = path;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1009,5 +1028,6 @@ main(int argc, char **argv)
 
 	if (argc == 6 && strcmp(argv[1], "--crash-child") == 0)
 		child_main(argv);
+	self_exe_find(argv[0]);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
