@@ -42,10 +42,10 @@ tls_files_given(const struct tls_files *f, char **err)
 
 	if (n == 0 || n == 3)
 		return n == 3;
-	return qerr_set(err, QERR_INVALID, "TLS needs all three of the CA, "
-	    "the certificate and the key; %s%s%smissing",
-	    given(f->ca) ? "" : "the CA ", given(f->cert) ? "" :
-	    "the certificate ", given(f->key) ? "" : "the key ");
+	return qerr_set(err, QERR_INVALID, "TLS needs the CA, the "
+	    "certificate and the key; missing:%s%s%s",
+	    given(f->ca) ? "" : " the CA", given(f->cert) ? "" :
+	    " the certificate", given(f->key) ? "" : " the key");
 }
 
 /*

@@ -56,7 +56,7 @@ ok "a client trusting another CA does not talk to the nodes" \
 	QUORUM_TLS_CERT="$OTHER/mallory.crt" QUORUM_TLS_KEY="$OTHER/mallory.key" \
 	"$Q" --timeout-ms 2000 get /tls/a
 ok "a client with only some of the files: a usage error" \
-	refused "the key missing" env -u QUORUM_TLS_KEY "$Q" get /tls/a
+	refused "missing: the key" env -u QUORUM_TLS_KEY "$Q" get /tls/a
 # Raw bytes: a plain frame and a silent connection.
 ok "plain bytes to a TLS node: the connection is closed" \
 	bash -c "exec 3<>/dev/tcp/127.0.$T_NET.11/7001; printf 'hello, plain' >&3; timeout 10 cat <&3 >/dev/null"
