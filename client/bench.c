@@ -784,7 +784,7 @@ client_recv_tls(struct bench_client *c)
 		    c->in_cap - c->in_len - got, &want, &err);
 		if (n > 0) {
 			got += (size_t)n;
-			if (!tls_pending(c->ssl))	/* epoll is level-triggered */
+			if (tls_drained(c->ssl))	/* level-triggered */
 				return (ssize_t)got;
 			continue;
 		}

@@ -53,6 +53,7 @@ struct qc {
 	uint64_t	 next_id;
 	size_t		 preferred;	/* where the last success was */
 	struct tls_ctx	*tls;		/* NULL: plain TCP */
+	int		 tls_owned;	/* loaded here (else opt->tls) */
 };
 
 static void
@@ -78,10 +79,14 @@ qc_tls_start(struct qc *qc, const struct qc_options *opt, char **err)
 	struct sigaction sa;
 	int rc;
 
-	if ((rc = tls_files_given(&f, err)) <= 0)
+	if (opt->tls != NULL)
+		qc->tls = opt->tls;
+	else if ((rc = tls_files_given(&f, err)) <= 0)
 		return rc;
-	if ((rc = tls_ctx_new(&f, TLS_ROLE_CLIENT, &qc->tls, err)) < 0)
+	else if ((rc = tls_ctx_new(&f, TLS_ROLE_CLIENT, &qc->tls, err)) < 0)
 		return rc;
+	else
+		qc->tls_owned = 1;
 	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
 		signal(SIGPIPE, SIG_IGN);
 	return 0;
@@ -128,6 +133,7 @@ qc_open(const struct qc_options *opt, struct qc **out, char **err)
 	}
 	qc->opt.source_host = NULL;
 	qc->opt.tls_ca = qc->opt.tls_cert = qc->opt.tls_key = NULL;
+	qc->opt.tls = NULL;
 	pthread_mutex_init(&qc->lock, NULL);
 	/* Request ids only need to differ among one connection's requests. */
 	qc->next_id = (uint64_t)mono_ms() << 16;
@@ -169,7 +175,8 @@ qc_close(struct qc *qc)
 	}
 	free(qc->nodes);
 	pthread_mutex_destroy(&qc->lock);
-	tls_ctx_free(qc->tls);
+	if (qc->tls_owned)
+		tls_ctx_free(qc->tls);
 	free(qc);
 }
 

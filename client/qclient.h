@@ -28,6 +28,7 @@
 #include "store/causal.h"
 
 struct qc;
+struct tls_ctx;
 
 struct qc_options {
 	const char	*nodes;		/* "host:port,host:port,..." */
@@ -44,6 +45,12 @@ struct qc_options {
 	 * if it was at its default (OpenSSL writes with write(2)).
 	 */
 	const char	*tls_ca, *tls_cert, *tls_key;
+	/*
+	 * Or a TLS context already loaded (lib/tls.h), borrowed: quorumd's
+	 * own, so that its clients to its peers (anti-entropy, transfers,
+	 * cleanup) show its node certificate.  It must outlive the qc.
+	 */
+	struct tls_ctx	*tls;
 };
 
 int	qc_open(const struct qc_options *opt, struct qc **out, char **err);

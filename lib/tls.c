@@ -1,5 +1,7 @@
 /* tls.c - TLS contexts, roles and non-blocking TLS I/O; see tls.h. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,16 @@
 struct tls_ctx {
 	SSL_CTX	*ssl;
 };
+
+/* Where an SSL keeps whether its socket's last read came back short. */
+static int tls_short_index = -1;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void
+tls_index_init(void)
+{
+	tls_short_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
 
 const char *
 tls_role_name(enum tls_role role)
@@ -42,10 +54,10 @@ tls_files_given(const struct tls_files *f, char **err)
 
 	if (n == 0 || n == 3)
 		return n == 3;
-	return qerr_set(err, QERR_INVALID, "TLS needs all three of the CA, "
-	    "the certificate and the key; %s%s%smissing",
-	    given(f->ca) ? "" : "the CA ", given(f->cert) ? "" :
-	    "the certificate ", given(f->key) ? "" : "the key ");
+	return qerr_set(err, QERR_INVALID, "TLS needs the CA, the "
+	    "certificate and the key; missing:%s%s%s",
+	    given(f->ca) ? "" : " the CA", given(f->cert) ? "" :
+	    " the certificate", given(f->key) ? "" : " the key");
 }
 
 /*
@@ -153,6 +165,7 @@ tls_ctx_new(const struct tls_files *f, enum tls_role self,
 	*out = NULL;
 	if ((rc = tls_files_readable(f, err)) < 0)
 		return rc;
+	pthread_once(&tls_once, tls_index_init);
 	ERR_clear_error();
 	if ((ctx = SSL_CTX_new(TLS_method())) == NULL)
 		return tls_file_error(err, "context for", f->cert);
@@ -202,10 +215,29 @@ tls_ctx_free(struct tls_ctx *t)
 	free(t);
 }
 
+/*
+ * The socket BIO's callback: after each read from the socket, note whether
+ * it returned less than asked, i.e. the socket was drained (tls_drained).
+ */
+static long
+tls_read_seen(BIO *b, int oper, const char *argp, size_t len, int argi,
+    long argl, int ret, size_t *processed)
+{
+	(void)argp;
+	(void)argi;
+	(void)argl;
+	if (oper == (BIO_CB_READ | BIO_CB_RETURN))
+		SSL_set_ex_data((SSL *)BIO_get_callback_arg(b),
+		    tls_short_index, (void *)(intptr_t)(ret <= 0 ||
+		    processed == NULL || *processed < len));
+	return (oper & BIO_CB_RETURN) ? ret : 1;
+}
+
 SSL *
 tls_new(struct tls_ctx *t, int fd, int accept, char **err)
 {
 	SSL *ssl;
+	BIO *rb;
 
 	ERR_clear_error();
 	if ((ssl = SSL_new(t->ssl)) == NULL || SSL_set_fd(ssl, fd) != 1) {
@@ -216,6 +248,9 @@ tls_new(struct tls_ctx *t, int fd, int accept, char **err)
 		qerr_set(err, QERR_IO, "TLS: %s", why);
 		return NULL;
 	}
+	rb = SSL_get_rbio(ssl);
+	BIO_set_callback_arg(rb, (char *)ssl);
+	BIO_set_callback_ex(rb, tls_read_seen);
 	if (accept)
 		SSL_set_accept_state(ssl);
 	else
@@ -239,6 +274,13 @@ int
 tls_pending(SSL *ssl)
 {
 	return SSL_has_pending(ssl);
+}
+
+int
+tls_drained(SSL *ssl)
+{
+	return !SSL_has_pending(ssl) &&
+	    SSL_get_ex_data(ssl, tls_short_index) != NULL;
 }
 
 /* What the return ret of an SSL call means (tls.h, I/O). */

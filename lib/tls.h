@@ -98,5 +98,12 @@ ssize_t	tls_write(SSL *ssl, const void *buf, size_t len, enum tls_want *want,
  * no socket event will announce: read again before waiting.
  */
 int	tls_pending(SSL *ssl);
+/*
+ * Whether a reader may stop without asking the socket again: the SSL holds
+ * nothing read ahead and the socket's last read came back short of what
+ * was asked (so it held no more then).  A reader on a level-triggered
+ * event that stops here is woken again if more has come since.
+ */
+int	tls_drained(SSL *ssl);
 
 #endif

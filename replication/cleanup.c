@@ -363,6 +363,7 @@ cl_work(void *arg)
 	qo.timeout_ms = n->cfg->timeout_ms;
 	qo.max_frame = n->cfg->max_frame;
 	qo.source_host = job->source_host;
+	qo.tls = n->tls;	/* as a node: replica writes are nodes' */
 	if ((rc = qc_open(&qo, &qc, &err)) < 0)
 		goto out;
 	throttle_start(&job->thr);

@@ -393,12 +393,14 @@ conn_take_frames(struct conn *c, const uint8_t *buf, size_t len)
 }
 
 /*
- * conn_read_some over TLS: records until the buffer is full or the SSL
- * has nothing read ahead left.  That is where the plain path's short recv
- * stops too, without asking the socket once more to hear EAGAIN: if the
- * socket does hold more, it is still readable (level-triggered), and the
- * loop comes back.  An error after some bytes hands those out first; the
- * next read meets the error again.
+ * conn_read_some over TLS: records until the buffer is full or the socket
+ * is drained (tls_drained: the SSL holds nothing read ahead and the last
+ * recv came back short), where the plain path's short recv stops too,
+ * without asking the socket once more to hear EAGAIN; if more has come
+ * meanwhile, the socket is still readable (level-triggered).  A big frame
+ * fills the buffer, 64 KiB at a time, as on the plain path.  An error
+ * after some bytes hands those out first; the next read meets the error
+ * again.
  */
 static int
 conn_read_some_tls(struct conn *c, uint8_t *buf, size_t size, size_t *got)
@@ -412,7 +414,7 @@ conn_read_some_tls(struct conn *c, uint8_t *buf, size_t size, size_t *got)
 		if (n > 0) {
 			*got += (size_t)n;
 			c->last_io_ms = mono_ms();
-			if (!tls_pending(c->ssl))
+			if (tls_drained(c->ssl))
 				break;
 			continue;
 		}

@@ -472,6 +472,7 @@ rb_work(void *arg)
 	qo.nodes = rb->addrs;
 	qo.timeout_ms = n->cfg->timeout_ms;
 	qo.max_frame = n->cfg->max_frame;
+	qo.tls = n->tls;	/* as a node: replica reads are nodes' */
 	if (addr_split(n->cfg->listen, host, sizeof(host), &port, NULL) == 0 &&
 	    strcmp(host, "0.0.0.0") != 0 && strcmp(host, "localhost") != 0)
 		qo.source_host = host;

@@ -8,11 +8,11 @@
 # without security says so in a WARNING.
 T_NET=100
 . "$(dirname "$0")/lib.sh"
-plan 39
+plan 44
 
 CERTS="$T_DIR/certs" OTHER="$T_DIR/other"
 # late: a 0-day certificate, expired the second it is made.
-tls_certs "$CERTS" n1 n2 n3 alice late:0
+tls_certs "$CERTS" n1 n2 n3 n5 alice late:0
 tls_certs "$OTHER" n4 mallory
 wait_until 10 sh -c "! openssl x509 -checkend 0 -noout -in '$CERTS/late.crt'" ||
 	bail "the 0-day certificate did not expire"
@@ -56,7 +56,7 @@ ok "a client trusting another CA does not talk to the nodes" \
 	QUORUM_TLS_CERT="$OTHER/mallory.crt" QUORUM_TLS_KEY="$OTHER/mallory.key" \
 	"$Q" --timeout-ms 2000 get /tls/a
 ok "a client with only some of the files: a usage error" \
-	refused "the key missing" env -u QUORUM_TLS_KEY "$Q" get /tls/a
+	refused "missing: the key" env -u QUORUM_TLS_KEY "$Q" get /tls/a
 # Raw bytes: a plain frame and a silent connection.
 ok "plain bytes to a TLS node: the connection is closed" \
 	bash -c "exec 3<>/dev/tcp/127.0.$T_NET.11/7001; printf 'hello, plain' >&3; timeout 10 cat <&3 >/dev/null"
@@ -94,6 +94,26 @@ ok "... and the cluster still has three members, n4 not among them" \
 N4_PID=$(cat "$T_DIR/n4.pid")
 kill -TERM "$N4_PID" 2>/dev/null
 wait_until 20 proc_gone "$N4_PID"
+
+# ---- the nodes' own clients to each other speak TLS as nodes ----
+# Anti-entropy, transfers and cleanup reach the peers through the client
+# library, with the node's certificate.
+as_node() { env QUORUM_TLS_CERT="$CERTS/n1.crt" QUORUM_TLS_KEY="$CERTS/n1.key" "$@"; }
+ok "repair (anti-entropy between nodes) with a node certificate" \
+	sh -c "QUORUM_TLS_CERT='$CERTS/n1.crt' QUORUM_TLS_KEY='$CERTS/n1.key' '$Q' --node '$(node_addr 1)' repair | grep -q ' 2 peers, '"
+N5=127.0.$T_NET.15:7005
+"$QUORUMD" --id n5 --data-dir "$T_DIR/n5" --listen "$N5" --seeds "$(node_addr 1)" \
+	--tls-ca "$CERTS/ca.crt" --tls-cert "$CERTS/n5.crt" --tls-key "$CERTS/n5.key" \
+	--pid-file "$T_DIR/n5.pid" --daemon 2>>"$T_DIR/n5.log"
+n5_normal() { "$Q" status | awk '$1 == "n5" { print $10 }' | grep -qx normal; }
+ok "a node of the cluster's CA joins through a seed, its ranges pulled over TLS" \
+	wait_until 60 n5_normal
+ok "... every key is on all its replicas" as_node "$Q" check-replicas
+ok "... cleanup (hand-off between nodes) runs over TLS" as_node "$Q" --node "$(node_addr 1)" cleanup
+is "$("$Q" --node "$N5" --r 3 get /tls/a)" "secret value" "... and n5 serves the data"
+N5_PID=$(cat "$T_DIR/n5.pid")
+kill -TERM "$N5_PID" 2>/dev/null
+wait_until 20 proc_gone "$N5_PID"
 
 # ---- bad credentials stop a node at start ----
 BAD=127.0.$T_NET.20:7020
