@@ -117,18 +117,33 @@ admit_count(const struct node *n, uint32_t ip, struct guard_counts *gc)
 	}
 }
 
+static char *
+admit_peer_name(const struct sockaddr *sa, char *buf, size_t len)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+	char ip[INET_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+	snprintf(buf, len, "%s:%d", ip, sa->sa_family == AF_INET ?
+	    ntohs(sin->sin_port) : 0);
+	return buf;
+}
+
 /* Log a refusal, or count it for the next line (a flood logs little). */
 static void
-admit_log_refusal(struct node *n, const char *who, const char *why)
+admit_log_refusal(struct node *n, const struct sockaddr *sa, const char *why)
 {
 	int64_t now = mono_ms();
+	char who[64];
 
 	if (now - n->refused_logged_ms < ADMIT_LOG_EVERY_MS) {
 		n->refused_unlogged++;
 		return;
 	}
 	log_warn("%s: refused: %s (and %llu more refused since the last "
-	    "such line)", who, why, (unsigned long long)n->refused_unlogged);
+	    "such line)", admit_peer_name(sa, who, sizeof(who)), why,
+	    (unsigned long long)n->refused_unlogged);
 	n->refused_logged_ms = now;
 	n->refused_unlogged = 0;
 }
@@ -156,19 +171,6 @@ admit_refuse(int fd, int code, const char *why)
 	close(fd);
 }
 
-static char *
-admit_peer_name(const struct sockaddr *sa, char *buf, size_t len)
-{
-	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-	char ip[INET_ADDRSTRLEN] = "?";
-
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
-	snprintf(buf, len, "%s:%d", ip, sa->sa_family == AF_INET ?
-	    ntohs(sin->sin_port) : 0);
-	return buf;
-}
-
 /* Count an accept; past ADMIT_ACCEPTS_PER_TURN, rest until the next turn. */
 static void
 admit_pace(struct node *n)
@@ -193,15 +195,14 @@ admit_accept(struct node *n, int fd, const struct sockaddr *sa,
 	enum guard_class cls = admit_class(n, ip);
 	struct guard_counts gc;
 	struct accepted *a;
-	char why[128], name[64];
+	char why[128];
 	int rc;
 
 	admit_pace(n);
 	admit_count(n, ip, &gc);
 	if ((rc = guard_admit(&n->guard, cls, &gc, why, sizeof(why))) < 0) {
 		stats_count(&n->stats, ST_CONNS_REFUSED, 1);
-		admit_log_refusal(n, admit_peer_name(sa, name, sizeof(name)),
-		    why);
+		admit_log_refusal(n, sa, why);
 		admit_refuse(fd, rc, why);
 		return;
 	}

@@ -37,7 +37,7 @@ config_init(struct config *c)
 	c->max_clients_per_host = 1024;
 	c->max_peer_connections = 256;
 	c->max_output = 256u << 20;
-	c->max_inflight = 128;
+	c->max_inflight = 32;
 	c->frame_timeout_ms = 30000;
 	c->min_rate = 64u << 10;
 	c->idle_timeout_ms = 600000;	/* 10 minutes */

@@ -75,6 +75,7 @@ for a in $abuses; do
 	# shellcheck disable=SC2086
 	p99_interleaved "$N1" "$rounds" "$secs" $args --addr "$N1" --source $SRC
 	echo "$a ($args): $P99_ALL"
+	echo "  the last round's abuser: $(grep RESULT "$T_DIR/abuse-bg.out")"
 	run_ms=$((rounds * secs * 1000))
 	summary="$summary$(printf '%-10s %10s %10s %6d.%02dx %9d %9d' "$a" \
 		"$P99_WITHOUT" "$P99_WITH" $((P99_RATIO / 100)) \
