@@ -136,5 +136,5 @@ tests_unit_test_config_LDADD = replication/libqrepl.a $(CAUSAL_LIBS) \
 	$(INIH_LIBS) $(UNIT_LIBS)
 
 ## The merge fuzzer's client contexts against a real cluster.
-TESTS += tests/sh/t0335-bad-contexts.sh
-EXTRA_DIST += tests/sh/t0335-bad-contexts.sh
+TESTS += tests/sh/t0331-bad-contexts.sh
+EXTRA_DIST += tests/sh/t0331-bad-contexts.sh
