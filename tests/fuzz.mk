@@ -56,9 +56,10 @@ proto/fuzz-context: proto/fuzz_context.c proto/wire.c proto/wire.h \
 store/fuzz-merge: store/fuzz_merge.c $(FUZZ_CAUSAL_SRC)
 	$(AM_V_CC)$(FUZZ_LINK) $(PROTOBUF_C_LIBS) $(XXHASH_LIBS)
 replication/fuzz-config: replication/fuzz_config.c replication/config.c \
-	    replication/config.h lib/addr.c lib/log.c store/causal.c \
+	    replication/config.h lib/addr.c lib/log.c lib/tls.c store/causal.c \
 	    $(FUZZ_LIB_SRC)
-	$(AM_V_CC)$(FUZZ_LINK) $(LIBEVENT_CFLAGS) $(INIH_CFLAGS) $(INIH_LIBS)
+	$(AM_V_CC)$(FUZZ_LINK) $(LIBEVENT_CFLAGS) $(INIH_CFLAGS) $(INIH_LIBS) \
+	  $(OPENSSL_CFLAGS) $(OPENSSL_LIBS)
 fs/fuzz-mountopt: fs/fuzz_mountopt.c fs/mountopt.c fs/mountopt.h \
 	    $(FUZZ_LIB_SRC)
 	$(AM_V_CC)$(FUZZ_LINK)
@@ -120,7 +121,7 @@ tests_unit_replay_config_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DFUZZ_CORPUS='"replication/fuzz-corpus/config"'
 tests_unit_replay_config_CFLAGS = $(REPLAY_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_unit_replay_config_LDADD = replication/libqrepl.a $(CAUSAL_LIBS) \
-	$(INIH_LIBS)
+	$(INIH_LIBS) $(OPENSSL_LIBS)
 tests_unit_replay_mountopt_SOURCES = tests/unit/fuzz_replay.c \
 	fs/fuzz_mountopt.c
 tests_unit_replay_mountopt_CPPFLAGS = $(AM_CPPFLAGS) \
@@ -133,7 +134,7 @@ check_PROGRAMS += tests/unit/test_config
 TESTS += tests/unit/test_config
 tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_unit_test_config_LDADD = replication/libqrepl.a $(CAUSAL_LIBS) \
-	$(INIH_LIBS) $(UNIT_LIBS)
+	$(INIH_LIBS) $(OPENSSL_LIBS) $(UNIT_LIBS)
 
 ## The merge fuzzer's client contexts against a real cluster.
 TESTS += tests/sh/t0331-bad-contexts.sh
