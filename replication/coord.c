@@ -188,12 +188,9 @@ get_timeout(evutil_socket_t fd, short what, void *arg)
 static void
 get_take_reply(struct get_op *op, unsigned i, struct vset *s)
 {
-	struct vset merged;
 	size_t j;
 
-	vset_merge(&op->merged, s, &merged);
-	vset_release(&op->merged);
-	op->merged = merged;
+	vset_merge_into(&op->merged, s);
 	/* A version both held is kept from the first: it may lack data. */
 	vset_fill_data(&op->merged, s);
 	vset_release(&op->replies[i]);
@@ -748,14 +745,11 @@ put_probe_reply(void *arg, uint32_t member, int code, const char *msg,
     int found, struct vset *s)
 {
 	struct put_op *op = arg;
-	struct vset merged;
 
 	(void)msg;
 	op->probing--;
 	if (member != UINT32_MAX && code == 0 && found && !op->probe_over) {
-		vset_merge(&op->probe, s, &merged);
-		vset_release(&op->probe);
-		op->probe = merged;
+		vset_merge_into(&op->probe, s);
 		if (vset_find_reqid(&op->probe, op->sw.reqid) >= 0)
 			put_probe_over(op);	/* no need to wait for more */
 	}
