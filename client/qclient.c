@@ -415,35 +415,47 @@ bad_header(const uint8_t *head, char **err)
 	return QERR_PROTO;
 }
 
-/* Send a framed request and read its answer on l. */
+/* Read one framed answer from l, whichever request it answers. */
 static int
-exchange(struct qc *qc, struct qc_link *l, const uint8_t *frame,
-    size_t frame_len, uint64_t id, int64_t deadline,
+recv_frame(struct qc *qc, struct qc_link *l, int64_t deadline,
     Quorum__Envelope **reply, char **err)
 {
 	uint8_t head[FRAME_HEADER_LEN], *buf;
 	size_t total, consumed;
 	int rc;
 
+	if ((rc = recv_all(l, head, sizeof(head), deadline, err)) < 0)
+		return rc;
+	if ((rc = frame_peek_length(head, sizeof(head), qc->opt.max_frame,
+	    &total, err)) < 0)
+		return bad_header(head, err);
+	buf = xmalloc(total);
+	memcpy(buf, head, sizeof(head));
+	rc = recv_all(l, buf + sizeof(head), total - sizeof(head), deadline,
+	    err);
+	if (rc == 0)
+		rc = frame_decode(buf, total, qc->opt.max_frame, &consumed,
+		    reply, err);
+	free(buf);
+	if (rc < 0)
+		return rc == QERR_TIMEOUT || rc == QERR_UNAVAIL ? rc :
+		    QERR_PROTO;
+	return 0;
+}
+
+/* Send a framed request and read its answer on l. */
+static int
+exchange(struct qc *qc, struct qc_link *l, const uint8_t *frame,
+    size_t frame_len, uint64_t id, int64_t deadline,
+    Quorum__Envelope **reply, char **err)
+{
+	int rc;
+
 	if ((rc = send_all(l, frame, frame_len, deadline, err)) < 0)
 		return rc;
 	for (;;) {
-		if ((rc = recv_all(l, head, sizeof(head), deadline, err)) < 0)
+		if ((rc = recv_frame(qc, l, deadline, reply, err)) < 0)
 			return rc;
-		if ((rc = frame_peek_length(head, sizeof(head),
-		    qc->opt.max_frame, &total, err)) < 0)
-			return bad_header(head, err);
-		buf = xmalloc(total);
-		memcpy(buf, head, sizeof(head));
-		rc = recv_all(l, buf + sizeof(head), total - sizeof(head),
-		    deadline, err);
-		if (rc == 0)
-			rc = frame_decode(buf, total, qc->opt.max_frame,
-			    &consumed, reply, err);
-		free(buf);
-		if (rc < 0)
-			return rc == QERR_TIMEOUT || rc == QERR_UNAVAIL ? rc :
-			    QERR_PROTO;
 		/* An error about a frame of ours (id 0) answers this one. */
 		if ((*reply)->request_id == id || (*reply)->request_id == 0)
 			return 0;
@@ -486,6 +498,23 @@ frame_for_resend(struct qc *qc, Quorum__Envelope *req, uint8_t **frame,
 	free(*frame);
 	*frame = NULL;
 	return frame_encode(req, qc->opt.max_frame, frame, frame_len, err);
+}
+
+/* An Error answer becomes its code (*reply freed); any other is kept. */
+static int
+reply_error(Quorum__Envelope **reply, char **err)
+{
+	Quorum__Error *e;
+	int rc;
+
+	if ((*reply)->body_case != QUORUM__ENVELOPE__BODY_ERROR)
+		return 0;
+	e = (*reply)->error;
+	rc = e->code < 0 ? e->code : QERR_PROTO;
+	qerr_set(err, rc, "%s", e->message);
+	frame_free(*reply);
+	*reply = NULL;
+	return rc;
 }
 
 int
@@ -600,16 +629,7 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 		return enc_rc;	/* the request could not be encoded again */
 	if (*reply == NULL)
 		return qerr_set(err, last_rc, "no node answered: %s", last);
-	if ((*reply)->body_case == QUORUM__ENVELOPE__BODY_ERROR) {
-		Quorum__Error *e = (*reply)->error;
-
-		rc = e->code < 0 ? e->code : QERR_PROTO;
-		qerr_set(err, rc, "%s", e->message);
-		frame_free(*reply);
-		*reply = NULL;
-		return rc;
-	}
-	return 0;
+	return reply_error(reply, err);
 }
 
 void
@@ -639,26 +659,28 @@ qc_value_release(struct qc_value *v)
 	v->context_len = 0;
 }
 
-int
-qc_get(struct qc *qc, const char *key, unsigned r, int want_data,
-    struct qc_value *out, char **err)
+/* A Get of key in env (g: its body). */
+static void
+get_request(struct qc *qc, Quorum__Envelope *env, Quorum__Get *g,
+    const char *key, unsigned r, int want_data)
 {
-	Quorum__Envelope env, *reply;
-	Quorum__Get g;
+	quorum__envelope__init(env);
+	quorum__get__init(g);
+	g->key = (char *)key;
+	g->r = r ? r : qc->opt.r;
+	g->want_data = want_data;
+	g->timeout_ms = qc->opt.timeout_ms;
+	env->body_case = QUORUM__ENVELOPE__BODY_GET;
+	env->get = g;
+}
+
+/* qc_get's answer from reply (freed): as qc_get returns. */
+static int
+get_answer(Quorum__Envelope *reply, struct qc_value *out, char **err)
+{
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	vset_init(&out->versions);
-	quorum__envelope__init(&env);
-	quorum__get__init(&g);
-	g.key = (char *)key;
-	g.r = r ? r : qc->opt.r;
-	g.want_data = want_data;
-	g.timeout_ms = qc->opt.timeout_ms;
-	env.body_case = QUORUM__ENVELOPE__BODY_GET;
-	env.get = &g;
-	if ((rc = qc_request(qc, -1, &env, &reply, err)) < 0 ||
-	    (rc = expect(&reply, QUORUM__ENVELOPE__BODY_GET_RESPONSE,
+	if ((rc = expect(&reply, QUORUM__ENVELOPE__BODY_GET_RESPONSE,
 	    err)) < 0)
 		return rc;
 	rc = wire_vset_from_pb(reply->get_response->versions, &out->versions,
@@ -672,6 +694,28 @@ qc_get(struct qc *qc, const char *key, unsigned r, int want_data,
 	}
 	frame_free(reply);
 	return rc;
+}
+
+static void
+value_init(struct qc_value *out)
+{
+	memset(out, 0, sizeof(*out));
+	vset_init(&out->versions);
+}
+
+int
+qc_get(struct qc *qc, const char *key, unsigned r, int want_data,
+    struct qc_value *out, char **err)
+{
+	Quorum__Envelope env, *reply;
+	Quorum__Get g;
+	int rc;
+
+	value_init(out);
+	get_request(qc, &env, &g, key, r, want_data);
+	if ((rc = qc_request(qc, -1, &env, &reply, err)) < 0)
+		return rc;
+	return get_answer(reply, out, err);
 }
 
 void
@@ -792,28 +836,31 @@ qc_delete(struct qc *qc, const char *key, const struct qc_write *w,
 	return write_request(qc, &env, out, err);
 }
 
-int
-qc_list(struct qc *qc, const char *dir, const char *after, unsigned limit,
-    unsigned r, qc_list_cb cb, void *arg, int *more, char **err)
+/* A List of dir's children in env (l: its body). */
+static void
+list_request(struct qc *qc, Quorum__Envelope *env, Quorum__List *l,
+    const char *dir, const char *after, unsigned limit, unsigned r)
 {
-	Quorum__Envelope env, *reply;
-	Quorum__List l;
+	quorum__envelope__init(env);
+	quorum__list__init(l);
+	l->dir = (char *)dir;
+	l->after = (char *)(after ? after : "");
+	l->limit = limit;
+	l->r = r ? r : qc->opt.r;
+	l->timeout_ms = qc->opt.timeout_ms;
+	env->body_case = QUORUM__ENVELOPE__BODY_LIST;
+	env->list = l;
+}
+
+/* qc_list's answer from reply (freed): each entry to cb. */
+static int
+list_answer(Quorum__Envelope *reply, qc_list_cb cb, void *arg, int *more,
+    char **err)
+{
 	size_t i;
 	int rc;
 
-	if (more != NULL)
-		*more = 0;
-	quorum__envelope__init(&env);
-	quorum__list__init(&l);
-	l.dir = (char *)dir;
-	l.after = (char *)(after ? after : "");
-	l.limit = limit;
-	l.r = r ? r : qc->opt.r;
-	l.timeout_ms = qc->opt.timeout_ms;
-	env.body_case = QUORUM__ENVELOPE__BODY_LIST;
-	env.list = &l;
-	if ((rc = qc_request(qc, -1, &env, &reply, err)) < 0 ||
-	    (rc = expect(&reply, QUORUM__ENVELOPE__BODY_LIST_RESPONSE,
+	if ((rc = expect(&reply, QUORUM__ENVELOPE__BODY_LIST_RESPONSE,
 	    err)) < 0)
 		return rc;
 	for (i = 0; i < reply->list_response->n_entries; i++) {
@@ -834,6 +881,129 @@ qc_list(struct qc *qc, const char *dir, const char *after, unsigned limit,
 		*more = reply->list_response->more;
 	frame_free(reply);
 	return rc;
+}
+
+int
+qc_list(struct qc *qc, const char *dir, const char *after, unsigned limit,
+    unsigned r, qc_list_cb cb, void *arg, int *more, char **err)
+{
+	Quorum__Envelope env, *reply;
+	Quorum__List l;
+	int rc;
+
+	if (more != NULL)
+		*more = 0;
+	list_request(qc, &env, &l, dir, after, limit, r);
+	if ((rc = qc_request(qc, -1, &env, &reply, err)) < 0)
+		return rc;
+	return list_answer(reply, cb, arg, more, err);
+}
+
+/*
+ * req[0] and req[1] sent together on one connection to the node of the
+ * last success, so that the node works on both at once; their answers in
+ * reply[0] and reply[1] (Error answers included).  0; or < 0 and no
+ * answer when the two could not be exchanged there (the node is then
+ * passed over for a while, as qc_request does).
+ */
+static int
+request_pair(struct qc *qc, Quorum__Envelope *req[2],
+    Quorum__Envelope *reply[2])
+{
+	uint8_t *frame[2] = { NULL, NULL }, *both = NULL;
+	size_t len[2], idx;
+	struct qc_node *n;
+	struct qc_link l;
+	char *err = NULL;
+	int64_t deadline;
+	int rc, reused, i, got = 0;
+
+	reply[0] = reply[1] = NULL;
+	pthread_mutex_lock(&qc->lock);
+	req[0]->request_id = qc->next_id++;
+	req[1]->request_id = qc->next_id++;
+	idx = qc->preferred;
+	pthread_mutex_unlock(&qc->lock);
+	n = &qc->nodes[idx];
+	if (n->skip_until_ms > mono_ms())
+		return QERR_UNAVAIL;
+	for (i = 0, rc = 0; i < 2 && rc == 0; i++)
+		rc = frame_encode(req[i], qc->opt.max_frame, &frame[i],
+		    &len[i], &err);
+	if (rc < 0)
+		goto out;
+	both = xmalloc(len[0] + len[1]);
+	memcpy(both, frame[0], len[0]);
+	memcpy(both + len[0], frame[1], len[1]);
+	deadline = mono_ms() + qc->opt.timeout_ms + QC_GRACE_MS;
+	if ((rc = conn_take(qc, n, deadline, &l, &reused, &err)) < 0)
+		goto out;
+	rc = send_all(&l, both, len[0] + len[1], deadline, &err);
+	while (rc == 0 && got < 2) {
+		Quorum__Envelope *r = NULL;
+
+		if ((rc = recv_frame(qc, &l, deadline, &r, &err)) < 0)
+			break;
+		for (i = 0; i < 2 && r != NULL; i++)
+			if (reply[i] == NULL &&
+			    r->request_id == req[i]->request_id) {
+				reply[i] = r;
+				r = NULL;
+				got++;
+			}
+		/* An error about a frame of ours (id 0): which one is
+		 * unknown, so neither is answered. */
+		if (r != NULL && r->request_id == 0)
+			rc = QERR_PROTO;
+		if (r != NULL)
+			frame_free(r);	/* a stray answer */
+	}
+	if (rc == 0)
+		conn_give_back(n, &l);
+	else
+		link_close(&l);
+out:
+	if (rc < 0) {
+		for (i = 0; i < 2; i++)
+			if (reply[i] != NULL)
+				frame_free(reply[i]);
+		reply[0] = reply[1] = NULL;
+		n->skip_until_ms = mono_ms() + QC_SKIP_MS;
+	}
+	free(err);
+	free(frame[0]);
+	free(frame[1]);
+	free(both);
+	return rc;
+}
+
+int
+qc_get_list(struct qc *qc, const char *key, unsigned r, int want_data,
+    struct qc_value *out, unsigned limit, qc_list_cb cb, void *arg,
+    int *more, int *list_rc, char **err, char **list_err)
+{
+	Quorum__Envelope genv, lenv, *req[2] = { &genv, &lenv }, *reply[2];
+	Quorum__Get g;
+	Quorum__List l;
+	int rc;
+
+	value_init(out);
+	if (more != NULL)
+		*more = 0;
+	get_request(qc, &genv, &g, key, r, want_data);
+	list_request(qc, &lenv, &l, key, NULL, limit, r);
+	if (request_pair(qc, req, reply) < 0) {
+		/* One after the other, each with failover. */
+		*list_rc = qc_list(qc, key, NULL, limit, r, cb, arg, more,
+		    list_err);
+		return qc_get(qc, key, r, want_data, out, err);
+	}
+	*list_rc = reply_error(&reply[1], list_err);
+	if (*list_rc == 0)
+		*list_rc = list_answer(reply[1], cb, arg, more, list_err);
+	if ((rc = reply_error(&reply[0], err)) < 0)
+		return rc;
+	return get_answer(reply[0], out, err);
 }
 
 int

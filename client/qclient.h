@@ -123,6 +123,22 @@ int	qc_list(struct qc *qc, const char *dir, const char *after,
 	    char **err);
 
 /*
+ * qc_get of key and, in the same round trip, the first page of qc_list of
+ * key's children (key taken as a directory): the two requests go out
+ * together on one connection to the node of the last success, which works
+ * on both at once, so the call takes as long as the slower of the two
+ * instead of both in a row.  If they cannot be exchanged there (the node
+ * fails or is slow), they are sent again one after the other, each with
+ * failover as qc_get and qc_list do: such a call may take one request
+ * timeout longer than those two.  Returns what qc_get returns (*err: its
+ * message); *list_rc is what qc_list returned (*list_err), cb and *more
+ * as for qc_list.
+ */
+int	qc_get_list(struct qc *qc, const char *key, unsigned r, int want_data,
+	    struct qc_value *out, unsigned limit, qc_list_cb cb, void *arg,
+	    int *more, int *list_rc, char **err, char **list_err);
+
+/*
  * Any request, for tools: send req (its request_id is set here) to node
  * `node` (an index, or -1 for any with failover) and return the answer in
  * *reply (free with qc_reply_free).  An Error answer is returned as its
