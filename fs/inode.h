@@ -28,6 +28,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "store/causal.h"
 
@@ -35,9 +36,11 @@ struct qlocal;
 
 /*
  * What lookups in a directory have been leading to, for the choices of the
- * next (view.h: qfs_dirstat): the credit for reading small files whole.
+ * next (view.h: qfs_dirstat): the credit for reading small files whole,
+ * and for listing a name's children along with its read (names new to
+ * the cluster).
  */
-enum qnode_dirstat { DIRSTAT_QUICK_READ, DIRSTAT_N };
+enum qnode_dirstat { DIRSTAT_QUICK_READ, DIRSTAT_NEW_NAMES, DIRSTAT_N };
 
 struct qnode {
 	uint64_t	 ino;
@@ -52,6 +55,9 @@ struct qnode {
 	struct qlocal	*local;		/* fs/file.h; NULL: none */
 	uint64_t	 writes;	/* this mount's writes of the key */
 	int		 dirstat[DIRSTAT_N]; /* a directory's (atomic) */
+	struct stat	 dir_st;	/* a directory's attributes as read */
+	int64_t		 dir_st_until;	/* ... trusted until (mono ms; 0:
+					 * none), guarded by lock: ops.c */
 	struct qnode	*next_ino, *next_path;
 };
 

@@ -117,6 +117,7 @@ struct target {
 	int		 keep;		/* a lookup's: kept for the next call */
 	uint64_t	 ticket;	/* for kview_keep */
 	long		 k;		/* the entry shown; -1: none */
+	int		 children;	/* kview_lookup's: listed along */
 };
 
 /*
@@ -142,6 +143,20 @@ target_release(struct qfs *fs, struct target *t)
 }
 
 /*
+ * Hand a lookup's read over to the cache (view.h: kview_keep) before the
+ * reply: the kernel sends the call that takes it as soon as it has the
+ * reply, often to another thread of the mount.
+ */
+static void
+target_keep(struct qfs *fs, struct target *t)
+{
+	if (t->read && t->keep) {
+		kview_keep(fs, t->key, t->ticket, &t->kv);
+		t->read = 0;
+	}
+}
+
+/*
  * Resolve name in the directory node parent: its key, the node the kernel
  * has for it, and the entry it shows now (t->k, -1 if none).  A sibling
  * name the kernel looked up keeps the version it was pinned to (ESTALE if
@@ -160,6 +175,7 @@ target_resolve(struct qfs *fs, fuse_ino_t parent, const char *name,
 
 	memset(t, 0, sizeof(*t));
 	t->k = -1;
+	t->children = -1;
 	if (strlen(name) > KEY_NAME_MAX)
 		return -ENAMETOOLONG;
 	if ((pq = itab_get(fs->itab, parent)) == NULL)
@@ -178,7 +194,8 @@ target_resolve(struct qfs *fs, fuse_ino_t parent, const char *name,
 		itab_name(fs->itab, t->q, &t->qn);
 	oq = t->sibling ? NULL : t->q;
 	rc = how == RESOLVE_LOOKUP ?
-	    kview_lookup(fs, t->key, parent, oq, &t->kv, &t->ticket) :
+	    kview_lookup(fs, t->key, parent, oq, &t->kv, &t->ticket,
+	    t->sibling ? NULL : &t->children) :
 	    kview_reuse(fs, t->key, 0, oq, &t->kv);
 	if (rc < 0)
 		return rc;
@@ -272,6 +289,57 @@ entry_fill(const struct qfs *fs, struct fuse_entry_param *e, uint64_t ino)
 	e->entry_timeout = fs->entry_timeout;
 }
 
+/*
+ * A directory's attributes, as this mount last gave them to the kernel
+ * (qnode.dir_st).  The kernel drops its copy of a directory's attributes
+ * whenever it makes or removes an entry in it, and with default_permissions
+ * asks for them again on the next path walk through it: a quorum read
+ * before each create, unlink or rename in that directory.  But here a
+ * directory's attributes are its own value, which entries below it never
+ * change, so what the kernel was given answers for the rest of the time
+ * it was given for (attr_timeout): the kernel would have kept it that long
+ * without the drop.  Whatever this mount changes of a directory (setattr,
+ * rmdir) replaces or forgets it.
+ */
+static void
+dir_attr_note(struct qfs *fs, struct qnode *q, const struct stat *st)
+{
+	pthread_mutex_lock(&q->lock);
+	q->dir_st_until = 0;
+	if (S_ISDIR(st->st_mode) && q->ino != FUSE_ROOT_ID &&
+	    fs->attr_timeout > 0) {
+		q->dir_st = *st;
+		q->dir_st_until = mono_ms() + (int64_t)(fs->attr_timeout *
+		    1000);
+	}
+	pthread_mutex_unlock(&q->lock);
+}
+
+static void
+dir_attr_forget(struct qnode *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->dir_st_until = 0;
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* 1 and *st, *left (seconds still trusted) if q's are noted and young. */
+static int
+dir_attr_cached(struct qnode *q, struct stat *st, double *left)
+{
+	int64_t now = mono_ms();
+	int hit = 0;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->dir_st_until > now) {
+		*st = q->dir_st;
+		*left = (double)(q->dir_st_until - now) / 1000;
+		hit = 1;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return hit;
+}
+
 static void
 reply_negative(fuse_req_t req, struct qfs *fs)
 {
@@ -294,6 +362,7 @@ reply_node(fuse_req_t req, struct qfs *fs, const char *path, const char *key,
 	entry_fill(fs, &e, q->ino);
 	st->st_ino = q->ino;
 	e.attr = *st;
+	dir_attr_note(fs, q, st);
 	if (fuse_reply_entry(req, &e) != 0)
 		itab_forget(fs->itab, q->ino, 1);
 	itab_put(fs->itab, q);
@@ -305,24 +374,31 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct qfs *fs = fs_of(req);
 	struct target t;
 	struct stat st;
+	struct dot pin = { NULL, 0 };
+	const struct dot *d;
 	int rc = target_resolve(fs, parent, name, RESOLVE_LOOKUP, &t);
 
-	if (rc == 0 && t.k < 0 && !t.sibling &&
-	    (rc = qfs_dir_has_children(fs, t.key)) == 1) {
+	if (rc == 0 && t.k < 0 && !t.sibling && (rc = t.children >= 0 ?
+	    t.children : qfs_dir_has_children(fs, t.key)) == 1) {
 		/* A directory shown for its entries alone. */
 		qfs_stat_implied_dir(fs, 0, &st);
+		target_keep(fs, &t);
 		reply_node(req, fs, t.path, t.key, NULL, &st);
-		target_release(fs, &t);
-		return;
-	}
-	if (rc == -ENOENT || (rc >= 0 && t.k < 0))
+	} else if (rc == -ENOENT || (rc >= 0 && t.k < 0)) {
+		target_keep(fs, &t);
 		reply_negative(req, fs);
-	else if (rc < 0)
+	} else if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else {
 		kview_stat(fs, &t.kv, (size_t)t.k, 0, &st);
-		reply_node(req, fs, t.path, t.key, t.sibling ?
-		    kview_dot(&t.kv, (size_t)t.k) : NULL, &st);
+		if (t.sibling && (d = kview_dot(&t.kv, (size_t)t.k)) != NULL) {
+			pin.node = xstrdup(d->node);
+			pin.counter = d->counter;
+		}
+		target_keep(fs, &t);
+		reply_node(req, fs, t.path, t.key, pin.node ? &pin : NULL,
+		    &st);
+		dot_release(&pin);
 	}
 	target_release(fs, &t);
 }
@@ -419,6 +495,7 @@ op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct qfs *fs = fs_of(req);
 	struct qnode *q = itab_get(fs->itab, ino);
 	struct stat st;
+	double left;
 	int rc;
 
 	(void)fi;
@@ -426,11 +503,18 @@ op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
+	if (dir_attr_cached(q, &st, &left)) {
+		itab_put(fs->itab, q);
+		fuse_reply_attr(req, &st, left);
+		return;
+	}
 	rc = node_stat(fs, q, &st);
 	/* The kernel's attributes are newer than a lookup's kept read now:
 	 * an open must not pair them with its older content. */
-	if (rc == 0 && q->ino != FUSE_ROOT_ID)
+	if (rc == 0 && q->ino != FUSE_ROOT_ID) {
 		node_drop_kept(fs, q);
+		dir_attr_note(fs, q, &st);
+	}
 	itab_put(fs->itab, q);
 	reply_attr_or_err(req, fs, rc, &st);
 }
@@ -529,6 +613,10 @@ op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		rc = file_setattr(fs, q, attr, to_set, caller, &st);
 	else
 		rc = setattr_meta(fs, q, attr, to_set, caller, &st);
+	if (rc == 0)
+		dir_attr_note(fs, q, &st);
+	else
+		dir_attr_forget(q);
 out:
 	itab_put(fs->itab, q);
 	reply_attr_or_err(req, fs, rc, &st);
@@ -690,6 +778,7 @@ op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	}
 	memset(&e, 0, sizeof(e));
 	q = itab_lookup(fs->itab, t.path, t.key, NULL);
+	dir_attr_forget(q);		/* a file now, whatever it was */
 	entry_fill(fs, &e, q->ino);
 	if (t.k >= 0) {
 		/* It exists (the kernel had not seen it): open it. */
@@ -754,6 +843,8 @@ remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int dir)
 	if (rc == 0) {
 		if (t.q != NULL && !t.sibling)
 			file_unlinked(t.q);
+		if (t.q != NULL)
+			dir_attr_forget(t.q);
 		itab_detach(fs->itab, t.path);
 	}
 out:

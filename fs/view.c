@@ -67,16 +67,12 @@ kview_build(struct qfs *fs, const char *key, struct qnode *q,
 	return 0;
 }
 
-int
-kview_read(struct qfs *fs, const char *key, int want_data, struct qnode *q,
-    struct kview *kv)
+/* kv from a read that returned rc (qc_get's; err its message, freed).
+ * 0, or -errno (kv released). */
+static int
+kview_got(struct qfs *fs, const char *key, int rc, char *err, int want_data,
+    struct qnode *q, struct kview *kv)
 {
-	char *err = NULL;
-	int rc;
-
-	memset(kv, 0, sizeof(*kv));
-	cc_init(&kv->lcc);
-	rc = qc_get(fs->qc, key, 0, want_data, &kv->val, &err);
 	if (rc < 0) {
 		log_warn("read %s: %s (%s)", key, err ? err : "failed",
 		    qerr_name(rc));
@@ -86,6 +82,25 @@ kview_read(struct qfs *fs, const char *key, int want_data, struct qnode *q,
 	}
 	kv->has_data = want_data;
 	return kview_build(fs, key, q, kv);
+}
+
+static void
+kview_init(struct kview *kv)
+{
+	memset(kv, 0, sizeof(*kv));
+	cc_init(&kv->lcc);
+}
+
+int
+kview_read(struct qfs *fs, const char *key, int want_data, struct qnode *q,
+    struct kview *kv)
+{
+	char *err = NULL;
+	int rc;
+
+	kview_init(kv);
+	rc = qc_get(fs->qc, key, 0, want_data, &kv->val, &err);
+	return kview_got(fs, key, rc, err, want_data, q, kv);
 }
 
 int
@@ -118,6 +133,103 @@ qfs_dirstat_add(struct qfs *fs, uint64_t dir, enum qnode_dirstat s,
 	itab_put(fs->itab, d);
 }
 
+/* A listing of a key's children, page by page, until a live one. */
+struct has_child {
+	int	 found;
+	int	 more;		/* the last page said more remain */
+	char	*last;
+};
+
+/* Children listed per page: tombstones come too, so more than one. */
+#define CHILD_PAGE	256
+
+static int
+has_child_cb(void *arg, const char *name, const struct vset *s,
+    const uint8_t *ctx, size_t ctx_len)
+{
+	struct has_child *h = arg;
+
+	(void)ctx;
+	(void)ctx_len;
+	free(h->last);
+	h->last = xstrdup(name);
+	if (vset_live_count(s) > 0) {
+		h->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * List key's children from the start (fresh), or page on from where h is
+ * (a first page seen), until a live child or the end; h->last freed.  1 if
+ * one was found, 0 if none, or -errno.
+ */
+static int
+has_child_finish(struct qfs *fs, const char *key, struct has_child *h,
+    int fresh)
+{
+	char *err = NULL;
+	int rc = 0;
+
+	/* A page that listed nothing is the end, whatever it said. */
+	while ((fresh || (h->more && h->last != NULL)) && !h->found) {
+		fresh = 0;
+		rc = qc_list(fs->qc, key, h->last, CHILD_PAGE, 0,
+		    has_child_cb, h, &h->more, &err);
+		if (rc < 0)
+			break;
+	}
+	free(h->last);
+	h->last = NULL;
+	if (rc < 0) {
+		log_warn("list %s: %s (%s)", key, err ? err : "failed",
+		    qerr_name(rc));
+		free(err);
+		return -qfs_errno(rc);
+	}
+	return h->found;
+}
+
+int
+qfs_dir_has_children(struct qfs *fs, const char *key)
+{
+	struct has_child h = { 0, 0, NULL };
+
+	return has_child_finish(fs, key, &h, 1);
+}
+
+/*
+ * kview_read of a head of key with the first page of its children listed
+ * in the same round trip: *children as kview_lookup says.
+ */
+static int
+kview_read_listing(struct qfs *fs, const char *key, struct qnode *q,
+    struct kview *kv, int *children)
+{
+	struct has_child h = { 0, 0, NULL };
+	char *err = NULL, *lerr = NULL;
+	int rc, lrc;
+
+	kview_init(kv);
+	rc = qc_get_list(fs->qc, key, 0, 0, &kv->val, CHILD_PAGE,
+	    has_child_cb, &h, &h.more, &lrc, &err, &lerr);
+	rc = kview_got(fs, key, rc, err, 0, q, kv);
+	*children = -1;
+	if (rc == 0 && kview_count(kv) == 0 && lrc == 0)
+		*children = has_child_finish(fs, key, &h, 0);
+	else {
+		if (lrc < 0)
+			log_debug("list %s with its read: %s (%s)", key,
+			    lerr ? lerr : "failed", qerr_name(lrc));
+		free(h.last);
+	}
+	free(lerr);
+	if (*children < 0)
+		*children = -1;		/* qfs_dir_has_children asks again */
+	return rc;
+}
+
 /*
  * Reading small files whole at lookup pays when an open follows, and costs
  * a stat that reads the data for nothing (after a cache drop the nodes
@@ -129,25 +241,47 @@ qfs_dirstat_add(struct qfs *fs, uint64_t dir, enum qnode_dirstat s,
  */
 #define QUICK_READ_CREDITS	8
 
+/*
+ * Likewise, listing a name's children along with its read pays when the
+ * name is new (it has no version, and a lookup must then list), and costs
+ * every node a listing for nothing when it is there.  A lookup of a key
+ * this mount knows nothing of earns the directory a credit when the name
+ * turns out new, spends one when it exists; only lookups of unknown keys
+ * in a directory with credit list along.  A directory filled with new
+ * files (cp -r, tar x, a build) lists along after its first name; one
+ * whose names exist (the first ls -l of a tree written elsewhere) never.
+ */
+#define NEW_NAME_CREDITS	8
+
 int
 kview_lookup(struct qfs *fs, const char *key, uint64_t dir, struct qnode *q,
-    struct kview *kv, uint64_t *ticket)
+    struct kview *kv, uint64_t *ticket, int *children)
 {
 	uint64_t size;
-	int whole = sizehint_get(fs->sizes, key, &size) &&
-	    size <= QFS_QUICK_READ_MAX &&
+	int known = sizehint_get(fs->sizes, key, &size);
+	int whole = known && size <= QFS_QUICK_READ_MAX &&
 	    qfs_dirstat(fs, dir, DIRSTAT_QUICK_READ) > 0;
+	int list = children != NULL && !known &&
+	    qfs_dirstat(fs, dir, DIRSTAT_NEW_NAMES) > 0;
 	int rc;
 
+	if (children != NULL)
+		*children = -1;
 	*ticket = lcache_ticket(fs->lcache, key);
-	log_debug("lookup %s: %s", key, whole ? "with the data" : "a head");
-	if ((rc = kview_read(fs, key, whole, q, kv)) == 0) {
-		kv->lookup_dir = dir;
-		if (whole)
-			qfs_dirstat_add(fs, dir, DIRSTAT_QUICK_READ, -1,
-			    QUICK_READ_CREDITS);
-	}
-	return rc;
+	log_debug("lookup %s: %s", key, whole ? "with the data" :
+	    list ? "a head, its children listed along" : "a head");
+	rc = list ? kview_read_listing(fs, key, q, kv, children) :
+	    kview_read(fs, key, whole, q, kv);
+	if (rc < 0)
+		return rc;
+	kv->lookup_dir = dir;
+	if (whole)
+		qfs_dirstat_add(fs, dir, DIRSTAT_QUICK_READ, -1,
+		    QUICK_READ_CREDITS);
+	if (children != NULL && !known)
+		qfs_dirstat_add(fs, dir, DIRSTAT_NEW_NAMES,
+		    kview_count(kv) == 0 ? 1 : -1, NEW_NAME_CREDITS);
+	return 0;
 }
 
 void
@@ -355,50 +489,3 @@ qfs_stat_implied_dir(const struct qfs *fs, uint64_t ino, struct stat *st)
 	st->st_blocks = 8;
 }
 
-struct has_child {
-	int	 found;
-	char	*last;
-};
-
-static int
-has_child_cb(void *arg, const char *name, const struct vset *s,
-    const uint8_t *ctx, size_t ctx_len)
-{
-	struct has_child *h = arg;
-
-	(void)ctx;
-	(void)ctx_len;
-	free(h->last);
-	h->last = xstrdup(name);
-	if (vset_live_count(s) > 0) {
-		h->found = 1;
-		return 1;
-	}
-	return 0;
-}
-
-int
-qfs_dir_has_children(struct qfs *fs, const char *key)
-{
-	struct has_child h = { 0, NULL };
-	char *err = NULL;
-	int more = 1, rc = 0;
-
-	/* Tombstones are listed too: page on until a live child or the end. */
-	while (more && !h.found) {
-		rc = qc_list(fs->qc, key, h.last, 256, 0, has_child_cb, &h,
-		    &more, &err);
-		if (rc < 0)
-			break;
-		if (h.last == NULL)
-			break;
-	}
-	free(h.last);
-	if (rc < 0) {
-		log_warn("list %s: %s (%s)", key, err ? err : "failed",
-		    qerr_name(rc));
-		free(err);
-		return -qfs_errno(rc);
-	}
-	return h.found;
-}

@@ -49,13 +49,23 @@ int	kview_read(struct qfs *fs, const char *key, int want_data,
  * opens have been following lookups in dir; *ticket is for kview_keep,
  * which hands the read over to the cache and releases kv.
  *
+ * A name that does not exist is looked up twice in a row otherwise: its
+ * read, then a listing of its children (a directory is shown while it has
+ * live entries below it: qfs_dir_has_children).  So when children is not
+ * NULL, key is unknown to this mount (sizehint.h) and the names looked up
+ * in dir lately were new to the cluster (a create, the target of a
+ * rename), the listing goes along with the read, in the same round trip
+ * (qc_get_list); *children is then 1 or 0 for a key with no live version,
+ * as qfs_dir_has_children says, and -1 when nothing was listed.
+ *
  * kview_reuse is kview_read, except that it takes the lookup's read of key
  * if one is kept and young enough; if that was a head and want_data, it
  * reads the data.  kv->as_looked_up says the version shown is the one the
  * lookup showed the kernel: the kernel's attributes are that version's.
  */
 int	kview_lookup(struct qfs *fs, const char *key, uint64_t dir,
-	    struct qnode *q, struct kview *kv, uint64_t *ticket);
+	    struct qnode *q, struct kview *kv, uint64_t *ticket,
+	    int *children);
 void	kview_keep(struct qfs *fs, const char *key, uint64_t ticket,
 	    struct kview *kv);
 int	kview_reuse(struct qfs *fs, const char *key, int want_data,
