@@ -122,9 +122,11 @@ struct target {
 
 /*
  * How target_resolve reads: a lookup reads afresh and keeps its read for
- * the call that follows (view.h: kview_lookup); that call takes it.
+ * the call that follows (view.h: kview_lookup); that call takes it, or
+ * reads afresh when none is kept (the kernel had the name cached), with
+ * the data for rename's source, which it writes under the new name.
  */
-enum resolve_how { RESOLVE_LOOKUP, RESOLVE_REUSE };
+enum resolve_how { RESOLVE_LOOKUP, RESOLVE_REUSE, RESOLVE_REUSE_DATA };
 
 static void
 target_release(struct qfs *fs, struct target *t)
@@ -196,7 +198,7 @@ target_resolve(struct qfs *fs, fuse_ino_t parent, const char *name,
 	rc = how == RESOLVE_LOOKUP ?
 	    kview_lookup(fs, t->key, parent, oq, &t->kv, &t->ticket,
 	    t->sibling ? NULL : &t->children) :
-	    kview_reuse(fs, t->key, 0, oq, &t->kv);
+	    kview_reuse(fs, t->key, how == RESOLVE_REUSE_DATA, oq, &t->kv);
 	if (rc < 0)
 		return rc;
 	t->read = 1;
@@ -943,7 +945,8 @@ op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	}
 	if ((rc = name_check(newname, 1)) < 0 ||
-	    (rc = target_resolve(fs, parent, name, RESOLVE_REUSE, &src)) < 0)
+	    (rc = target_resolve(fs, parent, name, RESOLVE_REUSE_DATA,
+	    &src)) < 0)
 		goto out;
 	if (src.k < 0) {
 		rc = !src.sibling && qfs_dir_has_children(fs, src.key) == 1 ?
