@@ -12,6 +12,12 @@
  *      that a flood of refusals costs little more than the accepts.
  *   3. The sweep runs every guard_interval_ms and only closes; the close
  *      callback (node.c) takes the connection out of n->conns.
+ *   4. Only client connections are struck (guard.h, penalties), and only
+ *      client addresses are closed on accept for a penalty: a member's
+ *      address is a peer's, and the cluster never shuts itself out.  A
+ *      penalised connection is closed with a reset (no TIME_WAIT kept)
+ *      before any state, answer or TLS: what a penalty is for is that the
+ *      abuse then costs the node an accept and a close.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -62,12 +68,14 @@ admit_limits(struct node *n)
 	n->lim_client.max_output = cfg->max_output;
 	n->lim_client.max_inflight = cfg->max_inflight;
 	n->lim_client.pause_output = ADMIT_PAUSE_OUTPUT;
+	n->lim_client.max_bad_frames = cfg->max_bad_frames;
 	n->guard.max_clients = cfg->max_clients;
 	n->guard.max_clients_per_host = cfg->max_clients_per_host;
 	n->guard.max_peer_connections = cfg->max_peer_connections;
 	n->guard.frame_timeout_ms = cfg->frame_timeout_ms;
 	n->guard.min_rate = cfg->min_rate;
 	n->guard.idle_timeout_ms = cfg->idle_timeout_ms;
+	n->guard.abuse_penalty_ms = cfg->abuse_penalty_ms;
 }
 
 void
@@ -171,6 +179,49 @@ admit_refuse(int fd, int code, const char *why)
 	close(fd);
 }
 
+static const char *
+admit_ip_name(uint32_t ip, char *buf, size_t len)
+{
+	struct in_addr a = { .s_addr = ip };
+
+	if (inet_ntop(AF_INET, &a, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/*
+ * A client connection from ip was closed for abuse (why): a strike, and
+ * a log line when that starts a penalty (one per penalty, however many
+ * connections are struck during it).
+ */
+static void
+admit_strike(struct node *n, uint32_t ip, const char *why)
+{
+	struct guard_offender before;
+	int64_t now = mono_ms();
+	unsigned ms;
+	char who[INET_ADDRSTRLEN];
+
+	ms = guard_strike(&n->penalties, &n->guard, ip, now, &before);
+	if (ms == 0 || before.until_ms > now)
+		return;
+	log_warn("%s: new connections closed for %u ms: %u connections in a "
+	    "row closed for abuse, the last for %s (%llu closed on accept "
+	    "during the last penalty)", admit_ip_name(ip, who, sizeof(who)),
+	    ms, before.strikes + 1, why, (unsigned long long)before.closed);
+}
+
+/* Close a penalised connection at once, with a reset. */
+static void
+admit_shut_out(struct node *n, int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	stats_count(&n->stats, ST_CONNS_PENALISED, 1);
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
 /* Count an accept; past ADMIT_ACCEPTS_PER_TURN, rest until the next turn. */
 static void
 admit_pace(struct node *n)
@@ -199,6 +250,11 @@ admit_accept(struct node *n, int fd, const struct sockaddr *sa,
 	int rc;
 
 	admit_pace(n);
+	if (cls == GUARD_CLIENT && guard_penalised(&n->penalties, ip,
+	    mono_ms())) {
+		admit_shut_out(n, fd);
+		return;
+	}
 	admit_count(n, ip, &gc);
 	if ((rc = guard_admit(&n->guard, cls, &gc, why, sizeof(why))) < 0) {
 		stats_count(&n->stats, ST_CONNS_REFUSED, 1);
@@ -221,6 +277,10 @@ admit_forget(struct node *n, struct conn *c)
 
 	for (i = 0; i < n->nconns; i++)
 		if (n->conns[i].conn == c) {
+			if (n->conns[i].cls == GUARD_CLIENT &&
+			    conn_abused(c) != NULL)
+				admit_strike(n, n->conns[i].ip,
+				    conn_abused(c));
 			n->conns[i] = n->conns[--n->nconns];
 			return;
 		}
@@ -240,15 +300,19 @@ admit_sweep(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (i = 0; i < n->nconns; ) {
 		struct conn *c = n->conns[i].conn;
+		enum guard_verdict v;
 
 		conn_progress(c, &p);
-		if (!guard_check(&n->guard, n->conns[i].cls, &p, now, why,
-		    sizeof(why))) {
+		v = guard_check(&n->guard, n->conns[i].cls, &p, now, why,
+		    sizeof(why));
+		if (v == GUARD_KEEP) {
 			i++;
 			continue;
 		}
 		stats_count(&n->stats, ST_CONNS_CUT, 1);
 		log_warn("%s: closing: %s", conn_peer_name(c), why);
+		if (v == GUARD_CUT_ABUSE && n->conns[i].cls == GUARD_CLIENT)
+			admit_strike(n, n->conns[i].ip, "stalling");
 		conn_close(c);		/* takes it out of n->conns */
 	}
 }

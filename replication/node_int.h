@@ -75,6 +75,7 @@ struct node {
 	size_t			 nmember_ips;
 	int64_t			 refused_logged_ms;
 	uint64_t		 refused_unlogged;
+	struct guard_penalties	 penalties;
 	int			 stopping;
 	int			 failed;	/* node_run returns -1 */
 };
