@@ -157,6 +157,26 @@ guard_penalised(struct guard_penalties *pb, uint32_t ip, int64_t now_ms)
 	return 1;
 }
 
+size_t
+guard_penalised_ips(const struct guard_penalties *pb, int64_t now_ms,
+    uint32_t *ips, size_t max, int64_t *next_ms)
+{
+	const struct guard_offender *o;
+	size_t i, k = 0;
+
+	*next_ms = 0;
+	for (i = 0; i < GUARD_PENALTY_SLOTS; i++) {
+		o = &pb->slot[i];
+		if (o->ip == 0 || o->until_ms <= now_ms)
+			continue;
+		if (*next_ms == 0 || o->until_ms < *next_ms)
+			*next_ms = o->until_ms;
+		if (k < max)
+			ips[k++] = o->ip;
+	}
+	return k;
+}
+
 unsigned
 guard_interval_ms(const struct guard_limits *g)
 {

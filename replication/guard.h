@@ -39,7 +39,9 @@
  * row, none more than GUARD_FORGIVE_MS after the one before, put the
  * address in the penalty box: its new connections are closed as soon as
  * they are accepted (no state, no answer, no TLS) for GUARD_PENALTY_MIN_MS,
- * doubled by every further strike, capped at abuse_penalty_ms.  A
+ * doubled by every further strike, capped at abuse_penalty_ms (node.c
+ * also has the kernel drop their connection attempts meanwhile, with a
+ * socket filter listing guard_penalised_ips).  A
  * well-behaved client is never struck (none of these happens to it), and
  * peers never are: node.c strikes client connections only.  The box has
  * GUARD_PENALTY_SLOTS addresses; a new one takes the slot struck longest
@@ -77,6 +79,7 @@ enum guard_verdict {
 #define GUARD_FORGIVE_MS	60000	/* a gap that ends a row of strikes */
 #define GUARD_PENALTY_MIN_MS	250	/* the first penalty */
 #define GUARD_PENALTY_SLOTS	256
+#define GUARD_FILTER_MAX	64	/* addresses a socket filter lists */
 
 /* One struck address (ip 0: a free slot). */
 struct guard_offender {
@@ -134,6 +137,14 @@ unsigned guard_strike(struct guard_penalties *pb, const struct guard_limits *g,
  * (ip is penalised); counts it when it is.
  */
 int	guard_penalised(struct guard_penalties *pb, uint32_t ip, int64_t now_ms);
+
+/*
+ * The addresses penalised at now_ms, at most max of them, into ips
+ * (network order); returns how many.  *next_ms is set to the first time
+ * after now_ms when that set changes (a penalty ends), 0 when none runs.
+ */
+size_t	guard_penalised_ips(const struct guard_penalties *pb, int64_t now_ms,
+	    uint32_t *ips, size_t max, int64_t *next_ms);
 
 /* How often to run guard_check: often enough for the shortest timeout. */
 unsigned guard_interval_ms(const struct guard_limits *g);

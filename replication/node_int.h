@@ -76,6 +76,9 @@ struct node {
 	int64_t			 refused_logged_ms;
 	uint64_t		 refused_unlogged;
 	struct guard_penalties	 penalties;
+	struct event		*filter_timer;	/* a penalty ends: refilter */
+	int			 filter_on;	/* the listener has a filter */
+	int			 filter_failed;	/* said so once */
 	int			 stopping;
 	int			 failed;	/* node_run returns -1 */
 };

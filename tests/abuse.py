@@ -22,13 +22,14 @@ one whenever the daemon closes one, unless --once):
 At the end it prints one line
   RESULT mode=M opened=N cut=C cut_ms_min=.. cut_ms_med=.. cut_ms_max=..
          refused=R replies=E held=H sent_bytes=B open_failures=F answered=A
-         silent=S
+         silent=S pending=P
 and a line "MSG <text>" for each distinct error message the daemon sent.
 cut_ms is the time from a connection's first byte sent (or its opening,
 for flood) to the daemon closing it; held counts the connections open at
 the end that the daemon never answered (for flood: those it accepted);
 silent the connections the daemon closed without a word (a penalised
-source's, closed as soon as accepted).  Frames are built by hand as
+source's, closed as soon as accepted), pending those whose connect had
+not completed at the end (a penalised source's SYNs, dropped).  Frames are built by hand as
 proto/frame.h says: 4-byte big-endian length, version byte 1, a packed
 quorum.Envelope.
 """
@@ -336,6 +337,7 @@ class Abuse:
                     self.on_read(c)
         held = sum(1 for c in self.conns if not c.inbuf and
                    c.answered_nothing)
+        pending = sum(1 for c in self.conns if not c.connected)
         for c in list(self.conns):
             self.close(c, False)
         cut = sorted(self.cut)
@@ -344,13 +346,14 @@ class Abuse:
             return "%.0f" % v
         print("RESULT mode=%s opened=%d cut=%d cut_ms_min=%s cut_ms_med=%s "
               "cut_ms_max=%s refused=%d replies=%d held=%d sent_bytes=%d "
-              "open_failures=%d answered=%d silent=%d" % (
+              "open_failures=%d answered=%d silent=%d pending=%d" % (
                   a.mode, self.opened, len(cut),
                   fmt(cut[0]) if cut else "-",
                   fmt(statistics.median(cut)) if cut else "-",
                   fmt(cut[-1]) if cut else "-",
                   self.refused, self.replies, held, self.sent_bytes,
-                  self.open_failures, self.answered, self.silent))
+                  self.open_failures, self.answered, self.silent,
+                  pending))
         for m, n in sorted(self.msgs.items()):
             print("MSG %s (x%d)" % (m, n))
 

@@ -46,11 +46,12 @@ cpu_ticks() {
 # of two cores.  Sets P99_WITHOUT and P99_WITH (medians, us),
 # P99_RATIO (with/without, x100) and P99_ALL (every figure).  With
 # P99_PID set, also P99_CPU_WITHOUT and P99_CPU_WITH: the clock ticks
-# that process used during the bench runs, in all.
+# that process used during the bench runs, in all.  P99_CPU_ABUSER: the
+# ticks the abuser's own process used until its bench run ended, in all.
 p99_interleaved() {
 	local node=$1 rounds=$2 secs=$3 i a b pid t0 t1 t2 without="" with=""
 	shift 3
-	P99_CPU_WITHOUT=0 P99_CPU_WITH=0
+	P99_CPU_WITHOUT=0 P99_CPU_WITH=0 P99_CPU_ABUSER=0
 	for i in $(seq 1 "$rounds"); do
 		t0=$(cpu_ticks "${P99_PID:-}")
 		a=$(bench_p99 "$node" "$secs") || return 1
@@ -60,6 +61,7 @@ p99_interleaved() {
 		pid=$!
 		b=$(bench_p99 "$node" "$secs") || { wait "$pid"; return 1; }
 		t2=$(cpu_ticks "${P99_PID:-}")
+		P99_CPU_ABUSER=$((P99_CPU_ABUSER + $(cpu_ticks "$pid" 2>/dev/null || echo 0)))
 		wait "$pid"
 		without="$without $a"
 		with="$with $b"

@@ -2,21 +2,21 @@
 # Penalties for abuse: a connection that sends max_bad_frames undecodable
 # frames in a row is told so and closed; a source address whose
 # connections keep being closed for abuse (here: 2 GiB frame headers) has
-# its new connections closed as soon as they are accepted, without a word,
-# for a time that doubles up to abuse_penalty_ms, counted in stats and
-# logged once per penalty; other clients are served meanwhile, the source
+# its connection attempts dropped by the kernel (a socket filter), and any
+# accepted closed at once without a word, for a time that doubles up to
+# abuse_penalty_ms, counted in stats and logged once per penalty; other clients are served meanwhile, the source
 # gets in again after the penalty, a wrong protocol version is never a
 # strike, and a member's address (a peer's) is never penalised.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-abuse.sh"
 T_NET=120
 plan 17
-PEN=3000		# abuse_penalty_ms
+PEN=10000		# abuse_penalty_ms (the shipped default)
 cluster_start 3 --abuse-penalty-ms $PEN
 N1=$(node_addr 1)
 SRC=127.0.$T_NET.50
 stat() { "$QUORUMCTL" --node "$N1" stats | awk -v k="$1" '$1 == k { print $2 }'; }
-penalty_lines() { grep -c 'new connections closed for' "$T_DIR/n1.log"; }
+penalty_lines() { grep -c ': shut out for' "$T_DIR/n1.log"; }
 
 # 1. Undecodable frames: 8 answered, then the close, said first.
 abuse garbage --garbage random --addr "$N1" --source 127.0.$T_NET.60 \
@@ -37,16 +37,17 @@ diag "$(grep -e RESULT -e MSG "$T_DIR/abuse.out")"
 ok "the first connections with a 2 GiB header get QERR_TOO_BIG (-3)" \
 	abuse_said "code=-3 frame payload is 2147483647 bytes"
 silent=$(result silent)
-ok "after 3 strikes the source's new connections are closed at once, unanswered ($silent of $(result cut))" \
-	test "$silent" -ge 20 -a "$(result replies)" -le 12
+ok "after 3 strikes the source's connects hang, their SYNs dropped ($(result pending) at the end, $(result opened) opened in all)" \
+	test "$(result pending)" -ge 1 -a "$(result opened)" -le 20 -a "$(result replies)" -le 12
 pen=$(( $(stat connections_penalised) - pen0 ))
-ok "connections_penalised counts them ($pen)" test "$pen" -ge "$silent"
+ok "connections_penalised counts those closed on accept all the same ($pen >= $silent)" \
+	test "$pen" -ge "$silent"
 lines=$(penalty_lines)
-diag "$(grep 'new connections closed for' "$T_DIR/n1.log" | head -3)"
+diag "$(grep ': shut out for' "$T_DIR/n1.log" | head -3)"
 ok "logged once per penalty, not per connection ($lines lines)" \
 	test "$lines" -ge 1 -a "$lines" -le 4
 ok "the log line says who, how long, and why" grep -q \
-	"$SRC: new connections closed for 250 ms: 3 connections in a row closed for abuse, the last for an absurd frame length" \
+	"$SRC: shut out for 250 ms: 3 connections in a row closed for abuse, the last for an absurd frame length" \
 	"$T_DIR/n1.log"
 
 # 3. Other clients are served while the source keeps at it.
@@ -63,7 +64,7 @@ wait_until $((PEN / 1000 + 5)) answered_again
 rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 ok "the source is answered again once the penalty is over ($ms ms)" \
-	test $rc = 0 -a $ms -le $((PEN + 1000))
+	test $rc = 0 -a $ms -le $((PEN + 4000))
 
 # 5. A wrong version is never a strike: an honest client of another release.
 abuse garbage --garbage version --addr "$N1" --source 127.0.$T_NET.61 \
