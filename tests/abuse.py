@@ -19,7 +19,7 @@ one whenever the daemon closes one, unless --once):
              --rate bytes per second and waits for its answer (answered=1
              when it is a PutResponse)
 
-At the end it prints one line
+It prints STARTED when the abuse begins, and at the end one line
   RESULT mode=M opened=N cut=C cut_ms_min=.. cut_ms_med=.. cut_ms_max=..
          refused=R replies=E held=H sent_bytes=B open_failures=F answered=A
          silent=S pending=P
@@ -308,6 +308,9 @@ class Abuse:
 
     def run(self):
         a = self.args
+        # For whoever measures the abuse: from here on it is under way
+        # (the interpreter's start is not part of it).
+        print("STARTED", flush=True)
         end = time.monotonic() + a.seconds
         while time.monotonic() < end:
             now = time.monotonic()
