@@ -44,13 +44,18 @@ cpu_ticks() {
 # second more).  Sets _P99 (us), _CPU and _ACPU (the ticks P99_PID and
 # the abuser used during the run).
 p99_abused() {
-	local node=$1 secs=$2 runner=$3 pid t0 a0 deadline=$((SECONDS + 10))
+	local node=$1 secs=$2 runner=$3 pid t0 a0 deadline=$((SECONDS + 60))
 	shift 3
+	rm -f "$T_DIR/abuse-bg.out"
 	$runner $ABUSE "$@" --seconds $((secs + 1)) >"$T_DIR/abuse-bg.out" 2>&1 &
 	pid=$!
+	# A nice 19 python on a loaded machine may take seconds to start.
 	until grep -q '^STARTED' "$T_DIR/abuse-bg.out" 2>/dev/null; do
-		kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ] ||
-			{ wait "$pid"; return 1; }
+		if ! kill -0 "$pid" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+			echo "# the abuser did not start: $(cat "$T_DIR/abuse-bg.out" 2>&1)"
+			wait "$pid"
+			return 1
+		fi
 		sleep 0.02
 	done
 	t0=$(cpu_ticks "${P99_PID:-}")
@@ -58,7 +63,7 @@ p99_abused() {
 	_P99=$(bench_p99 "$node" "$secs") || { wait "$pid"; return 1; }
 	_CPU=$(( $(cpu_ticks "${P99_PID:-}") - t0 ))
 	_ACPU=$(( $(cpu_ticks "$pid" 2>/dev/null || echo "$a0") - a0 ))
-	wait "$pid"
+	wait "$pid" || true	# its figures are the bench's, not its status
 }
 
 # p99_interleaved NODE ROUNDS SECONDS MODE ARGS...: ROUNDS rounds of bench
@@ -145,7 +150,10 @@ hwm_check() {	# hwm_check PID BOUND_KIB
 p99_check() {
 	local what=$1 node=$2
 	shift 2
-	p99_interleaved "$node" 5 2 "$@"
+	if ! p99_interleaved "$node" 5 2 "$@"; then
+		ok "with $what, a well-behaved client's p99 can be measured" false
+		return
+	fi
 	diag "$what: get p99 us, $P99_ALL"
 	diag "medians: without $P99_WITHOUT, with $P99_WITH (ratio $P99_RATIO%)"
 	ok "with $what, a well-behaved client's p99 stays within 3x" \

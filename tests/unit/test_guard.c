@@ -241,6 +241,36 @@ test_penalties_off_and_bounded(void **state)
 	}
 }
 
+/* The socket filter's list: who is penalised now, and when that changes. */
+static void
+test_penalised_ips(void **state)
+{
+	uint32_t ips[4];
+	int64_t next;
+	int i;
+
+	(void)state;
+	memset(&pb, 0, sizeof(pb));
+	assert_int_equal(guard_penalised_ips(&pb, 0, ips, 4, &next), 0);
+	assert_int_equal(next, 0);
+	for (i = 0; i < GUARD_STRIKES; i++)
+		strike(21, 100, NULL);		/* until 350 */
+	for (i = 0; i < GUARD_STRIKES + 1; i++)
+		strike(22, 200, NULL);		/* until 700 */
+	strike(23, 200, NULL);			/* one strike: not listed */
+	assert_int_equal(guard_penalised_ips(&pb, 300, ips, 4, &next), 2);
+	assert_true((ips[0] == 21 && ips[1] == 22) ||
+	    (ips[0] == 22 && ips[1] == 21));
+	assert_int_equal(next, 350);
+	assert_int_equal(guard_penalised_ips(&pb, 300, ips, 1, &next), 1);
+	assert_int_equal(next, 350);		/* the unlisted count too */
+	assert_int_equal(guard_penalised_ips(&pb, 350, ips, 4, &next), 1);
+	assert_int_equal(ips[0], 22);
+	assert_int_equal(next, 700);
+	assert_int_equal(guard_penalised_ips(&pb, 700, ips, 4, &next), 0);
+	assert_int_equal(next, 0);
+}
+
 int
 main(void)
 {
@@ -255,6 +285,7 @@ main(void)
 		cmocka_unit_test(test_strikes_then_doubling_penalty),
 		cmocka_unit_test(test_strikes_forgiven),
 		cmocka_unit_test(test_penalties_off_and_bounded),
+		cmocka_unit_test(test_penalised_ips),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
