@@ -12,6 +12,21 @@
  *      that a flood of refusals costs little more than the accepts.
  *   3. The sweep runs every guard_interval_ms and only closes; the close
  *      callback (node.c) takes the connection out of n->conns.
+ *   4. Only client connections are struck (guard.h, penalties), and only
+ *      client addresses are closed on accept for a penalty: a member's
+ *      address is a peer's, and the cluster never shuts itself out.  A
+ *      penalised connection is closed with a reset (no TIME_WAIT kept)
+ *      before any state, answer or TLS: what a penalty is for is that the
+ *      abuse then costs the node an accept and a close.
+ *   5. Cheaper still, and first: while any address is penalised, the
+ *      listening socket has a classic BPF filter that drops the packets
+ *      of the first GUARD_FILTER_MAX of them, so the kernel drops their
+ *      SYNs (the client's connect retries, and waits) before any
+ *      handshake or accept; the filter is rebuilt when a penalty starts
+ *      or ends, and removed when none runs.  Accepted sockets inherit
+ *      the filter of their time: it lists only addresses penalised then,
+ *      which are closed on accept anyway.  Without it (an error), 4 still
+ *      holds.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +38,8 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+
+#include <linux/filter.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -62,12 +79,14 @@ admit_limits(struct node *n)
 	n->lim_client.max_output = cfg->max_output;
 	n->lim_client.max_inflight = cfg->max_inflight;
 	n->lim_client.pause_output = ADMIT_PAUSE_OUTPUT;
+	n->lim_client.max_bad_frames = cfg->max_bad_frames;
 	n->guard.max_clients = cfg->max_clients;
 	n->guard.max_clients_per_host = cfg->max_clients_per_host;
 	n->guard.max_peer_connections = cfg->max_peer_connections;
 	n->guard.frame_timeout_ms = cfg->frame_timeout_ms;
 	n->guard.min_rate = cfg->min_rate;
 	n->guard.idle_timeout_ms = cfg->idle_timeout_ms;
+	n->guard.abuse_penalty_ms = cfg->abuse_penalty_ms;
 }
 
 void
@@ -171,6 +190,121 @@ admit_refuse(int fd, int code, const char *why)
 	close(fd);
 }
 
+static const char *
+admit_ip_name(uint32_t ip, char *buf, size_t len)
+{
+	struct in_addr a = { .s_addr = ip };
+
+	if (inet_ntop(AF_INET, &a, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/*
+ * The listener's filter: load the source address (the IP header's bytes
+ * 12-15), compare it with each penalised one, drop on a match.
+ */
+static size_t
+admit_filter_program(const uint32_t *ips, size_t k, struct sock_filter *prog)
+{
+	size_t i, len = 0;
+
+	prog[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+	    (uint32_t)SKF_NET_OFF + 12);
+	for (i = 0; i < k; i++)		/* a match jumps to the drop */
+		prog[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ |
+		    BPF_K, ntohl(ips[i]), (uint8_t)(k - i), 0);
+	prog[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffff);
+	prog[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+	return len;
+}
+
+/* Set the listener's filter to the addresses penalised now (invariant 5). */
+static void
+admit_filter(struct node *n)
+{
+	struct sock_filter prog[GUARD_FILTER_MAX + 3];
+	uint32_t ips[GUARD_FILTER_MAX];
+	struct sock_fprog fp = { 0, prog };
+	int64_t now = mono_ms(), next;
+	size_t k;
+	int fd, rc = 0;
+
+	if (n->listener == NULL || n->filter_timer == NULL)
+		return;
+	fd = evconnlistener_get_fd(n->listener);
+	k = guard_penalised_ips(&n->penalties, now, ips, GUARD_FILTER_MAX,
+	    &next);
+	if (k > 0) {
+		fp.len = (unsigned short)admit_filter_program(ips, k, prog);
+		rc = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp,
+		    sizeof(fp));
+		n->filter_on = rc == 0;
+	} else if (n->filter_on) {
+		int none = 0;	/* ignored, but the kernel wants an int */
+
+		rc = setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &none,
+		    sizeof(none));
+		n->filter_on = 0;
+	}
+	if (rc < 0 && !n->filter_failed) {
+		log_warn("cannot filter penalised addresses on the listening "
+		    "socket (%s): their connections are closed on accept",
+		    strerror(errno));
+		n->filter_failed = 1;
+	}
+	if (next > 0) {
+		struct timeval tv = { (next - now) / 1000,
+		    (next - now) % 1000 * 1000 };
+
+		evtimer_add(n->filter_timer, &tv);
+	}
+}
+
+static void
+admit_filter_again(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	admit_filter(arg);
+}
+
+/*
+ * A client connection from ip was closed for abuse (why): a strike, and
+ * a log line when that starts a penalty (one per penalty, however many
+ * connections are struck during it).
+ */
+static void
+admit_strike(struct node *n, uint32_t ip, const char *why)
+{
+	struct guard_offender before;
+	int64_t now = mono_ms();
+	unsigned ms;
+	char who[INET_ADDRSTRLEN];
+
+	ms = guard_strike(&n->penalties, &n->guard, ip, now, &before);
+	if (ms == 0)
+		return;
+	admit_filter(n);
+	if (before.until_ms > now)
+		return;			/* logged when it started */
+	log_warn("%s: shut out for %u ms: %u connections in a row closed for "
+	    "abuse, the last for %s (%llu closed on accept during the last "
+	    "penalty)", admit_ip_name(ip, who, sizeof(who)), ms,
+	    before.strikes + 1, why, (unsigned long long)before.closed);
+}
+
+/* Close a penalised connection at once, with a reset. */
+static void
+admit_shut_out(struct node *n, int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	stats_count(&n->stats, ST_CONNS_PENALISED, 1);
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
 /* Count an accept; past ADMIT_ACCEPTS_PER_TURN, rest until the next turn. */
 static void
 admit_pace(struct node *n)
@@ -199,6 +333,11 @@ admit_accept(struct node *n, int fd, const struct sockaddr *sa,
 	int rc;
 
 	admit_pace(n);
+	if (cls == GUARD_CLIENT && guard_penalised(&n->penalties, ip,
+	    mono_ms())) {
+		admit_shut_out(n, fd);
+		return;
+	}
 	admit_count(n, ip, &gc);
 	if ((rc = guard_admit(&n->guard, cls, &gc, why, sizeof(why))) < 0) {
 		stats_count(&n->stats, ST_CONNS_REFUSED, 1);
@@ -221,6 +360,10 @@ admit_forget(struct node *n, struct conn *c)
 
 	for (i = 0; i < n->nconns; i++)
 		if (n->conns[i].conn == c) {
+			if (n->conns[i].cls == GUARD_CLIENT &&
+			    conn_abused(c) != NULL)
+				admit_strike(n, n->conns[i].ip,
+				    conn_abused(c));
 			n->conns[i] = n->conns[--n->nconns];
 			return;
 		}
@@ -240,15 +383,19 @@ admit_sweep(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (i = 0; i < n->nconns; ) {
 		struct conn *c = n->conns[i].conn;
+		enum guard_verdict v;
 
 		conn_progress(c, &p);
-		if (!guard_check(&n->guard, n->conns[i].cls, &p, now, why,
-		    sizeof(why))) {
+		v = guard_check(&n->guard, n->conns[i].cls, &p, now, why,
+		    sizeof(why));
+		if (v == GUARD_KEEP) {
 			i++;
 			continue;
 		}
 		stats_count(&n->stats, ST_CONNS_CUT, 1);
 		log_warn("%s: closing: %s", conn_peer_name(c), why);
+		if (v == GUARD_CUT_ABUSE && n->conns[i].cls == GUARD_CLIENT)
+			admit_strike(n, n->conns[i].ip, "stalling");
 		conn_close(c);		/* takes it out of n->conns */
 	}
 }
@@ -321,7 +468,9 @@ admit_start(struct node *n, char **err)
 	admit_members_changed(n);
 	n->accept_retry = evtimer_new(n->base, admit_accept_again, n);
 	n->guard_timer = event_new(n->base, -1, EV_PERSIST, admit_sweep, n);
-	if (n->accept_retry == NULL || n->guard_timer == NULL)
+	n->filter_timer = evtimer_new(n->base, admit_filter_again, n);
+	if (n->accept_retry == NULL || n->guard_timer == NULL ||
+	    n->filter_timer == NULL)
 		return qerr_set(err, QERR_IO, "out of memory for timers");
 	if ((ms = guard_interval_ms(&n->guard)) > 0) {
 		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
@@ -338,7 +487,9 @@ admit_stop(struct node *n)
 		event_free(n->guard_timer);
 	if (n->accept_retry != NULL)
 		event_free(n->accept_retry);
-	n->guard_timer = n->accept_retry = NULL;
+	if (n->filter_timer != NULL)
+		event_free(n->filter_timer);
+	n->guard_timer = n->accept_retry = n->filter_timer = NULL;
 	free(n->member_ips);
 	n->member_ips = NULL;
 	n->nmember_ips = 0;

@@ -41,6 +41,8 @@ config_init(struct config *c)
 	c->frame_timeout_ms = 30000;
 	c->min_rate = 64u << 10;
 	c->idle_timeout_ms = 600000;	/* 10 minutes */
+	c->max_bad_frames = 8;
+	c->abuse_penalty_ms = 10000;
 	c->gossip_interval_ms = 200;
 	c->phi_threshold = 8.0;
 	c->handoff_interval_ms = 500;
@@ -256,6 +258,10 @@ config_set(struct config *c, const char *name, const char *value,
 	UINT_OPTION("min_rate", "min-rate", min_rate, 0, 1u << 30)
 	UINT_OPTION("idle_timeout_ms", "idle-timeout-ms", idle_timeout_ms, 0,
 	    86400000)
+	UINT_OPTION("max_bad_frames", "max-bad-frames", max_bad_frames, 0,
+	    1000000)
+	UINT_OPTION("abuse_penalty_ms", "abuse-penalty-ms", abuse_penalty_ms,
+	    0, 3600000)
 	UINT_OPTION("gossip_interval_ms", "gossip-interval-ms",
 	    gossip_interval_ms, 10, 60000)
 	UINT_OPTION("handoff_interval_ms", "handoff-interval-ms",

@@ -45,6 +45,8 @@ struct config {
 	unsigned		 frame_timeout_ms;
 	size_t			 min_rate;	/* bytes per second */
 	unsigned		 idle_timeout_ms;
+	unsigned		 max_bad_frames;	/* in a row; 0: any */
+	unsigned		 abuse_penalty_ms;	/* 0: no penalties */
 	unsigned		 gossip_interval_ms;
 	double			 phi_threshold;
 	unsigned		 handoff_interval_ms;

@@ -87,6 +87,8 @@ struct conn {
 	unsigned		 inflight;	/* requests not yet answered */
 	size_t			 skip;		/* of a refused frame, to drop */
 	size_t			 skipped;	/* of it, dropped so far */
+	unsigned		 bad_in_row;	/* undecodable frames in a row */
+	const char		*abused;	/* why closed for abuse, or NULL */
 	int64_t			 in_since_ms;	/* conn_progress's */
 	int64_t			 out_moved_ms;
 	int			 kernel_outq;	/* last SIOCOUTQ sample */
@@ -207,6 +209,12 @@ conn_peer_name(const struct conn *c)
 	return c->name;
 }
 
+const char *
+conn_abused(const struct conn *c)
+{
+	return c->abused;
+}
+
 enum tls_role
 conn_peer_role(const struct conn *c)
 {
@@ -284,6 +292,10 @@ conn_frame_length(struct conn *c, const uint8_t *head)
 		c->in_since_ms = mono_ms();
 	} else {
 		log_warn("%s: %s; closing", c->name, err);
+		/* A wrong version may be an honest client of another
+		 * release: only an absurd length is abuse. */
+		c->abused = rc == QERR_TOO_BIG ? "an absurd frame length" :
+		    NULL;
 		conn_close_after_flush(c);
 	}
 	free(err);
@@ -301,6 +313,34 @@ conn_skip(struct conn *c, size_t have)
 	return n;
 }
 
+/*
+ * Answer a frame that does not decode.  Only the first of a row is
+ * logged (a flood of them would be a flood of lines); max_bad_frames in a
+ * row close the conn, since no client that speaks the protocol sends
+ * even one, and each costs a decode and an answer.
+ */
+static void
+conn_bad_frame(struct conn *c, int rc, const char *err)
+{
+	char why[128];
+
+	if (c->lim.bad_frames != NULL)
+		(*c->lim.bad_frames)++;
+	if (++c->bad_in_row == 1)
+		log_warn("%s: bad frame: %s", c->name, err);
+	conn_send_error(c, 0, rc, err, 0, 0);
+	if (c->lim.max_bad_frames == 0 ||
+	    c->bad_in_row < c->lim.max_bad_frames)
+		return;
+	snprintf(why, sizeof(why), "%u undecodable frames in a row "
+	    "(max_bad_frames %u): closing", c->bad_in_row,
+	    c->lim.max_bad_frames);
+	log_warn("%s: %s", c->name, why);
+	conn_send_error(c, 0, QERR_INVALID, why, 0, 0);
+	c->abused = "undecodable frames";
+	conn_close_after_flush(c);
+}
+
 /* Decode one whole frame and hand it out (or answer that it is bad). */
 static void
 conn_deliver(struct conn *c, const uint8_t *buf, size_t frame_len)
@@ -313,13 +353,11 @@ conn_deliver(struct conn *c, const uint8_t *buf, size_t frame_len)
 	rc = frame_decode(buf, frame_len, c->lim.max_frame, &consumed, &env,
 	    &err);
 	if (rc < 0) {
-		if (c->lim.bad_frames != NULL)
-			(*c->lim.bad_frames)++;
-		log_warn("%s: bad frame: %s", c->name, err);
-		conn_send_error(c, 0, rc, err, 0, 0);
+		conn_bad_frame(c, rc, err);
 		free(err);
 		return;
 	}
+	c->bad_in_row = 0;
 	c->on_frame(c, env, c->arg);
 }
 
@@ -944,6 +982,7 @@ conn_overflow(struct conn *c, char **err)
 	if (c->accepted) {
 		log_warn("%s: %zu bytes of answers unread (max_output %zu): "
 		    "closing", c->name, queued, c->lim.max_output);
+		c->abused = "answers unread past max_output";
 		conn_shutdown(c, "output limit");
 	}
 	return qerr_set(err, QERR_UNAVAIL, "%s: %zu bytes queued, the peer "

@@ -9,7 +9,12 @@
  * other (a wrong version, an absurd length) the connection is closed once
  * the answer is written, since the stream cannot be resynchronised.  A
  * whole frame whose payload does not decode gets an Error answer and
- * reading goes on.
+ * reading goes on, up to max_bad_frames of them in a row: that one's
+ * answer also says the conn closes, and it does once the answers are out.
+ * Closing a conn for a frame length past any client's, for
+ * max_bad_frames or for max_output marks it abused (conn_abused), for the
+ * penalties of guard.h (a wrong version does not: it may be an honest
+ * client of another release).
  *
  * TLS: with conn_limits.tls set, the conn speaks TLS (lib/tls.h) on its
  * socket: an accepted one waits for the peer's handshake, which must come
@@ -66,6 +71,7 @@ struct conn_limits {
 	int	connect_timeout_ms;	/* 0: 2000 */
 	char	source_host[64];	/* bind outgoing connections here; "" */
 	uint64_t *bad_frames;		/* counts refused frames; NULL */
+	unsigned max_bad_frames;	/* undecodable in a row; 0: no limit */
 	struct tls_ctx *tls;		/* NULL: plain TCP (not owned) */
 	/* Accepted connections only (0: no pause). */
 	unsigned max_inflight;		/* requests not yet answered */
@@ -117,6 +123,8 @@ void	conn_progress(struct conn *c, struct conn_progress *p);
 void	conn_request_begin(struct conn *c);
 void	conn_request_end(struct conn *c);
 const char *conn_peer_name(const struct conn *c);
+/* Why c closed itself for abuse (see the top), or NULL. */
+const char *conn_abused(const struct conn *c);
 /* The role of the peer's certificate; TLS_ROLE_NONE on a plain conn. */
 enum tls_role conn_peer_role(const struct conn *c);
 

@@ -29,6 +29,24 @@
  *     without a word (the client library reconnects on its next call).
  * A limit of 0 turns its rule off.
  *
+ * Penalties (guard_strike, guard_penalised).  A connection closed for
+ * abuse -- a frame header claiming a length past the largest frame any
+ * client sends (not a wrong version: that may be an honest client of
+ * another release), max_bad_frames
+ * undecodable frames in a row, a frame or its answers stalled (the
+ * progress rules above, idleness aside), answers unread past max_output
+ * -- is a strike against its source address.  GUARD_STRIKES strikes in a
+ * row, none more than GUARD_FORGIVE_MS after the one before, put the
+ * address in the penalty box: its new connections are closed as soon as
+ * they are accepted (no state, no answer, no TLS) for GUARD_PENALTY_MIN_MS,
+ * doubled by every further strike, capped at abuse_penalty_ms (node.c
+ * also has the kernel drop their connection attempts meanwhile, with a
+ * socket filter listing guard_penalised_ips).  A
+ * well-behaved client is never struck (none of these happens to it), and
+ * peers never are: node.c strikes client connections only.  The box has
+ * GUARD_PENALTY_SLOTS addresses; a new one takes the slot struck longest
+ * ago, so many sources only shorten each other's memory, never grow it.
+ *
  * This module is pure: no sockets, no clock of its own.  Counting and
  * closing are node.c's (its accept path and sweep timer).
  */
@@ -47,6 +65,34 @@ struct guard_limits {
 	unsigned	frame_timeout_ms;	/* 0: frames never time out */
 	size_t		min_rate;		/* bytes/s; 0: no credit */
 	unsigned	idle_timeout_ms;	/* 0: never idle */
+	unsigned	abuse_penalty_ms;	/* 0: no penalties */
+};
+
+/* What guard_check found. */
+enum guard_verdict {
+	GUARD_KEEP = 0,
+	GUARD_CUT_ABUSE,		/* a progress rule broken: a strike */
+	GUARD_CUT_IDLE			/* idle: closed, no strike */
+};
+
+#define GUARD_STRIKES		3	/* strikes in a row before a penalty */
+#define GUARD_FORGIVE_MS	60000	/* a gap that ends a row of strikes */
+#define GUARD_PENALTY_MIN_MS	250	/* the first penalty */
+#define GUARD_PENALTY_SLOTS	256
+#define GUARD_FILTER_MAX	64	/* addresses a socket filter lists */
+
+/* One struck address (ip 0: a free slot). */
+struct guard_offender {
+	uint32_t	ip;
+	unsigned	strikes;	/* in the current row */
+	int64_t		struck_ms;	/* the last strike */
+	int64_t		until_ms;	/* penalised until then */
+	uint64_t	closed;		/* closed on accept in this penalty */
+};
+
+/* The penalty box: zero it to start. */
+struct guard_penalties {
+	struct guard_offender	slot[GUARD_PENALTY_SLOTS];
 };
 
 enum guard_class {
@@ -69,12 +115,36 @@ int	guard_admit(const struct guard_limits *g, enum guard_class cls,
 	    const struct guard_counts *n, char *why, size_t whylen);
 
 /*
- * Whether a connection doing p at now_ms has broken a progress rule: 0 if
- * not, else 1 with the reason (for the log) in why.  Peers are never idle.
+ * Whether a connection doing p at now_ms has broken a progress rule:
+ * GUARD_KEEP if not, else the verdict with the reason (for the log) in
+ * why.  Peers are never idle.
  */
-int	guard_check(const struct guard_limits *g, enum guard_class cls,
+enum guard_verdict guard_check(const struct guard_limits *g, enum guard_class cls,
 	    const struct conn_progress *p, int64_t now_ms, char *why,
 	    size_t whylen);
+
+/*
+ * A strike against ip at now_ms (rules above).  Returns the penalty it
+ * starts or lengthens, in ms from now (0: none yet); *before is ip's
+ * record as it was (for the log line: whether a penalty was running, and
+ * how many connections the last one closed).
+ */
+unsigned guard_strike(struct guard_penalties *pb, const struct guard_limits *g,
+	    uint32_t ip, int64_t now_ms, struct guard_offender *before);
+
+/*
+ * Whether a connection from ip accepted at now_ms is to be closed at once
+ * (ip is penalised); counts it when it is.
+ */
+int	guard_penalised(struct guard_penalties *pb, uint32_t ip, int64_t now_ms);
+
+/*
+ * The addresses penalised at now_ms, at most max of them, into ips
+ * (network order); returns how many.  *next_ms is set to the first time
+ * after now_ms when that set changes (a penalty ends), 0 when none runs.
+ */
+size_t	guard_penalised_ips(const struct guard_penalties *pb, int64_t now_ms,
+	    uint32_t *ips, size_t max, int64_t *next_ms);
 
 /* How often to run guard_check: often enough for the shortest timeout. */
 unsigned guard_interval_ms(const struct guard_limits *g);

@@ -75,6 +75,10 @@ struct node {
 	size_t			 nmember_ips;
 	int64_t			 refused_logged_ms;
 	uint64_t		 refused_unlogged;
+	struct guard_penalties	 penalties;
+	struct event		*filter_timer;	/* a penalty ends: refilter */
+	int			 filter_on;	/* the listener has a filter */
+	int			 filter_failed;	/* said so once */
 	int			 stopping;
 	int			 failed;	/* node_run returns -1 */
 };

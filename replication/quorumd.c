@@ -49,6 +49,9 @@ usage(FILE *f)
 "                         unanswered requests\n"
 "      --frame-timeout-ms MS, --min-rate BYTES/S, --idle-timeout-ms MS\n"
 "                         cut slow frames, unread answers, idle clients\n"
+"      --max-bad-frames N, --abuse-penalty-ms MS  close a client after N\n"
+"                         undecodable frames in a row; shut out a source\n"
+"                         whose connections keep being closed for abuse\n"
 "      --log-level LEVEL  debug, info, warn or error\n"
 "      --tls-ca FILE, --tls-cert FILE, --tls-key FILE  the cluster CA, this\n"
 "                         node's certificate and key (TLS, mutual)\n"
@@ -105,6 +108,8 @@ static const struct option long_options[] = {
 	{ "frame-timeout-ms", required_argument, NULL, 0 },
 	{ "min-rate", required_argument, NULL, 0 },
 	{ "idle-timeout-ms", required_argument, NULL, 0 },
+	{ "max-bad-frames", required_argument, NULL, 0 },
+	{ "abuse-penalty-ms", required_argument, NULL, 0 },
 	{ NULL, 0, NULL, 0 }
 };
 

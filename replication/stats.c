@@ -16,7 +16,7 @@ static const char *counter_names[ST__COUNT] = {
 	"tombstones_purged",
 	"cleanup_keys_removed", "cleanup_keys_skipped",
 	"read_data_fetches",
-	"connections_refused", "connections_cut",
+	"connections_refused", "connections_cut", "connections_penalised",
 };
 
 static const char *hist_names[SH__COUNT] = {

@@ -19,13 +19,17 @@ one whenever the daemon closes one, unless --once):
              --rate bytes per second and waits for its answer (answered=1
              when it is a PutResponse)
 
-At the end it prints one line
+It prints STARTED when the abuse begins, and at the end one line
   RESULT mode=M opened=N cut=C cut_ms_min=.. cut_ms_med=.. cut_ms_max=..
          refused=R replies=E held=H sent_bytes=B open_failures=F answered=A
+         silent=S pending=P
 and a line "MSG <text>" for each distinct error message the daemon sent.
 cut_ms is the time from a connection's first byte sent (or its opening,
 for flood) to the daemon closing it; held counts the connections open at
-the end that the daemon never answered (for flood: those it accepted).  Frames are built by hand as
+the end that the daemon never answered (for flood: those it accepted);
+silent the connections the daemon closed without a word (a penalised
+source's, closed as soon as accepted), pending those whose connect had
+not completed at the end (a penalised source's SYNs, dropped).  Frames are built by hand as
 proto/frame.h says: 4-byte big-endian length, version byte 1, a packed
 quorum.Envelope.
 """
@@ -166,6 +170,7 @@ class Abuse:
         self.sent_bytes = 0
         self.open_failures = 0
         self.answered = 0
+        self.silent = 0
 
     # ---- what each mode sends ----
     def fill(self, c, now):
@@ -215,10 +220,14 @@ class Abuse:
         return c
 
     def close(self, c, by_daemon):
+        if c not in self.conns:
+            return      # a failed write closed it, and the read saw it
         now = time.monotonic()
         if by_daemon:
             start = c.first_byte if c.first_byte is not None else c.opened
             self.cut.append((now - start) * 1000.0)
+            if c.answered_nothing and not c.inbuf:
+                self.silent += 1
         try:
             self.sel.unregister(c.sock)
         except (KeyError, ValueError):
@@ -299,6 +308,9 @@ class Abuse:
 
     def run(self):
         a = self.args
+        # For whoever measures the abuse: from here on it is under way
+        # (the interpreter's start is not part of it).
+        print("STARTED", flush=True)
         end = time.monotonic() + a.seconds
         while time.monotonic() < end:
             now = time.monotonic()
@@ -328,6 +340,7 @@ class Abuse:
                     self.on_read(c)
         held = sum(1 for c in self.conns if not c.inbuf and
                    c.answered_nothing)
+        pending = sum(1 for c in self.conns if not c.connected)
         for c in list(self.conns):
             self.close(c, False)
         cut = sorted(self.cut)
@@ -336,13 +349,14 @@ class Abuse:
             return "%.0f" % v
         print("RESULT mode=%s opened=%d cut=%d cut_ms_min=%s cut_ms_med=%s "
               "cut_ms_max=%s refused=%d replies=%d held=%d sent_bytes=%d "
-              "open_failures=%d answered=%d" % (
+              "open_failures=%d answered=%d silent=%d pending=%d" % (
                   a.mode, self.opened, len(cut),
                   fmt(cut[0]) if cut else "-",
                   fmt(statistics.median(cut)) if cut else "-",
                   fmt(cut[-1]) if cut else "-",
                   self.refused, self.replies, held, self.sent_bytes,
-                  self.open_failures, self.answered))
+                  self.open_failures, self.answered, self.silent,
+                  pending))
         for m, n in sorted(self.msgs.items()):
             print("MSG %s (x%d)" % (m, n))
 

@@ -9,7 +9,9 @@
 T_NET=111
 plan 12
 FT=2000		# frame_timeout_ms
-cluster_start 3 --frame-timeout-ms $FT --min-rate 65536 --max-frame 8388608 \
+# Penalties off (--abuse-penalty-ms 0): this test looks at what each
+# connection gets; t0341 at what a source that keeps at it gets.
+cluster_start 3 --abuse-penalty-ms 0 --frame-timeout-ms $FT --min-rate 65536 --max-frame 8388608 \
 	--max-value-size 4194304
 N1=$(node_addr 1)
 PID1=$(node_pid 1)

@@ -12,7 +12,9 @@ plan 11
 FT=2000			# frame_timeout_ms
 INFLIGHT=8
 MAXOUT=4194304		# max_output
-cluster_start 3 --frame-timeout-ms $FT --max-inflight $INFLIGHT \
+# Penalties off (--abuse-penalty-ms 0): this test looks at what each
+# connection gets; t0341 at what a source that keeps at it gets.
+cluster_start 3 --abuse-penalty-ms 0 --frame-timeout-ms $FT --max-inflight $INFLIGHT \
 	--max-output $MAXOUT --max-frame 4194304 --max-value-size 2097152
 N1=$(node_addr 1)
 PID1=$(node_pid 1)

@@ -128,7 +128,7 @@ test_idle_clients_only(void **state)
 
 	(void)state;
 	assert_int_equal(check(GUARD_CLIENT, &p, 5000, why), 0);
-	assert_int_equal(check(GUARD_CLIENT, &p, 5001, why), 1);
+	assert_int_equal(check(GUARD_CLIENT, &p, 5001, why), GUARD_CUT_IDLE);
 	assert_non_null(strstr(why, "idle for 5001 ms"));
 	assert_int_equal(check(GUARD_PEER, &p, 50000, why), 0);
 	/* A request in flight (a slow quorum) is not idleness. */
@@ -151,6 +151,126 @@ test_interval(void **state)
 	assert_int_equal(guard_interval_ms(&g), 400);
 }
 
+/* ---- penalties ---- */
+
+static struct guard_penalties pb;
+static const struct guard_limits plim = { .abuse_penalty_ms = 2000 };
+
+static unsigned
+strike(uint32_t ip, int64_t now, struct guard_offender *before)
+{
+	struct guard_offender b;
+
+	return guard_strike(&pb, &plim, ip, now, before != NULL ? before : &b);
+}
+
+/* GUARD_STRIKES in a row start a penalty; each more doubles it, capped. */
+static void
+test_strikes_then_doubling_penalty(void **state)
+{
+	struct guard_offender before;
+	int64_t t = 1000;
+
+	(void)state;
+	memset(&pb, 0, sizeof(pb));
+	assert_int_equal(strike(7, t, NULL), 0);
+	assert_int_equal(strike(7, t + 10, NULL), 0);
+	assert_int_equal(guard_penalised(&pb, 7, t + 20), 0);
+	assert_int_equal(strike(7, t + 20, &before), GUARD_PENALTY_MIN_MS);
+	assert_int_equal(before.strikes, GUARD_STRIKES - 1);
+	assert_true(before.until_ms <= t + 20);		/* a fresh penalty */
+	assert_int_equal(guard_penalised(&pb, 7, t + 21), 1);
+	assert_int_equal(guard_penalised(&pb, 7, t + 20 + 249), 1);
+	assert_int_equal(guard_penalised(&pb, 7, t + 20 + 250), 0);
+	/* Another address is not touched. */
+	assert_int_equal(guard_penalised(&pb, 8, t + 21), 0);
+	assert_int_equal(strike(7, t + 300, &before), 2 * GUARD_PENALTY_MIN_MS);
+	assert_int_equal(before.closed, 2);	/* the last penalty's */
+	assert_int_equal(strike(7, t + 310, &before), 4 * GUARD_PENALTY_MIN_MS);
+	assert_true(before.until_ms > t + 310);	/* one running: no new line */
+	assert_int_equal(strike(7, t + 320, NULL), 8 * GUARD_PENALTY_MIN_MS);
+	assert_int_equal(strike(7, t + 330, NULL), 2000);	/* the cap */
+	assert_int_equal(strike(7, t + 340, NULL), 2000);
+	assert_int_equal(guard_penalised(&pb, 7, t + 340 + 1999), 1);
+	assert_int_equal(guard_penalised(&pb, 7, t + 340 + 2000), 0);
+}
+
+/* A row of strikes ends after GUARD_FORGIVE_MS without one. */
+static void
+test_strikes_forgiven(void **state)
+{
+	int64_t t = 5000;
+
+	(void)state;
+	memset(&pb, 0, sizeof(pb));
+	assert_int_equal(strike(9, t, NULL), 0);
+	assert_int_equal(strike(9, t + 1, NULL), 0);
+	t += 1 + GUARD_FORGIVE_MS + 1;	/* past the last strike, t + 1 */
+	assert_int_equal(strike(9, t, NULL), 0);
+	assert_int_equal(strike(9, t + 1, NULL), 0);
+	assert_int_equal(strike(9, t + 2, NULL), GUARD_PENALTY_MIN_MS);
+}
+
+/* abuse_penalty_ms 0 turns penalties off; the box stays bounded. */
+static void
+test_penalties_off_and_bounded(void **state)
+{
+	struct guard_limits off = { .abuse_penalty_ms = 0 };
+	struct guard_offender b;
+	uint32_t ip;
+	int i;
+
+	(void)state;
+	memset(&pb, 0, sizeof(pb));
+	for (i = 0; i < 10; i++)
+		assert_int_equal(guard_strike(&pb, &off, 3, i, &b), 0);
+	assert_int_equal(guard_penalised(&pb, 3, 10), 0);
+	/* Penalise address 1, then strike many others, later: address 1's
+	 * slot is the oldest and goes, and nothing grows. */
+	for (i = 0; i < GUARD_STRIKES; i++)
+		strike(1, 0, NULL);
+	assert_int_equal(guard_penalised(&pb, 1, 1), 1);
+	for (ip = 100; ip < 100 + GUARD_PENALTY_SLOTS; ip++)
+		strike(ip, 10, NULL);
+	assert_int_equal(guard_penalised(&pb, 1, 2), 0);
+	/* The newest are all still there: GUARD_PENALTY_SLOTS of them. */
+	for (ip = 100; ip < 100 + GUARD_PENALTY_SLOTS; ip++) {
+		strike(ip, 11, NULL);
+		strike(ip, 12, NULL);
+		assert_int_equal(guard_penalised(&pb, ip, 13), 1);
+	}
+}
+
+/* The socket filter's list: who is penalised now, and when that changes. */
+static void
+test_penalised_ips(void **state)
+{
+	uint32_t ips[4];
+	int64_t next;
+	int i;
+
+	(void)state;
+	memset(&pb, 0, sizeof(pb));
+	assert_int_equal(guard_penalised_ips(&pb, 0, ips, 4, &next), 0);
+	assert_int_equal(next, 0);
+	for (i = 0; i < GUARD_STRIKES; i++)
+		strike(21, 100, NULL);		/* until 350 */
+	for (i = 0; i < GUARD_STRIKES + 1; i++)
+		strike(22, 200, NULL);		/* until 700 */
+	strike(23, 200, NULL);			/* one strike: not listed */
+	assert_int_equal(guard_penalised_ips(&pb, 300, ips, 4, &next), 2);
+	assert_true((ips[0] == 21 && ips[1] == 22) ||
+	    (ips[0] == 22 && ips[1] == 21));
+	assert_int_equal(next, 350);
+	assert_int_equal(guard_penalised_ips(&pb, 300, ips, 1, &next), 1);
+	assert_int_equal(next, 350);		/* the unlisted count too */
+	assert_int_equal(guard_penalised_ips(&pb, 350, ips, 4, &next), 1);
+	assert_int_equal(ips[0], 22);
+	assert_int_equal(next, 700);
+	assert_int_equal(guard_penalised_ips(&pb, 700, ips, 4, &next), 0);
+	assert_int_equal(next, 0);
+}
+
 int
 main(void)
 {
@@ -162,6 +282,10 @@ main(void)
 		cmocka_unit_test(test_unread_answers_cut),
 		cmocka_unit_test(test_idle_clients_only),
 		cmocka_unit_test(test_interval),
+		cmocka_unit_test(test_strikes_then_doubling_penalty),
+		cmocka_unit_test(test_strikes_forgiven),
+		cmocka_unit_test(test_penalties_off_and_bounded),
+		cmocka_unit_test(test_penalised_ips),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
