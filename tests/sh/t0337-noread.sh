@@ -64,7 +64,11 @@ ok "... and the node says why" \
 	grep -q "bytes of answers unread (max_output $MAXOUT): closing" \
 	"$T_DIR/n1.log"
 
-p99_check "10 clients not reading" "$N1" noread --addr "$N1" --source $SRC \
+# 4x here: under the sanitizers each answer costs the node 2-3x what it
+# costs a release build, while the python abuser keeps its own pace, so
+# the same abuse weighs more (CI saw 3.2x under ASan and a parallel
+# suite; bench-abuse.sh measures 1.35x on a release build).
+P99_BOUND=400 p99_check "10 clients not reading" "$N1" noread --addr "$N1" --source $SRC \
 	--conns 10 --key /nr/small --rcvbuf 65536
 ok "node 1 is the process it was" test "$(node_pid 1)" = "$PID1"
 ok "and serves" "$QUORUMCTL" --node "$N1" get /nr/probe
