@@ -931,13 +931,15 @@ request_pair(struct qc *qc, Quorum__Envelope *req[2],
 		rc = frame_encode(req[i], qc->opt.max_frame, &frame[i],
 		    &len[i], &err);
 	if (rc < 0)
-		goto out;
+		goto out;	/* ours, not the node's: it is not passed over */
 	both = xmalloc(len[0] + len[1]);
 	memcpy(both, frame[0], len[0]);
 	memcpy(both + len[0], frame[1], len[1]);
 	deadline = mono_ms() + qc->opt.timeout_ms + QC_GRACE_MS;
-	if ((rc = conn_take(qc, n, deadline, &l, &reused, &err)) < 0)
+	if ((rc = conn_take(qc, n, deadline, &l, &reused, &err)) < 0) {
+		n->skip_until_ms = mono_ms() + QC_SKIP_MS;
 		goto out;
+	}
 	rc = send_all(&l, both, len[0] + len[1], deadline, &err);
 	while (rc == 0 && got < 2) {
 		Quorum__Envelope *r = NULL;
@@ -960,15 +962,16 @@ request_pair(struct qc *qc, Quorum__Envelope *req[2],
 	}
 	if (rc == 0)
 		conn_give_back(n, &l);
-	else
+	else {
 		link_close(&l);
+		n->skip_until_ms = mono_ms() + QC_SKIP_MS;
+	}
 out:
 	if (rc < 0) {
 		for (i = 0; i < 2; i++)
 			if (reply[i] != NULL)
 				frame_free(reply[i]);
 		reply[0] = reply[1] = NULL;
-		n->skip_until_ms = mono_ms() + QC_SKIP_MS;
 	}
 	free(err);
 	free(frame[0]);
