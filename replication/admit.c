@@ -270,28 +270,60 @@ admit_filter_again(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * A client connection from ip was closed for abuse (why): a strike, and
+ * A strike against ip gave a penalty of ms (0: none yet): the filter, and
  * a log line when that starts a penalty (one per penalty, however many
- * connections are struck during it).
+ * connections are struck during it), saying "N <what> <why>".
  */
+static void
+admit_penalise(struct node *n, uint32_t ip, unsigned ms,
+    const struct guard_offender *before, int64_t now, const char *what,
+    const char *why)
+{
+	char who[INET_ADDRSTRLEN];
+
+	if (ms == 0)
+		return;
+	admit_filter(n);
+	if (before->until_ms > now)
+		return;			/* logged when it started */
+	log_warn("%s: shut out for %u ms: %u %s %s (%llu closed on accept "
+	    "during the last penalty)", admit_ip_name(ip, who, sizeof(who)),
+	    ms, before->strikes + 1, what, why,
+	    (unsigned long long)before->closed);
+}
+
+/* A client connection from ip was closed for abuse (why): a strike. */
 static void
 admit_strike(struct node *n, uint32_t ip, const char *why)
 {
 	struct guard_offender before;
 	int64_t now = mono_ms();
-	unsigned ms;
-	char who[INET_ADDRSTRLEN];
 
-	ms = guard_strike(&n->penalties, &n->guard, ip, now, &before);
-	if (ms == 0)
+	admit_penalise(n, ip, guard_strike(&n->penalties, &n->guard, ip, now,
+	    &before), &before, now, "connections in a row closed for abuse, "
+	    "the last for", why);
+}
+
+/*
+ * A client connection from ip was refused for a limit (why): a strike
+ * when its address keeps reconnecting as fast as it is refused (guard.h).
+ */
+static void
+admit_refusal_strike(struct node *n, uint32_t ip, const char *why)
+{
+	struct guard_offender before;
+	int64_t now = mono_ms();
+	unsigned ms;
+	int struck;
+	char what[96];
+
+	ms = guard_refused(&n->penalties, &n->guard, ip, now, &before,
+	    &struck);
+	if (!struck)
 		return;
-	admit_filter(n);
-	if (before.until_ms > now)
-		return;			/* logged when it started */
-	log_warn("%s: shut out for %u ms: %u connections in a row closed for "
-	    "abuse, the last for %s (%llu closed on accept during the last "
-	    "penalty)", admit_ip_name(ip, who, sizeof(who)), ms,
-	    before.strikes + 1, why, (unsigned long long)before.closed);
+	snprintf(what, sizeof(what), "runs of %d refusals within %d ms in a "
+	    "row, the last for", GUARD_REFUSALS, GUARD_REFUSAL_MS);
+	admit_penalise(n, ip, ms, &before, now, what, why);
 }
 
 /* Close a penalised connection at once, with a reset. */
@@ -343,6 +375,8 @@ admit_accept(struct node *n, int fd, const struct sockaddr *sa,
 		stats_count(&n->stats, ST_CONNS_REFUSED, 1);
 		admit_log_refusal(n, sa, why);
 		admit_refuse(fd, rc, why);
+		if (cls == GUARD_CLIENT)
+			admit_refusal_strike(n, ip, why);
 		return;
 	}
 	n->conns = xreallocarray(n->conns, n->nconns + 1, sizeof(*n->conns));

@@ -145,6 +145,28 @@ guard_strike(struct guard_penalties *pb, const struct guard_limits *g,
 	return (unsigned)ms;
 }
 
+unsigned
+guard_refused(struct guard_penalties *pb, const struct guard_limits *g,
+    uint32_t ip, int64_t now_ms, struct guard_offender *before, int *struck)
+{
+	struct guard_offender *o;
+
+	memset(before, 0, sizeof(*before));
+	*struck = 0;
+	if (g->abuse_penalty_ms == 0 || ip == 0)
+		return 0;
+	o = guard_slot(pb, ip);
+	if (o->refused == 0 || now_ms - o->refused_ms > GUARD_REFUSAL_MS) {
+		o->refused = 0;
+		o->refused_ms = now_ms;
+	}
+	if (++o->refused < GUARD_REFUSALS)
+		return 0;
+	o->refused = 0;
+	*struck = 1;
+	return guard_strike(pb, g, ip, now_ms, before);
+}
+
 int
 guard_penalised(struct guard_penalties *pb, uint32_t ip, int64_t now_ms)
 {

@@ -43,7 +43,16 @@
  * also has the kernel drop their connection attempts meanwhile, with a
  * socket filter listing guard_penalised_ips).  A
  * well-behaved client is never struck (none of these happens to it), and
- * peers never are: node.c strikes client connections only.  The box has
+ * peers never are: node.c strikes client connections only.
+ *
+ * Refusals (guard_refused).  A refusal for a limit is no strike by itself:
+ * a crowd behind one address that reaches its limit gets the clear error,
+ * and a client that waits after an error is never struck.  But an address
+ * refused GUARD_REFUSALS times within GUARD_REFUSAL_MS reconnects as fast
+ * as it is refused, which only a flood does; each such run of refusals is
+ * a strike, so a flood is shut out like any other abuse and its SYNs cost
+ * the kernel a filter lookup instead of a handshake, an accept, an answer
+ * and a close each.  The box has
  * GUARD_PENALTY_SLOTS addresses; a new one takes the slot struck longest
  * ago, so many sources only shorten each other's memory, never grow it.
  *
@@ -80,6 +89,8 @@ enum guard_verdict {
 #define GUARD_PENALTY_MIN_MS	250	/* the first penalty */
 #define GUARD_PENALTY_SLOTS	256
 #define GUARD_FILTER_MAX	64	/* addresses a socket filter lists */
+#define GUARD_REFUSALS		64	/* refusals ... */
+#define GUARD_REFUSAL_MS	1000	/* ... within this: a strike */
 
 /* One struck address (ip 0: a free slot). */
 struct guard_offender {
@@ -88,6 +99,8 @@ struct guard_offender {
 	int64_t		struck_ms;	/* the last strike */
 	int64_t		until_ms;	/* penalised until then */
 	uint64_t	closed;		/* closed on accept in this penalty */
+	unsigned	refused;	/* refusals since refused_ms */
+	int64_t		refused_ms;	/* when that count began */
 };
 
 /* The penalty box: zero it to start. */
@@ -131,6 +144,16 @@ enum guard_verdict guard_check(const struct guard_limits *g, enum guard_class cl
  */
 unsigned guard_strike(struct guard_penalties *pb, const struct guard_limits *g,
 	    uint32_t ip, int64_t now_ms, struct guard_offender *before);
+
+/*
+ * A client connection from ip refused at now_ms for a limit: the
+ * GUARD_REFUSALS-th refusal within GUARD_REFUSAL_MS is a strike (rules
+ * above), counted by guard_strike, whose result and *before this returns;
+ * *struck says whether it was one.
+ */
+unsigned guard_refused(struct guard_penalties *pb, const struct guard_limits *g,
+	    uint32_t ip, int64_t now_ms, struct guard_offender *before,
+	    int *struck);
 
 /*
  * Whether a connection from ip accepted at now_ms is to be closed at once

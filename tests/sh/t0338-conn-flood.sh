@@ -5,10 +5,13 @@
 # max_peer_connections that no client flood can take, so a node that
 # restarts during a flood still joins its cluster; others are served at
 # their usual latency, and the node's memory and descriptors stay bounded.
+# A host refused as fast as it reconnects (64 times within a second, three
+# times in a row) is shut out like any abuser; one that waits after its
+# error never is.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-abuse.sh"
 T_NET=113
-plan 16
+plan 20
 MAXC=60
 PERHOST=20
 cluster_start 3 --max-clients $MAXC --max-clients-per-host $PERHOST \
@@ -25,8 +28,9 @@ ok "the node serves a put and a get while one host floods it" \
 	serving_during "$N1" /fl/probe flood --addr "$N1" --source $SRC.50 \
 	--conns 40 --seconds 4
 diag "$(grep -e RESULT -e MSG "$T_DIR/abuse.out")"
-ok "the flooding host keeps max_clients_per_host connections" \
-	test "$(result held)" = $PERHOST
+held=$(result held) pending=$(result pending)
+ok "the flooding host keeps max_clients_per_host connections ($held held, $pending of them never connected)" \
+	test "$((held - pending))" = $PERHOST
 ok "... the others get QERR_UNAVAIL (-7) naming the limit" \
 	abuse_said "code=-7 too many connections from this host (the limit is $PERHOST)"
 refused=$(result refused)
@@ -34,6 +38,11 @@ ok "... again and again ($refused refused)" test "$refused" -ge 100
 lines=$(grep -c "refused: too many" "$T_DIR/n1.log")
 ok "... logged about once a second, not once each ($lines lines)" \
 	test "$lines" -le 8
+# Refused as fast as it reconnects: a flood, shut out like an abuse.
+ok "... until it is shut out: its last connects hang, their SYNs dropped" \
+	test "$pending" -gt 0
+ok "... which the log says, once per penalty" \
+	grep -q "$SRC.50: shut out for 250 ms: 3 runs of 64 refusals within 1000 ms in a row, the last for too many connections from this host (the limit is $PERHOST)" "$T_DIR/n1.log"
 
 # ---- all client slots taken ----
 for h in 50 51 52 53; do	# 4 x 20 = 80 > 60
@@ -47,6 +56,17 @@ full() {
 }
 ok "with every client slot taken, a new client gets a clear error" \
 	wait_until 10 full
+# A client that waits after its error (here 50 ms) is no flood: it gets
+# the error every time and is never shut out.
+errs=0
+for i in $(seq 1 40); do
+	if full; then errs=$((errs + 1)); fi
+	sleep 0.05
+done
+ok "a client retrying 40 times, 50 ms apart, gets the error each time ($errs)" \
+	test $errs = 40
+ok "... and is never shut out" \
+	sh -c "! grep -q '127.0.0.1: shut out' '$T_DIR/n1.log'"
 # Node 2 restarts into the flood: its connections to node 1 come from a
 # member's address, so they use the peers' reserve.
 node_kill 2

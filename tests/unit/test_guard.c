@@ -241,6 +241,61 @@ test_penalties_off_and_bounded(void **state)
 	}
 }
 
+/*
+ * Refusals: only GUARD_REFUSALS of them within GUARD_REFUSAL_MS are a
+ * strike; a client that waits after its error is never struck, however
+ * long it keeps trying.
+ */
+static void
+test_refusal_runs_strike(void **state)
+{
+	struct guard_offender b;
+	int64_t t = 5000;
+	int i, k, struck, strikes = 0;
+	unsigned ms = 0;
+
+	(void)state;
+	memset(&pb, 0, sizeof(pb));
+	/* 63 a second, for a minute: never a strike. */
+	for (k = 0; k < 60; k++)
+		for (i = 0; i < GUARD_REFUSALS - 1; i++) {
+			ms = guard_refused(&pb, &plim, 9, t + k * 1001 + i, &b,
+			    &struck);
+			assert_int_equal(struck, 0);
+			assert_int_equal(ms, 0);
+		}
+	assert_int_equal(guard_penalised(&pb, 9, t + 60 * 1001), 0);
+	/* As fast as refused: a strike per run, a penalty after three. */
+	t += 100000;
+	for (i = 0; i < GUARD_STRIKES * GUARD_REFUSALS; i++) {
+		ms = guard_refused(&pb, &plim, 9, t + i / 8, &b, &struck);
+		strikes += struck;
+		if (i < GUARD_STRIKES * GUARD_REFUSALS - 1)
+			assert_int_equal(ms, 0);
+	}
+	assert_int_equal(strikes, GUARD_STRIKES);
+	assert_int_equal(ms, GUARD_PENALTY_MIN_MS);
+	assert_int_equal(guard_penalised(&pb, 9, t + 100), 1);
+	assert_int_equal(guard_penalised(&pb, 10, t + 100), 0);
+	/* Refusals mix with the other strikes' row. */
+	memset(&pb, 0, sizeof(pb));
+	strike(11, t, NULL);
+	strike(11, t + 1, NULL);
+	for (i = 0; i < GUARD_REFUSALS; i++)
+		ms = guard_refused(&pb, &plim, 11, t + 2, &b, &struck);
+	assert_int_equal(ms, GUARD_PENALTY_MIN_MS);
+	/* Penalties off: never a strike. */
+	memset(&pb, 0, sizeof(pb));
+	for (i = 0; i < 10 * GUARD_REFUSALS; i++) {
+		struct guard_limits off = plim;
+
+		off.abuse_penalty_ms = 0;
+		assert_int_equal(guard_refused(&pb, &off, 12, t, &b, &struck),
+		    0);
+		assert_int_equal(struck, 0);
+	}
+}
+
 /* The socket filter's list: who is penalised now, and when that changes. */
 static void
 test_penalised_ips(void **state)
@@ -286,6 +341,7 @@ main(void)
 		cmocka_unit_test(test_strikes_forgiven),
 		cmocka_unit_test(test_penalties_off_and_bounded),
 		cmocka_unit_test(test_penalised_ips),
+		cmocka_unit_test(test_refusal_runs_strike),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
