@@ -196,30 +196,46 @@ dirsnap_absent(struct dirsnap *s, const char *key)
 	return absent;
 }
 
-int
-dirsnap_begin(struct dirsnap *s, const char *key, char **dir)
+/*
+ * The slot for key's directory, given to it if another directory held it
+ * (lock held), or NULL when it cannot be had now: a listing is under way
+ * there, or it keeps another directory from being listed.
+ */
+static struct ds_slot *
+slot_claim(struct dirsnap *s, const char *key, int64_t now)
 {
-	int64_t now = mono_ms();
 	struct ds_slot *d;
 	size_t dlen;
-	int holds, go = 0;
+	int holds;
 
-	*dir = NULL;
-	if (s->nslots == 0)
-		return 0;
 	(void)dir_name_split(key, &dlen);
-	pthread_mutex_lock(&s->lock);
 	d = slot_of(s, key, dlen, &holds);
 	if (d->listing)
-		goto out;		/* this directory's, or another's */
+		return NULL;		/* this directory's, or another's */
 	if (!holds && d->dir != NULL && d->off_until > now)
-		goto out;		/* keeps a big one from being listed */
+		return NULL;		/* keeps a big one from being listed */
 	if (!holds) {
 		slot_forget_names(d);
 		free(d->dir);
 		d->dir = xstrndup(key, dlen);
 		d->off_until = 0;
 	}
+	return d;
+}
+
+int
+dirsnap_begin(struct dirsnap *s, const char *key, char **dir)
+{
+	int64_t now = mono_ms();
+	struct ds_slot *d;
+	int go = 0;
+
+	*dir = NULL;
+	if (s->nslots == 0)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	if ((d = slot_claim(s, key, now)) == NULL)
+		goto out;
 	if (d->off_until > now ||
 	    (d->listed_at != 0 && now - d->listed_at < s->max_age_ms))
 		goto out;
@@ -285,13 +301,16 @@ dirsnap_note(struct dirsnap *s, const char *key)
 void
 dirsnap_implied(struct dirsnap *s, const char *key)
 {
+	int64_t now = mono_ms();
 	struct ds_slot *d;
 	uint64_t h;
 
 	if (s->nslots == 0)
 		return;
 	pthread_mutex_lock(&s->lock);
-	if ((d = slot_of_key(s, key, &h)) != NULL)
-		slot_back_off(d, mono_ms());
+	/* A listing under way ends in the back-off too (dirsnap_end). */
+	if ((d = slot_of_key(s, key, &h)) != NULL ||
+	    (d = slot_claim(s, key, now)) != NULL)
+		slot_back_off(d, now);
 	pthread_mutex_unlock(&s->lock);
 }

@@ -76,7 +76,9 @@ void	dirsnap_end(struct dirsnap *s, const char *dir, char *const *names,
 /* This mount wrote key (or tried to): its directory's snapshot has it. */
 void	dirsnap_note(struct dirsnap *s, const char *key);
 /* key is a directory implied by keys below it: its directory's listings
- * cannot tell, so they are not used for DIRSNAP_BACKOFF_MS. */
+ * cannot tell, so they are not taken nor used for DIRSNAP_BACKOFF_MS
+ * (the directory takes a slot for that, if no listing is under way in
+ * it and it keeps no other directory from being listed). */
 void	dirsnap_implied(struct dirsnap *s, const char *key);
 
 /* The most names a snapshot holds (dirsnap_new's max_names). */

@@ -633,6 +633,8 @@ test_dirsnap_answers(void **state)
 	dirsnap_implied(s, "/f/imp");
 	assert_false(dirsnap_absent(s, "/f/x"));
 	assert_false(dirsnap_list(s, "/f/x", NULL, 0, DIRSNAP_LISTED));
+	dirsnap_implied(s, "/g/imp");		/* never listed yet */
+	assert_false(dirsnap_list(s, "/g/x", NULL, 0, DIRSNAP_LISTED));
 	/* entry_timeout=0: nothing is kept. */
 	assert_false(dirsnap_list(off, "/d/x", NULL, 0, DIRSNAP_LISTED));
 	assert_false(dirsnap_absent(off, "/d/x"));
