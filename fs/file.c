@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fs/dirsnap.h"
 #include "fs/file.h"
 #include "fs/lcache.h"
 #include "fs/sizehint.h"
@@ -151,6 +152,7 @@ local_put(struct qfs *fs, struct qnode *q, struct qlocal *l)
 		/* Even a failed write may have landed: what was read is
 		 * stale (q->lock held: no open reads meanwhile). */
 		lcache_drop(fs->lcache, nm.key);
+		dirsnap_note(fs->dirsnap, nm.key);
 		sizehint_note(fs->sizes, nm.key, wbuf_size(l->buf));
 	}
 	if (rc < 0) {

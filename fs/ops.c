@@ -21,6 +21,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
+#include "fs/dirsnap.h"
 #include "fs/file.h"
 #include "fs/lcache.h"
 #include "fs/qfs.h"
@@ -257,6 +258,7 @@ value_write(struct qfs *fs, const char *key, const struct cc *ctx,
 	free(cbytes);
 	/* Even a failed write may have landed: what was read is stale. */
 	lcache_drop(fs->lcache, key);
+	dirsnap_note(fs->dirsnap, key);
 	if (rc < 0 || tombstone)
 		sizehint_forget(fs->sizes, key);
 	else
@@ -383,6 +385,7 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0 && t.k < 0 && !t.sibling && (rc = t.children >= 0 ?
 	    t.children : qfs_dir_has_children(fs, t.key)) == 1) {
 		/* A directory shown for its entries alone. */
+		dirsnap_implied(fs->dirsnap, t.key);
 		qfs_stat_implied_dir(fs, 0, &st);
 		target_keep(fs, &t);
 		reply_node(req, fs, t.path, t.key, NULL, &st);

@@ -4,7 +4,8 @@
  * One struct qfs per process, made by main (fs/quorumfs.c) before the
  * session starts and read-only afterwards, except through the thread-safe
  * objects it points to (the client, qclient.h; the inode table, inode.h;
- * lookups' kept reads, lcache.h; sizes seen, sizehint.h).
+ * lookups' kept reads, lcache.h; sizes seen, sizehint.h; directories'
+ * names as last listed, dirsnap.h).
  * The FUSE operations (fs/ops.c, fs/file.c) get it as the session's
  * userdata.  Only fs/ turns QERR_ codes into errno values: qfs_errno.
  */
@@ -25,6 +26,7 @@
 /* A lookup reads a regular file's data too up to this size (view.h). */
 #define QFS_QUICK_READ_MAX	(64u << 10)
 
+struct dirsnap;
 struct lcache;
 struct sizehint;
 
@@ -46,6 +48,7 @@ struct qfs {
 	int			 writeback;	/* kernel writeback cache */
 	struct lcache		*lcache;	/* lookups' reads, lcache.h */
 	struct sizehint		*sizes;		/* sizehint.h */
+	struct dirsnap		*dirsnap;	/* dirsnap.h */
 };
 
 /* The errno for a QERR_ code (< 0 in, > 0 out). */

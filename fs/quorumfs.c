@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fs/dirsnap.h"
 #include "fs/file.h"
 #include "fs/lcache.h"
 #include "fs/mountopt.h"
@@ -40,6 +41,14 @@
  */
 #define LCACHE_SLOTS	256
 #define SIZEHINT_SLOTS	(64u << 10)
+/*
+ * Directories being filled, whose names a lookup answers from their last
+ * listing (dirsnap.h): a few at a time are usual, and one of up to 4096
+ * names is listed in one request and kept in 64 KiB at most.  A bigger
+ * one is looked up name by name, as before.
+ */
+#define DIRSNAP_SLOTS		64
+#define DIRSNAP_MAX_NAMES	4096
 
 struct qfs_opts {
 	char		*nodes;
@@ -332,6 +341,9 @@ main(int argc, char **argv)
 	fs.itab = itab_new(file_local_free);
 	fs.lcache = lcache_new(LCACHE_SLOTS, reuse_ms(&fs), kview_kept_free);
 	fs.sizes = sizehint_new(SIZEHINT_SLOTS);
+	/* A listing shows every acknowledged write only when R + W > N. */
+	fs.dirsnap = dirsnap_new(DIRSNAP_SLOTS, fs.keep_written ? 0 :
+	    reuse_ms(&fs), DIRSNAP_MAX_NAMES);
 
 	/*
 	 * The kernel checks every access against the stored owner and mode:
@@ -377,6 +389,7 @@ out_signals:
 out_session:
 	fuse_session_destroy(fs.se);
 out_itab:
+	dirsnap_free(fs.dirsnap);
 	sizehint_free(fs.sizes);
 	lcache_free(fs.lcache);
 	itab_free(fs.itab);

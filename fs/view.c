@@ -4,10 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs/dirsnap.h"
 #include "fs/file.h"
 #include "fs/lcache.h"
 #include "fs/sizehint.h"
 #include "fs/view.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
@@ -253,6 +255,72 @@ kview_read_listing(struct qfs *fs, const char *key, struct qnode *q,
  */
 #define NEW_NAME_CREDITS	8
 
+/* Names of a directory listed for its lookups, up to the most kept. */
+struct snap_names {
+	char	**v;
+	size_t	  n, max;
+	int	  more;		/* the last page said more remain */
+};
+
+static int
+snap_names_cb(void *arg, const char *name, const struct vset *s,
+    const uint8_t *ctx, size_t ctx_len)
+{
+	struct snap_names *sn = arg;
+
+	(void)s;
+	(void)ctx;
+	(void)ctx_len;
+	if (sn->n > sn->max)
+		return 1;		/* too many: stop */
+	sn->v = xreallocarray(sn->v, sn->n + 1, sizeof(*sn->v));
+	sn->v[sn->n++] = xstrdup(name);
+	return 0;
+}
+
+/*
+ * List the directory of key for its lookups (dirsnap.h), if it is its
+ * turn: every child, tombstones included, in pages of one more than a
+ * snapshot keeps, so that a directory small enough takes one request.
+ */
+static void
+dir_snapshot(struct qfs *fs, const char *key)
+{
+	struct snap_names sn = { NULL, 0, dirsnap_max_names(fs->dirsnap), 1 };
+	enum dirsnap_result res;
+	char *dir, *err = NULL;
+	int64_t t0 = mono_ms();
+	size_t i, before;
+	int rc = 0;
+
+	if (!dirsnap_begin(fs->dirsnap, key, &dir))
+		return;
+	/* A page that listed nothing is the end, whatever it said. */
+	for (before = (size_t)-1; rc == 0 && sn.more && sn.n <= sn.max &&
+	    sn.n != before;) {
+		before = sn.n;
+		rc = qc_list(fs->qc, dir, sn.n ? sn.v[sn.n - 1] : NULL,
+		    (unsigned)(sn.max + 1 - sn.n), 0, snap_names_cb, &sn,
+		    &sn.more, &err);
+	}
+	res = rc < 0 ? DIRSNAP_FAILED : sn.n > sn.max ? DIRSNAP_TOO_BIG :
+	    DIRSNAP_LISTED;
+	dirsnap_end(fs->dirsnap, dir, sn.v, sn.n, res);
+	if (rc < 0)
+		log_debug("list %s for its lookups: %s (%s)", dir,
+		    err ? err : "failed", qerr_name(rc));
+	else
+		log_debug("listed %s for its lookups: %s%zu names in %lld ms",
+		    dir, res == DIRSNAP_TOO_BIG ? "more than " : "",
+		    res == DIRSNAP_TOO_BIG ? sn.max : sn.n,
+		    (long long)(mono_ms() - t0));
+	for (i = 0; i < sn.n; i++)
+		free(sn.v[i]);
+	free(sn.v);
+	free(err);
+	free(dir);
+}
+
 int
 kview_lookup(struct qfs *fs, const char *key, uint64_t dir, struct qnode *q,
     struct kview *kv, uint64_t *ticket, int *children)
@@ -268,10 +336,29 @@ kview_lookup(struct qfs *fs, const char *key, uint64_t dir, struct qnode *q,
 	if (children != NULL)
 		*children = -1;
 	*ticket = lcache_ticket(fs->lcache, key);
-	log_debug("lookup %s: %s", key, whole ? "with the data" :
-	    list ? "a head, its children listed along" : "a head");
-	rc = list ? kview_read_listing(fs, key, q, kv, children) :
-	    kview_read(fs, key, whole, q, kv);
+	if (children != NULL && !known && q == NULL &&
+	    dirsnap_absent(fs->dirsnap, key)) {
+		/* Read as missing: the call after it writes a new key. */
+		log_debug("lookup %s: not in its directory's listing", key);
+		kview_init(kv);
+		rc = kview_build(fs, key, NULL, kv);
+		*children = 0;
+	} else {
+		log_debug("lookup %s: %s", key, whole ? "with the data" :
+		    list ? "a head, its children listed along" : "a head");
+		rc = list ? kview_read_listing(fs, key, q, kv, children) :
+		    kview_read(fs, key, whole, q, kv);
+		/*
+		 * A new name where names keep being new: the next ones are
+		 * answered from a listing.  Only after a name was found
+		 * missing from the cluster, so that a lookup of an implied
+		 * directory (not in listings) after the last listing went
+		 * stale finds it (and stops the listings: ops.c).
+		 */
+		if (rc == 0 && list && kview_count(kv) == 0 &&
+		    *children == 0)
+			dir_snapshot(fs, key);
+	}
 	if (rc < 0)
 		return rc;
 	kv->lookup_dir = dir;

@@ -56,7 +56,10 @@ int	kview_read(struct qfs *fs, const char *key, int want_data,
  * in dir lately were new to the cluster (a create, the target of a
  * rename), the listing goes along with the read, in the same round trip
  * (qc_get_list); *children is then 1 or 0 for a key with no live version,
- * as qfs_dir_has_children says, and -1 when nothing was listed.
+ * as qfs_dir_has_children says, and -1 when nothing was listed.  Once such
+ * a name was new, dir itself is listed (fs/dirsnap.h), and while that
+ * listing is young a lookup of a name it lacks (unknown to this mount, no
+ * node q) reads nothing: kv shows no version, *children is 0.
  *
  * kview_reuse is kview_read, except that it takes the lookup's read of key
  * if one is kept and young enough; if that was a head and want_data, it

@@ -71,5 +71,22 @@ sys.exit(1)
 PY
 }
 
+# fs_counter NAME: the sum over the nodes of a coordinator's counter.
+fs_counter() {
+	"$QUORUMCTL" stats | awk -v k="$1" '$1 == k { s += $2 } END { print s + 0 }'
+}
+# fs_creates DIR PREFIX N: N new files made with O_EXCL, 100 bytes each.
+fs_creates() {
+	python3 - "$@" <<'PY'
+import os, sys
+d, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for i in range(n):
+    fd = os.open(os.path.join(d, "%s%03d" % (prefix, i)),
+                 os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    os.write(fd, b"x" * 100)
+    os.close(fd)
+PY
+}
+
 # elapsed_ms COMMAND...: run it, print how long it took (ms); its status.
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }

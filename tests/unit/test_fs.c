@@ -2,7 +2,8 @@
  * test_fs.c - the filesystem's parts that need no mount: the attribute
  * encoding (fs/meta.h), sibling views and their contexts (fs/siblings.h),
  * write buffers (fs/wbuf.h), the inode table (fs/inode.h), the lookup
- * cache (fs/lcache.h) and size hints (fs/sizehint.h).
+ * cache (fs/lcache.h), size hints (fs/sizehint.h) and directory
+ * snapshots (fs/dirsnap.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "fs/dirsnap.h"
 #include "fs/inode.h"
 #include "fs/lcache.h"
 #include "fs/meta.h"
@@ -579,6 +581,105 @@ test_sizehint(void **state)
 	sizehint_free(h);
 }
 
+/* A listing of /d taken when dirsnap_begin says so; 1 if it did. */
+static int
+dirsnap_list(struct dirsnap *s, const char *key, char *const *names,
+    size_t n, enum dirsnap_result res)
+{
+	char *dir;
+
+	if (!dirsnap_begin(s, key, &dir))
+		return 0;
+	dirsnap_end(s, dir, names, n, res);
+	free(dir);
+	return 1;
+}
+
+static void
+test_dirsnap_answers(void **state)
+{
+	struct dirsnap *s = dirsnap_new(8, 60000, 100);
+	struct dirsnap *off = dirsnap_new(8, 0, 100);
+	char *names[] = { "a", "b" }, *dir, *other;
+
+	(void)state;
+	assert_false(dirsnap_absent(s, "/d/x"));	/* never listed */
+	assert_true(dirsnap_begin(s, "/d/x", &dir));
+	assert_string_equal(dir, "/d");
+	assert_false(dirsnap_begin(s, "/d/y", &other));	/* one under way */
+	assert_null(other);
+	dirsnap_note(s, "/d/w");		/* written meanwhile */
+	dirsnap_end(s, "/d", names, 2, DIRSNAP_LISTED);
+	free(dir);
+	assert_true(dirsnap_absent(s, "/d/x"));
+	assert_false(dirsnap_absent(s, "/d/a"));	/* listed */
+	assert_false(dirsnap_absent(s, "/d/w"));	/* noted */
+	assert_false(dirsnap_absent(s, "/e/x"));	/* another directory */
+	assert_false(dirsnap_absent(s, "/d/x/y"));
+	dirsnap_note(s, "/d/x");
+	assert_false(dirsnap_absent(s, "/d/x"));
+	assert_false(dirsnap_list(s, "/d/z", names, 0, DIRSNAP_LISTED));
+							/* still young */
+	/* The root's children. */
+	assert_true(dirsnap_list(s, "/r", names, 1, DIRSNAP_LISTED));
+	assert_true(dirsnap_absent(s, "/r"));
+	assert_false(dirsnap_absent(s, "/a"));
+	/* A failed listing teaches nothing, and the next may go. */
+	assert_true(dirsnap_list(s, "/f/x", NULL, 0, DIRSNAP_FAILED));
+	assert_false(dirsnap_absent(s, "/f/x"));
+	assert_true(dirsnap_list(s, "/f/x", NULL, 0, DIRSNAP_LISTED));
+	assert_true(dirsnap_absent(s, "/f/x"));
+	/* An implied directory found in it: its listings are not used. */
+	dirsnap_implied(s, "/f/imp");
+	assert_false(dirsnap_absent(s, "/f/x"));
+	assert_false(dirsnap_list(s, "/f/x", NULL, 0, DIRSNAP_LISTED));
+	dirsnap_implied(s, "/g/imp");		/* never listed yet */
+	assert_false(dirsnap_list(s, "/g/x", NULL, 0, DIRSNAP_LISTED));
+	/* entry_timeout=0: nothing is kept. */
+	assert_false(dirsnap_list(off, "/d/x", NULL, 0, DIRSNAP_LISTED));
+	assert_false(dirsnap_absent(off, "/d/x"));
+	dirsnap_free(off);
+	dirsnap_free(s);
+}
+
+static void
+test_dirsnap_bounds(void **state)
+{
+	struct dirsnap *s = dirsnap_new(1, 50, 3);
+	char *names[] = { "a", "b", "c", "d" };
+
+	(void)state;
+	/* Too many names: not kept, not listed again for a while, and its
+	 * slot not given to another directory meanwhile. */
+	assert_true(dirsnap_list(s, "/d/x", names, 4, DIRSNAP_TOO_BIG));
+	assert_false(dirsnap_absent(s, "/d/x"));
+	assert_false(dirsnap_list(s, "/d/x", names, 1, DIRSNAP_LISTED));
+	assert_false(dirsnap_list(s, "/e/x", names, 1, DIRSNAP_LISTED));
+	dirsnap_free(s);
+
+	/* Notes past the bound drop the snapshot too. */
+	s = dirsnap_new(1, 50, 3);
+	assert_true(dirsnap_list(s, "/d/x", names, 3, DIRSNAP_LISTED));
+	assert_true(dirsnap_absent(s, "/d/x"));
+	dirsnap_note(s, "/d/y");
+	assert_false(dirsnap_absent(s, "/d/x"));
+	dirsnap_free(s);
+
+	/* A listing is answered from for max_age ms after it began; another
+	 * directory takes the slot (and the first is forgotten). */
+	s = dirsnap_new(1, 50, 3);
+	assert_true(dirsnap_list(s, "/d/x", names, 1, DIRSNAP_LISTED));
+	assert_true(dirsnap_absent(s, "/d/x"));
+	usleep(80 * 1000);
+	assert_false(dirsnap_absent(s, "/d/x"));
+	assert_true(dirsnap_list(s, "/d/x", names, 1, DIRSNAP_LISTED));
+	assert_true(dirsnap_absent(s, "/d/x"));
+	assert_true(dirsnap_list(s, "/e/x", names, 1, DIRSNAP_LISTED));
+	assert_true(dirsnap_absent(s, "/e/x"));
+	assert_false(dirsnap_absent(s, "/d/x"));
+	dirsnap_free(s);
+}
+
 int
 main(void)
 {
@@ -596,6 +697,8 @@ main(void)
 		cmocka_unit_test(test_lcache_take_once),
 		cmocka_unit_test(test_lcache_writes_refuse_reads),
 		cmocka_unit_test(test_lcache_ages),
+		cmocka_unit_test(test_dirsnap_answers),
+		cmocka_unit_test(test_dirsnap_bounds),
 		cmocka_unit_test(test_sizehint),
 	};
 
