@@ -45,6 +45,9 @@ static const struct {
 	{ "log_level", offsetof(struct config, log_level) },
 	{ "tombstone_purge", offsetof(struct config, tombstone_purge) },
 	{ "seeds", offsetof(struct config, seeds) },
+	{ "tls_ca", offsetof(struct config, tls_ca) },
+	{ "tls_cert", offsetof(struct config, tls_cert) },
+	{ "tls_key", offsetof(struct config, tls_key) },
 };
 
 #define UNS(key, field) { key, offsetof(struct config, field), \
@@ -64,6 +67,15 @@ static const struct {
 	UNS("tombstone_min_age_ms", tombstone_min_age_ms),
 	UNS("tombstone_grace_ms", tombstone_grace_ms),
 	UNS("purge_interval_ms", purge_interval_ms),
+	UNS("max_frame", max_frame), UNS("max_key_size", max_key_size),
+	UNS("max_clients", max_clients),
+	UNS("max_clients_per_host", max_clients_per_host),
+	UNS("max_peer_connections", max_peer_connections),
+	UNS("max_output", max_output), UNS("max_inflight", max_inflight),
+	UNS("frame_timeout_ms", frame_timeout_ms), UNS("min_rate", min_rate),
+	UNS("idle_timeout_ms", idle_timeout_ms),
+	UNS("max_bad_frames", max_bad_frames),
+	UNS("abuse_penalty_ms", abuse_penalty_ms),
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -133,6 +145,7 @@ config_write(const struct config *c)
 	}
 	snprintf(num, sizeof(num), "%.17g", c->phi_threshold);
 	ok &= put_line(f, "phi_threshold", num);
+	ok &= put_line(f, "insecure", c->insecure ? "yes" : "no");
 	/* Members lines add up: one member a line. */
 	for (i = 0; i < c->nmembers; i++) {
 		if (asprintf(&member, "%s@%s%s%s", c->members[i].id,
@@ -168,7 +181,7 @@ config_equal(const struct config *a, const struct config *b)
 		if (number_at(a, i) != number_at(b, i))
 			return 0;
 	if (a->phi_threshold != b->phi_threshold ||
-	    a->nmembers != b->nmembers)
+	    a->insecure != b->insecure || a->nmembers != b->nmembers)
 		return 0;
 	for (i = 0; i < a->nmembers; i++)
 		if (strcmp(a->members[i].id, b->members[i].id) != 0 ||
