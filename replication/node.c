@@ -728,6 +728,13 @@ node_security_start(struct node *n, char **err)
 	return 0;
 }
 
+/* What opening the store had to repair, for the operator. */
+static void
+store_note(const char *line, void *arg)
+{
+	log_warn("store: %s", line);
+}
+
 int
 node_new(const struct config *cfg, struct node **out, char **err)
 {
@@ -774,6 +781,7 @@ node_new(const struct config *cfg, struct node **out, char **err)
 	if ((rc = actor_load(n, err)) < 0)
 		goto fail;
 	so.max_value_size = cfg->max_value_size;
+	so.note = store_note;
 	{
 		char path[4096];
 

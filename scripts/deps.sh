@@ -7,7 +7,7 @@ QFS_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libfuse3-dev fuse3 libleveldb-dev libevent-dev
 	libprotobuf-c-dev protobuf-c-compiler libxxhash-dev libcmocka-dev libinih-dev
-	libssl-dev openssl
+	libssl-dev openssl libisal-dev
 	clang valgrind iproute2 iptables procps psmisc util-linux python3 attr
 )
 

@@ -33,6 +33,8 @@
 #include "store/store.h"
 #include "store/store_int.h"
 #include "store/kbuf.h"
+#include "store/logcut.h"
+#include "store/logenv.h"
 
 
 /* 'k' parent '\0' name: records of one directory are contiguous. */
@@ -136,6 +138,9 @@ store_open(const char *dir, const struct store_options *opt,
 	/* LevelDB would create the directory before failing; we must not. */
 	if (!(opt && opt->create_if_missing) && stat(dir, &sb) < 0)
 		return qerr_set(err, QERR_IO, "%s: %s", dir, strerror(errno));
+	if ((rc = logcut_dir(dir, opt ? opt->note : NULL,
+	    opt ? opt->note_arg : NULL, err)) < 0)
+		return rc;
 	st = xcalloc(1, sizeof(*st));
 	st->max_value = opt && opt->max_value_size ? opt->max_value_size :
 	    STORE_DEFAULT_MAX_VALUE;
@@ -148,6 +153,7 @@ store_open(const char *dir, const struct store_options *opt,
 	leveldb_options_set_create_if_missing(st->options,
 	    opt ? opt->create_if_missing : 0);
 	leveldb_options_set_paranoid_checks(st->options, 1);
+	leveldb_options_set_env(st->options, logenv_get());
 	leveldb_options_set_write_buffer_size(st->options, 16u << 20);
 	leveldb_options_set_max_file_size(st->options, 8u << 20);
 	st->wsync = leveldb_writeoptions_create();

@@ -53,9 +53,21 @@ struct store_options {
 	size_t	max_value_size;		/* 0: STORE_DEFAULT_MAX_VALUE */
 	size_t	cache_size;		/* LevelDB block cache bytes; 0: 8 MiB */
 	int	create_if_missing;	/* 1 for a new node */
+	/*
+	 * Told, one sentence each, what opening had to do that an operator
+	 * should hear of: a log's unsynced tail cut after a crash (logcut.h).
+	 * NULL: not told.
+	 */
+	void	(*note)(const char *line, void *arg);
+	void	*note_arg;
 };
 
-/* Open (creating when asked) the store in dir; *out owns it. */
+/*
+ * Open (creating when asked) the store in dir; *out owns it.  LevelDB's
+ * logs are written over zero-filled blocks (logenv.h), so the logs are
+ * first cut back to their synced records (logcut.h): QERR_CORRUPT, and
+ * nothing opened, when synced records are damaged.
+ */
 int	store_open(const char *dir, const struct store_options *opt,
 	    struct store **out, char **err);
 /* Close and free; every acknowledged write is already on disk. */

@@ -24,6 +24,11 @@ tests_unit_test_key_LDADD = $(STORE_LIBS) $(UNIT_LIBS)
 tests_unit_test_store_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_store_LDADD = $(STORE_LIBS) $(UNIT_LIBS)
 
+check_PROGRAMS += tests/unit/test_logcut
+TESTS += tests/unit/test_logcut
+tests_unit_test_logcut_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_logcut_LDADD = $(STORE_LIBS) $(UNIT_LIBS)
+
 check_PROGRAMS += tests/unit/test_hugemem
 TESTS += tests/unit/test_hugemem
 tests_unit_test_hugemem_CFLAGS = $(UNIT_CFLAGS)

@@ -1,0 +1,296 @@
+/*
+ * logcut.c - cut LevelDB's logs back to their synced prefix (logcut.h).
+ *
+ * A log is read one 32 KiB block at a time (a record never crosses a
+ * block), so a log of any size costs one block of memory.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <isa-l/crc.h>
+
+#include "lib/qerr.h"
+#include "store/logcut.h"
+
+enum { REC_ZERO = 0, REC_FULL = 1, REC_FIRST = 2, REC_MIDDLE = 3,
+	REC_LAST = 4 };
+
+#define CRC_MASK_DELTA 0xa282ead8u
+#define CHECKSUM_MISMATCH "a checksum mismatch"
+
+uint32_t
+logcut_record_crc(uint8_t type, const void *payload, size_t len)
+{
+	uint32_t c;
+
+	/* isa-l's iSCSI CRC is CRC32C without its final inversion. */
+	c = crc32_iscsi(&type, 1, 0xffffffffu);
+	c = ~crc32_iscsi((unsigned char *)(uintptr_t)payload, (int)len, c);
+	return ((c >> 15) | (c << 17)) + CRC_MASK_DELTA;
+}
+
+static uint32_t
+le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+/* Read the block at off (short at the end of the file); -1 on error. */
+static ssize_t
+read_block(int fd, uint64_t off, uint64_t size, uint8_t *buf)
+{
+	size_t want = size - off < LOGCUT_BLOCK ? (size_t)(size - off) :
+	    LOGCUT_BLOCK;
+	size_t got = 0;
+
+	while (got < want) {
+		ssize_t n = pread(fd, buf + got, want - got, (off_t)(off + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/*
+ * The record whose header is at buf[pos] of a block of n bytes: its type
+ * and length when it is whole and its checksum holds, else NULL with why.
+ */
+static const char *
+check_record(const uint8_t *buf, size_t n, size_t pos, uint8_t *type,
+    size_t *len)
+{
+	const uint8_t *h = buf + pos;
+
+	if (n - pos < LOGCUT_HEADER)
+		return "a header cut short by the end of the file";
+	*type = h[6];
+	*len = (size_t)h[4] | (size_t)h[5] << 8;
+	if (*type == REC_ZERO && *len == 0)
+		return "preallocated space";
+	if (*type < REC_FULL || *type > REC_LAST)
+		return "an unknown record type";
+	if (pos + LOGCUT_HEADER + *len > LOGCUT_BLOCK)
+		return "a record longer than its block";
+	if (pos + LOGCUT_HEADER + *len > n)
+		return "a record cut short by the end of the file";
+	if (logcut_record_crc(*type, h + LOGCUT_HEADER, *len) != le32(h))
+		return CHECKSUM_MISMATCH;
+	return NULL;
+}
+
+/*
+ * A record whose checksum failed but whose length fits its block: is the
+ * next record in the block whole?  Then the damaged one was not the last
+ * written.  Returns that record's offset in the block, or 0.
+ */
+static size_t
+whole_record_after(const uint8_t *buf, size_t n, size_t pos)
+{
+	size_t next = pos + LOGCUT_HEADER +
+	    ((size_t)buf[pos + 4] | (size_t)buf[pos + 5] << 8);
+	uint8_t type;
+	size_t len;
+
+	if (LOGCUT_BLOCK - next < LOGCUT_HEADER || next >= n)
+		return 0;
+	return check_record(buf, n, next, &type, &len) == NULL ? next : 0;
+}
+
+/*
+ * Walk the records from the start: *kept is the end of the last whole
+ * logical record, *stop where the walk stopped; returns why it stopped.
+ * *whole_after is the offset of a whole record right after a damaged one
+ * in its block (0: none).
+ */
+static const char *
+walk_records(int fd, uint64_t size, uint8_t *buf, uint64_t *kept,
+    uint64_t *stop, uint64_t *whole_after, int *io_failed)
+{
+	int infrag = 0;
+	uint64_t off;
+
+	*kept = 0;
+	for (off = 0; off < size; off += LOGCUT_BLOCK) {
+		ssize_t n = read_block(fd, off, size, buf);
+		size_t pos = 0;
+
+		if (n < 0) {
+			*io_failed = 1;
+			*stop = off;
+			return "a read error";
+		}
+		while (LOGCUT_BLOCK - pos >= LOGCUT_HEADER && pos < (size_t)n) {
+			const char *why;
+			uint8_t type;
+			size_t len;
+
+			*stop = off + pos;
+			if ((why = check_record(buf, (size_t)n, pos, &type,
+			    &len)) != NULL) {
+				size_t next = strcmp(why, CHECKSUM_MISMATCH) ?
+				    0 : whole_record_after(buf, (size_t)n, pos);
+				*whole_after = next ? off + next : 0;
+				return why;
+			}
+			if ((type == REC_FULL || type == REC_FIRST) && infrag)
+				return "a record that starts inside another";
+			if ((type == REC_MIDDLE || type == REC_LAST) && !infrag)
+				return "a fragment without its start";
+			infrag = type == REC_FIRST || type == REC_MIDDLE;
+			pos += LOGCUT_HEADER + len;
+			if (!infrag)
+				*kept = off + pos;
+		}
+	}
+	*stop = size;
+	return "the end of the file";
+}
+
+/*
+ * Look past the stop: count the non-zero bytes from kept on, and find a
+ * whole record starting a later block (synced data damaged).  Returns the
+ * offset of such a record, or 0 when there is none; -1 on a read error.
+ */
+static int64_t
+scan_tail(int fd, uint64_t size, uint8_t *buf, uint64_t kept, uint64_t stop,
+    uint64_t *nonzero)
+{
+	uint64_t off;
+
+	*nonzero = 0;
+	for (off = kept - kept % LOGCUT_BLOCK; off < size;
+	    off += LOGCUT_BLOCK) {
+		ssize_t n = read_block(fd, off, size, buf);
+		size_t i = off < kept ? (size_t)(kept - off) : 0;
+		uint8_t type;
+		size_t len;
+
+		if (n < 0)
+			return -1;
+		for (; i < (size_t)n; i++)
+			*nonzero += buf[i] != 0;
+		if (off > stop && check_record(buf, (size_t)n, 0, &type,
+		    &len) == NULL && (type == REC_FULL || type == REC_FIRST))
+			return (int64_t)off;
+	}
+	return 0;
+}
+
+static int
+cut_to(int fd, const char *path, uint64_t kept, char **err)
+{
+	if (ftruncate(fd, (off_t)kept) < 0 || fsync(fd) < 0)
+		return qerr_set(err, QERR_IO, "%s: cutting to %" PRIu64
+		    " bytes: %s", path, kept, strerror(errno));
+	return 0;
+}
+
+int
+logcut_file(const char *path, struct logcut_result *res, char **err)
+{
+	uint8_t *buf;
+	struct stat sb;
+	uint64_t stop = 0, whole_after = 0;
+	int64_t whole;
+	int fd, rc = 0, io_failed = 0;
+
+	memset(res, 0, sizeof(*res));
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+		return qerr_set(err, QERR_IO, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &sb) < 0) {
+		rc = qerr_set(err, QERR_IO, "%s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	buf = malloc(LOGCUT_BLOCK);
+	if (buf == NULL) {
+		close(fd);
+		return qerr_set(err, QERR_IO, "%s: out of memory", path);
+	}
+	res->size = (uint64_t)sb.st_size;
+	res->why = walk_records(fd, res->size, buf, &res->kept, &stop,
+	    &whole_after, &io_failed);
+	if (io_failed) {
+		rc = qerr_set(err, QERR_IO, "%s: read at byte %" PRIu64 ": %s",
+		    path, stop, strerror(errno));
+	} else if (res->kept < res->size) {
+		whole = scan_tail(fd, res->size, buf, res->kept, stop,
+		    &res->dropped_nonzero);
+		if (whole == 0)
+			whole = (int64_t)whole_after;
+		if (whole < 0)
+			rc = qerr_set(err, QERR_IO, "%s: %s", path,
+			    strerror(errno));
+		else if (whole > 0)
+			rc = qerr_set(err, QERR_CORRUPT, "%s: %s at byte %"
+			    PRIu64 " but a whole record at byte %" PRId64
+			    " after it: synced records are damaged, not the "
+			    "tail of an interrupted write", path, res->why,
+			    stop, whole);
+		else
+			rc = cut_to(fd, path, res->kept, err);
+	}
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/* LevelDB names its logs by a decimal number: "000123.log". */
+static int
+is_log_name(const char *name)
+{
+	const char *p = name;
+
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return p > name && strcmp(p, ".log") == 0;
+}
+
+int
+logcut_dir(const char *dir, void (*note)(const char *line, void *arg),
+    void *arg, char **err)
+{
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	if ((d = opendir(dir)) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		return qerr_set(err, QERR_IO, "%s: %s", dir, strerror(errno));
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		struct logcut_result res;
+		char *path, line[512];
+
+		if (!is_log_name(de->d_name))
+			continue;
+		if (asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
+			rc = qerr_set(err, QERR_IO, "out of memory");
+			break;
+		}
+		rc = logcut_file(path, &res, err);
+		if (rc == 0 && res.dropped_nonzero > 0 && note != NULL) {
+			snprintf(line, sizeof(line), "%s: cut at byte %" PRIu64
+			    " of %" PRIu64 " (%s there): %" PRIu64 " written "
+			    "bytes dropped, the unsynced tail of a write "
+			    "interrupted by a crash", path, res.kept, res.size,
+			    res.why, res.dropped_nonzero);
+			note(line, arg);
+		}
+		free(path);
+	}
+	closedir(d);
+	return rc;
+}

@@ -1,0 +1,53 @@
+/*
+ * logenv.h - a LevelDB environment whose write-ahead logs are written over
+ * blocks already zero-filled and synced.
+ *
+ * Why: an fdatasync of a file that grew must commit the file's new size and
+ * extents through the file system's journal, and on one disk every node's
+ * log shares that journal, so each sync waits for the others' commits.  A
+ * sync that only overwrites allocated blocks commits no metadata.  Measured
+ * on the development VM (docs/bench-kv.md): 1.12x the puts/s at 64 clients
+ * and 1.18x at 4, for 0.86-0.89x the CPU per put.
+ *
+ * Contract:
+ *   - Every file LevelDB opens for writing whose name is a log's
+ *     ("NNNNNN.log") is zero-filled ahead of its writes: a thread of the
+ *     file's own keeps up to LOGENV_AHEAD bytes of zeros written and synced
+ *     past what was written, 1 MiB at a time.  A write that goes past the
+ *     zeros (one bigger than they are, or made while the filler is behind)
+ *     waits for the filler's chunk under way, if any, then appends like
+ *     LevelDB's default.  Every other file (tables, the manifest, LevelDB's
+ *     info log) is LevelDB's default.
+ *   - Sync of a log is an fdatasync after the bytes written so far; what it
+ *     promises is LevelDB's default's promise.
+ *   - Closing a log cuts it to what was written (the cut is not synced: a
+ *     crash before it leaves zeros that logcut_dir removes).
+ *   - After a crash a log ends in zeros, and after a power loss its last
+ *     record may be torn: store_open runs logcut_dir (logcut.h) before
+ *     LevelDB reads the logs, which is required with this environment.
+ *
+ * The environment is one per process, never freed; errors reach LevelDB as
+ * its IOError status with the file name and strerror.
+ */
+#ifndef STORE_LOGENV_H
+#define STORE_LOGENV_H
+
+#include <leveldb/c.h>
+
+#define LOGENV_AHEAD	(4u << 20)	/* zeros kept ahead of the writes */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The environment, for leveldb_options_set_env; not to be destroyed. */
+leveldb_env_t	*logenv_get(void);
+
+/* Writes that waited for the filler since the process started. */
+unsigned long	 logenv_stalls(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
