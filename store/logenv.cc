@@ -36,8 +36,11 @@ namespace {
 const uint64_t kZeroChunk = 1u << 20;	/* one pwrite of the filler */
 const uint64_t kAhead = LOGENV_AHEAD;
 
-/* Zero pages for the filler's writes (never written, so never touched). */
-const char kZeros[kZeroChunk] = {};
+/*
+ * Zeros for the filler's writes.  Not const, so it lives in .bss, not as a
+ * megabyte of the binary; it is never written.
+ */
+char kZeros[kZeroChunk];
 
 std::atomic<unsigned long> stalls{0};
 
