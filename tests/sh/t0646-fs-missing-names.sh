@@ -35,10 +35,12 @@ stat "$M/s" >/dev/null
 h0=$(fs_counter heads); l0=$(fs_counter lists); a0=$(answered); t0=$(date +%s)
 fs_creates "$M/s" f 40
 h1=$(fs_counter heads); l1=$(fs_counter lists); a1=$(answered); t1=$(date +%s)
-# Per timeout: one name's head and children, then the directory's listing.
+# Per timeout: one name's head and children, then the directory's listing;
+# a lookup made while the listing is still under way (a loaded machine
+# makes it slow) asks the cluster too: up to two more heads.
 w=$(( (t1 - t0) / T + 1 ))
 diag "40 creates in $((t1 - t0)) s: $((h1 - h0)) heads, $((l1 - l0)) listings, $((a1 - a0)) lookups answered from a listing"
-ok "40 creates read at most $((1 + w)) heads (main: one per create)" test $((h1 - h0)) -le $((1 + w))
+ok "40 creates read at most $((3 + w)) heads (main: one per create)" test $((h1 - h0)) -le $((3 + w))
 ok "... and listed at most $((1 + 2 * w)) times" test $((l1 - l0)) -le $((1 + 2 * w))
 ok "... at least 35 lookups answered from the directory's listing" test $((a1 - a0)) -ge 35
 ok "the files read back" content_is "$M/s/f039" "$(printf 'x%.0s' $(seq 100))"
