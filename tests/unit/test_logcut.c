@@ -458,6 +458,61 @@ test_real_logs_after_a_crash(void **state)
 	free(err);
 }
 
+/*
+ * A write bigger than the zeros kept ahead appends past them; the small
+ * writes after it are back over zeros; a crash copy and a clean reopen
+ * both read everything back.
+ */
+static void
+test_write_past_the_zeros(void **state)
+{
+	struct store_options opt = { .create_if_missing = 1 };
+	struct fixture *f = *state;
+	size_t big = 10u << 20, n;
+	char live[300], copy[300], path[400], *err = NULL, *value;
+	struct store *st;
+	struct vset s;
+	uint8_t *log;
+	int notes = 0;
+	unsigned i;
+
+	snprintf(live, sizeof(live), "%s/live", f->dir);
+	snprintf(copy, sizeof(copy), "%s/copy", f->dir);
+	assert_int_equal(store_open(live, &opt, &st, &err), 0);
+	value = xmalloc(big);
+	for (i = 0; i < big; i++)
+		value[i] = (char)('A' + i % 53);
+	if (store_put(st, "/logcut/big", 11, NULL, "n1", 1000, 0, "m", 1,
+	    value, big, NULL, NULL, &err) < 0)
+		fail_msg("put: %s", err);
+	for (i = 0; i < 50; i++) {
+		char key[32], small[64];
+
+		snprintf(key, sizeof(key), "/logcut/k%03u", i);
+		memset(small, 'v', sizeof(small));
+		if (store_put(st, key, strlen(key), NULL, "n1", 1000, 0, "m",
+		    1, small, sizeof(small), NULL, NULL, &err) < 0)
+			fail_msg("put: %s", err);
+	}
+	log = read_log(live, path, sizeof(path), &n);
+	assert_true(n > big);
+	free(log);
+	copy_dir(live, copy);
+	store_close(st);
+
+	assert_int_equal(open_copy(copy, &notes, &st, &err), 0);
+	assert_int_equal(notes, 0);
+	assert_int_equal(store_get(st, "/logcut/big", 11, 1, &s, &err), 1);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.v[0].data_len, big);
+	assert_memory_equal(s.v[0].data, value, big);
+	vset_release(&s);
+	for (i = 0; i < 50; i++)
+		assert_int_equal(has_key(st, i), 1);
+	store_close(st);
+	free(value);
+}
+
 int
 main(void)
 {
@@ -471,6 +526,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_damaged_synced_records_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_logs_after_a_crash,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_past_the_zeros,
 		    setup, teardown),
 	};
 
