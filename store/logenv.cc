@@ -10,7 +10,6 @@
  * filler's path: the writer writes below `filled_`, the filler at and above
  * it.
  */
-#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -41,8 +40,6 @@ const uint64_t kAhead = LOGENV_AHEAD;
  * megabyte of the binary; it is never written.
  */
 char kZeros[kZeroChunk];
-
-std::atomic<unsigned long> stalls{0};
 
 leveldb::Status
 io_error(const std::string &name, const char *what, int err)
@@ -115,7 +112,6 @@ PreallocLog::reserve(uint64_t upto)
 	std::unique_lock<std::mutex> lk(mu_);
 
 	if (upto > filled_) {
-		stalls.fetch_add(1, std::memory_order_relaxed);
 		cv_.wait(lk, [&] { return !busy_; });
 		if (upto > filled_)
 			filled_ = upto;
@@ -268,10 +264,4 @@ logenv_get(void)
 	static leveldb_env_t handle = { &env, true };
 
 	return &handle;
-}
-
-extern "C" unsigned long
-logenv_stalls(void)
-{
-	return stalls.load(std::memory_order_relaxed);
 }

@@ -43,9 +43,6 @@ extern "C" {
 /* The environment, for leveldb_options_set_env; not to be destroyed. */
 leveldb_env_t	*logenv_get(void);
 
-/* Writes that waited for the filler since the process started. */
-unsigned long	 logenv_stalls(void);
-
 #ifdef __cplusplus
 }
 #endif
