@@ -442,8 +442,11 @@ file_open_handle(struct qfs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 		return rc;
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
-	/* A read-only handle has nothing to write back: no FLUSH at close. */
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 11)
+	/* A read-only handle has nothing to write back: no FLUSH at close
+	 * (libfuse 3.11 and Linux 5.16 on; older ones send it anyway). */
 	fi->noflush = !writing;
+#endif
 	fi->keep_cache = push_to_kernel(fs, h->q, &push);
 	/*
 	 * The kernel may hold a size from before this open (another mount
