@@ -396,6 +396,9 @@ push_to_kernel(struct qfs *fs, struct qnode *q, struct push *p)
 	same = q->local->opens == 1 && !q->local->dirty &&
 	    q->writes == p->writes;
 	pthread_mutex_unlock(&q->lock);
+	/* The store may have grown the kernel's size too: have it ask. */
+	if (!same)
+		fuse_lowlevel_notify_inval_inode(fs->se, q->ino, -1, 0);
 	return same;
 }
 
