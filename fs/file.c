@@ -328,6 +328,80 @@ open_sibling(struct qfs *fs, const struct qname *nm, struct qhandle *h)
 	return rc;
 }
 
+/*
+ * A read-only open of a small file hands its content to the kernel's page
+ * cache before it replies (fuse_lowlevel_notify_store), with keep_cache,
+ * so the reads after it need no READ request: after a cache drop a small
+ * file is read with a LOOKUP and an OPEN alone (GlusterFS's quick-read
+ * serves the READ from its client instead).  Only when the content is the
+ * version the lookup showed (the kernel's size is its length), loaded by
+ * this open, not changed, and at most QFS_QUICK_READ_MAX bytes.
+ *
+ * The store runs without q->lock (it waits for the page locks of a write
+ * in flight, whose WRITE needs q->lock), so another handle may open and
+ * write meanwhile and the store put back older bytes over the kernel's
+ * copy of that write.  So the open checks afterwards that nothing else
+ * opened, wrote or dirtied the file, and replies without keep_cache if
+ * something did: the kernel then drops its pages for this file, and reads
+ * go through READ to the local content, as every other open's do.
+ */
+struct push {
+	char		*buf;		/* NULL: nothing to hand over */
+	size_t		 len;
+	uint64_t	 writes;	/* q->writes when copied */
+};
+
+/* Copy l's content into p if the open may hand it over (q->lock held). */
+static void
+push_copy(const struct qfs *fs, const struct qnode *q, int reused,
+    struct push *p)
+{
+	const struct qlocal *l = q->local;
+	char *err = NULL;
+	ssize_t n;
+
+	p->len = wbuf_size(l->buf);
+	if (!reused || l->opens != 1 || l->dirty || fs->writeback ||
+	    p->len == 0 || p->len > QFS_QUICK_READ_MAX)
+		return;
+	p->buf = xmalloc(p->len);
+	p->writes = q->writes;
+	if ((n = wbuf_read(l->buf, 0, p->buf, p->len, &err)) < 0 ||
+	    (size_t)n != p->len) {
+		free(err);
+		free(p->buf);
+		p->buf = NULL;
+	}
+}
+
+/* Hand p to the kernel's page cache of q: 1 if the open may keep it. */
+static int
+push_to_kernel(struct qfs *fs, struct qnode *q, struct push *p)
+{
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(p->len);
+	int rc, same;
+
+	if (p->buf == NULL)
+		return 0;
+	bv.buf[0].mem = p->buf;
+	rc = fuse_lowlevel_notify_store(fs->se, q->ino, 0, &bv, 0);
+	free(p->buf);
+	p->buf = NULL;
+	if (rc < 0) {
+		log_debug("store in the page cache of inode %llu: %s",
+		    (unsigned long long)q->ino, strerror(-rc));
+		return 0;
+	}
+	pthread_mutex_lock(&q->lock);
+	same = q->local->opens == 1 && !q->local->dirty &&
+	    q->writes == p->writes;
+	pthread_mutex_unlock(&q->lock);
+	/* The store may have grown the kernel's size too: have it ask. */
+	if (!same)
+		fuse_lowlevel_notify_inval_inode(fs->se, q->ino, -1, 0);
+	return same;
+}
+
 int
 file_open_handle(struct qfs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -335,6 +409,7 @@ file_open_handle(struct qfs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct qname nm;
 	int writing = (fi->flags & O_ACCMODE) != O_RDONLY;
 	int trunc = writing && (fi->flags & O_TRUNC);
+	struct push push = { NULL, 0, 0 };
 	int rc, reused = 0;
 
 	if ((h->q = itab_get(fs->itab, ino)) == NULL) {
@@ -358,6 +433,8 @@ file_open_handle(struct qfs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 			now(&l->meta.mtime);
 			l->meta.ctime = l->meta.mtime;
 		}
+		if (!writing)
+			push_copy(fs, h->q, reused, &push);
 		pthread_mutex_unlock(&h->q->lock);
 	}
 	qname_release(&nm);
@@ -368,7 +445,12 @@ file_open_handle(struct qfs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 		return rc;
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->keep_cache = 0;
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 11)
+	/* A read-only handle has nothing to write back: no FLUSH at close
+	 * (libfuse 3.11 and Linux 5.16 on; older ones send it anyway). */
+	fi->noflush = !writing;
+#endif
+	fi->keep_cache = push_to_kernel(fs, h->q, &push);
 	/*
 	 * The kernel may hold a size from before this open (another mount
 	 * changed the file): have it ask again before reading.  Not when the

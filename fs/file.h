@@ -11,7 +11,10 @@
  *   open      reads the value and its context (the context covering only
  *             the version shown as `name`: a write replaces that version
  *             and leaves the siblings alone), unless the file is open
- *             already; O_TRUNC reads a head only.
+ *             already; O_TRUNC reads a head only.  A read-only open of a
+ *             small file whose content is the version the lookup showed
+ *             hands it to the kernel's page cache (no READ follows), and
+ *             a read-only handle asks for no FLUSH at close.
  *   write     changes the local content; nothing goes to the cluster.
  *   flush, fsync, release
  *             write the whole content as one value (one qc_put) if it
