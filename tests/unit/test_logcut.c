@@ -325,7 +325,7 @@ note_line(const char *line, void *arg)
 static void
 copy_dir(const char *from, const char *to)
 {
-	char cmd[700];
+	char cmd[1024];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", to, from,
 	    to);
