@@ -246,9 +246,8 @@ logcut_file(const char *path, struct logcut_result *res, char **err)
 	return rc;
 }
 
-/* LevelDB names its logs by a decimal number: "000123.log". */
-static int
-is_log_name(const char *name)
+int
+logcut_is_log_name(const char *name)
 {
 	const char *p = name;
 
@@ -274,7 +273,7 @@ logcut_dir(const char *dir, void (*note)(const char *line, void *arg),
 		struct logcut_result res;
 		char *path, line[512];
 
-		if (!is_log_name(de->d_name))
+		if (!logcut_is_log_name(de->d_name))
 			continue;
 		if (asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
 			rc = qerr_set(err, QERR_IO, "out of memory");

@@ -46,6 +46,10 @@
 #define LOGCUT_BLOCK	32768
 #define LOGCUT_HEADER	7
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* What cutting one log found. */
 struct logcut_result {
 	uint64_t	size;		/* the file's size before */
@@ -70,5 +74,12 @@ int	logcut_dir(const char *dir,
 
 /* The masked CRC32C LevelDB stores for a record of type and payload. */
 uint32_t logcut_record_crc(uint8_t type, const void *payload, size_t len);
+
+/* 1 if name (no directory) is a LevelDB log's: "000123.log". */
+int	logcut_is_log_name(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

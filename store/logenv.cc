@@ -22,6 +22,7 @@
 
 #include <leveldb/env.h>
 
+#include "store/logcut.h"
 #include "store/logenv.h"
 
 /* The C API's handle, as LevelDB's c.cc lays it out. */
@@ -214,19 +215,14 @@ PreallocLog::fill_main()
 	}
 }
 
-/* LevelDB names its logs by a decimal number: ".../000123.log". */
+/* A path LevelDB gives a log: ".../000123.log". */
 bool
-is_log_name(const std::string &path)
+is_log_path(const std::string &path)
 {
 	size_t slash = path.rfind('/');
-	size_t i = slash == std::string::npos ? 0 : slash + 1;
-	size_t digits = 0;
 
-	while (i < path.size() && path[i] >= '0' && path[i] <= '9') {
-		i++;
-		digits++;
-	}
-	return digits > 0 && path.compare(i, std::string::npos, ".log") == 0;
+	return logcut_is_log_name(path.c_str() +
+	    (slash == std::string::npos ? 0 : slash + 1));
 }
 
 class LogEnv : public leveldb::EnvWrapper {
@@ -237,7 +233,7 @@ public:
 	    leveldb::WritableFile **out) override {
 		int fd;
 
-		if (!is_log_name(name))
+		if (!is_log_path(name))
 			return target()->NewWritableFile(name, out);
 		*out = nullptr;
 		fd = open(name.c_str(), O_WRONLY | O_CREAT | O_TRUNC |
