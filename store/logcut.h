@@ -67,9 +67,7 @@ int	logcut_file(const char *path, struct logcut_result *res, char **err);
 /*
  * Cut every log (NNNNNN.log) in LevelDB directory dir.  For each log that
  * was cut, note(line, arg) is called with a sentence saying so (note may be
- * NULL).  A missing directory is not an error (a new store).  The cut
- * runs under LevelDB's own lock (fcntl on dir/LOCK): a directory another
- * process has open is QERR_IO "in use by another process", nothing cut.
+ * NULL).  A missing directory is not an error (a new store).
  */
 int	logcut_dir(const char *dir,
 	    void (*note)(const char *line, void *arg), void *arg, char **err);
