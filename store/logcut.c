@@ -256,15 +256,50 @@ logcut_is_log_name(const char *name)
 	return p > name && strcmp(p, ".log") == 0;
 }
 
+/*
+ * Take LevelDB's own lock on dir (fcntl on dir/LOCK, as its Env does), so
+ * that a log a running process is writing is never cut.  Returns the
+ * lock's descriptor, -1 when dir has no LOCK yet (a new store: no logs).
+ */
+static int
+lock_like_leveldb(const char *dir, int *fd, char **err)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char *path;
+
+	if (asprintf(&path, "%s/LOCK", dir) < 0)
+		return qerr_set(err, QERR_IO, "out of memory");
+	*fd = open(path, O_RDWR | O_CLOEXEC);
+	free(path);
+	if (*fd < 0)
+		return errno == ENOENT ? 0 : qerr_set(err, QERR_IO,
+		    "%s/LOCK: %s", dir, strerror(errno));
+	if (fcntl(*fd, F_SETLK, &fl) < 0) {
+		int e = errno;
+
+		close(*fd);
+		*fd = -1;
+		if (e == EAGAIN || e == EACCES)
+			return qerr_set(err, QERR_IO, "%s: in use by another "
+			    "process (it holds the lock on %s/LOCK)", dir, dir);
+		return qerr_set(err, QERR_IO, "%s/LOCK: %s", dir, strerror(e));
+	}
+	return 0;
+}
+
 int
 logcut_dir(const char *dir, void (*note)(const char *line, void *arg),
     void *arg, char **err)
 {
 	struct dirent *de;
 	DIR *d;
-	int rc = 0;
+	int rc, lockfd = -1;
 
+	if ((rc = lock_like_leveldb(dir, &lockfd, err)) < 0)
+		return rc;
 	if ((d = opendir(dir)) == NULL) {
+		if (lockfd >= 0)
+			close(lockfd);
 		if (errno == ENOENT)
 			return 0;
 		return qerr_set(err, QERR_IO, "%s: %s", dir, strerror(errno));
@@ -291,5 +326,7 @@ logcut_dir(const char *dir, void (*note)(const char *line, void *arg),
 		free(path);
 	}
 	closedir(d);
+	if (lockfd >= 0)
+		close(lockfd);	/* LevelDB takes it again to open */
 	return rc;
 }

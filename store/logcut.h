@@ -67,7 +67,12 @@ int	logcut_file(const char *path, struct logcut_result *res, char **err);
 /*
  * Cut every log (NNNNNN.log) in LevelDB directory dir.  For each log that
  * was cut, note(line, arg) is called with a sentence saying so (note may be
- * NULL).  A missing directory is not an error (a new store).
+ * NULL).  A missing directory is not an error (a new store).  The cut
+ * runs under LevelDB's own lock (fcntl on dir/LOCK): a directory another
+ * process has open is QERR_IO "in use by another process", nothing cut.
+ * The caller must not have dir open in LevelDB itself: an fcntl lock does
+ * not stop its own process, and the cut's close of dir/LOCK would drop
+ * LevelDB's lock (store_open keeps a list of its open directories).
  */
 int	logcut_dir(const char *dir,
 	    void (*note)(const char *line, void *arg), void *arg, char **err);

@@ -123,8 +123,44 @@ leveldb_failure(char **err, char *lerr, const char *what)
 	return QERR_IO;
 }
 
-int
-store_open(const char *dir, const struct store_options *opt,
+/*
+ * The stores this process has open, by directory.  A second open of one of
+ * them must fail before logcut_dir: LevelDB's lock (an fcntl lock) does
+ * not stop its own process, so the cut would truncate the live log, and
+ * closing the cut's descriptor on dir/LOCK would drop LevelDB's lock.
+ * open_lock is held across a whole store_open, so two threads opening one
+ * directory cannot both pass the check.
+ */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct store *open_stores;
+
+static int
+open_here(const struct stat *sb)
+{
+	const struct store *st;
+
+	for (st = open_stores; st != NULL; st = st->next_open)
+		if (st->dir_dev == sb->st_dev && st->dir_ino == sb->st_ino)
+			return 1;
+	return 0;
+}
+
+static void
+forget_open(struct store *st)
+{
+	struct store **pp;
+
+	pthread_mutex_lock(&open_lock);
+	for (pp = &open_stores; *pp != NULL; pp = &(*pp)->next_open)
+		if (*pp == st) {
+			*pp = st->next_open;
+			break;
+		}
+	pthread_mutex_unlock(&open_lock);
+}
+
+static int
+store_open_locked(const char *dir, const struct store_options *opt,
     struct store **out, char **err)
 {
 	struct store *st;
@@ -132,9 +168,9 @@ store_open(const char *dir, const struct store_options *opt,
 	char *lerr = NULL;
 	int rc;
 
-	*out = NULL;
-	if (dir == NULL || dir[0] == '\0')
-		return qerr_set(err, QERR_INVALID, "no data directory given");
+	if (stat(dir, &sb) == 0 && open_here(&sb))
+		return qerr_set(err, QERR_IO, "%s: in use by this process "
+		    "(the store is already open)", dir);
 	/* LevelDB would create the directory before failing; we must not. */
 	if (!(opt && opt->create_if_missing) && stat(dir, &sb) < 0)
 		return qerr_set(err, QERR_IO, "%s: %s", dir, strerror(errno));
@@ -182,8 +218,33 @@ store_open(const char *dir, const struct store_options *opt,
 		return QERR_IO;
 	}
 	st->writer_started = 1;
+	if (stat(dir, &sb) < 0) {
+		qerr_set(err, QERR_IO, "%s: %s", dir, strerror(errno));
+		store_close(st);
+		return QERR_IO;
+	}
+	st->dir_dev = sb.st_dev;
+	st->dir_ino = sb.st_ino;
+	st->next_open = open_stores;
+	open_stores = st;
+	st->listed = 1;
 	*out = st;
 	return 0;
+}
+
+int
+store_open(const char *dir, const struct store_options *opt,
+    struct store **out, char **err)
+{
+	int rc;
+
+	*out = NULL;
+	if (dir == NULL || dir[0] == '\0')
+		return qerr_set(err, QERR_INVALID, "no data directory given");
+	pthread_mutex_lock(&open_lock);
+	rc = store_open_locked(dir, opt, out, err);
+	pthread_mutex_unlock(&open_lock);
+	return rc;
 }
 
 void
@@ -202,6 +263,8 @@ store_close(struct store *st)
 	hints_close(st);
 	if (st->db != NULL)
 		leveldb_close(st->db);
+	if (st->listed)
+		forget_open(st);	/* only now: LevelDB let go of dir */
 	leveldb_options_destroy(st->options);
 	leveldb_cache_destroy(st->cache);
 	leveldb_filterpolicy_destroy(st->filter);

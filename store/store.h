@@ -66,7 +66,8 @@ struct store_options {
  * Open (creating when asked) the store in dir; *out owns it.  LevelDB's
  * logs are written over zero-filled blocks (logenv.h), so the logs are
  * first cut back to their synced records (logcut.h): QERR_CORRUPT, and
- * nothing opened, when synced records are damaged.
+ * nothing opened, when synced records are damaged.  A directory this or
+ * another process has open is QERR_IO "in use by ...", nothing cut.
  */
 int	store_open(const char *dir, const struct store_options *opt,
 	    struct store **out, char **err);

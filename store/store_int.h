@@ -49,6 +49,11 @@ struct store {
 	struct pending		*tab;		/* the writer's: a batch's keys */
 	size_t			 tab_cap;
 	void			*hints;		/* hints.c's state */
+	/* This process's open stores, by directory (store.c). */
+	dev_t			 dir_dev;
+	ino_t			 dir_ino;
+	struct store		*next_open;
+	int			 listed;	/* on that list */
 };
 
 /*
