@@ -778,17 +778,18 @@ node_new(const struct config *cfg, struct node **out, char **err)
 		    cfg->data_dir, strerror(errno));
 		goto fail;
 	}
-	if ((rc = actor_load(n, err)) < 0)
-		goto fail;
 	so.max_value_size = cfg->max_value_size;
 	so.note = store_note;
 	{
 		char path[4096];
 
+		/* First: its lock keeps a second daemon off the epoch file. */
 		snprintf(path, sizeof(path), "%s/db", cfg->data_dir);
 		if ((rc = store_open(path, &so, &n->store, err)) < 0)
 			goto fail;
 	}
+	if ((rc = actor_load(n, err)) < 0)
+		goto fail;
 
 	if ((rc = cluster_start(n, err)) < 0)
 		goto fail;

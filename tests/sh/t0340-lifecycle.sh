@@ -6,7 +6,7 @@
 # message and a non-zero exit, starting nothing.
 . "$(dirname "$0")/lib.sh"
 T_NET=34
-plan 33
+plan 34
 Q="$QUORUMCTL"
 T_NODES=3
 NODES=$(node_list)
@@ -205,8 +205,11 @@ ok "... also with --daemon: the exit status says it failed" \
 	-c "$T_DIR/bad.conf" --daemon --pid-file "$T_DIR/bad.pid"
 ok "... and no pid file is left behind" test ! -e "$T_DIR/bad.pid"
 # A second daemon on the data directory of a running node.
+epoch_before=$(cat "$T_DIR/n1/epoch")
 ok "a second daemon on a running node's data directory is refused" \
-	bad_start "lock" --id n1 --members "$(node_members)" \
-	--listen "$BAD_ADDR" --data-dir "$T_DIR/n1" --insecure
+	bad_start "in use by another process" --id n1 \
+	--members "$(node_members)" --listen "$BAD_ADDR" --data-dir "$T_DIR/n1" --insecure
 is "$("$Q" --node "$(node_addr 1)" --r 3 get /lc/k1)" "value 1" \
 	"... and the running node serves on"
+is "$(cat "$T_DIR/n1/epoch")" "$epoch_before" \
+	"... its epoch file untouched by the refused daemon"
