@@ -7,10 +7,11 @@
  * WritableFile for logs.  Each log has a filler thread that keeps
  * LOGENV_AHEAD bytes of zeros written and synced past the log's writes, so
  * the writer's syncs overwrite blocks that exist and are never on the
- * filler's path: the writer writes below `filled_`, the filler at and above
+ * filler's path: the writer writes below `filled`, the filler at and above
  * it.
  */
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -66,10 +67,56 @@ pwrite_all(int fd, const char *p, uint64_t n, uint64_t off)
 	return 0;
 }
 
+/*
+ * What a log's writer and its filler share.  The filler owns it last: a
+ * closed log's filler finishes its chunk, cuts the file and closes it on
+ * its own, so LevelDB's log switch (made under its mutex, which reads
+ * take too) never waits for a chunk's sync.
+ */
+struct Fill {
+	Fill(int f, const std::string &n) : fd(f), name(n) {}
+
+	const int	 fd;
+	const std::string name;
+	std::mutex	 mu;		/* guards the rest */
+	std::condition_variable cv;
+	/*
+	 * Written (zeros or data) up to.  The first chunk is the writer's to
+	 * append into: the first writes to a new log need not wait for a
+	 * chunk's sync, and pay a metadata commit each as LevelDB's default.
+	 */
+	uint64_t	 filled = kZeroChunk;
+	uint64_t	 want = kAhead;	/* what the filler works towards */
+	bool		 busy = false;	/* the filler writes from filled */
+	bool		 failed = false;
+	bool		 closing = false;
+	uint64_t	 cut_at = 0;	/* with closing: the written length */
+};
+
+/* Closed logs whose filler has not yet cut and closed them. */
+struct Closing {
+	std::mutex	 mu;
+	std::condition_variable cv;
+	unsigned	 n = 0;
+};
+
+/* Never destroyed: a filler may end after static destructors ran. */
+Closing &
+closing_logs()
+{
+	static Closing *c = new Closing;
+
+	return *c;
+}
+
+void fill_main(std::shared_ptr<Fill> f);
+
 class PreallocLog : public leveldb::WritableFile {
 public:
 	PreallocLog(int fd, const std::string &name)
-	    : fd_(fd), name_(name), filler_(&PreallocLog::fill_main, this) {}
+	    : f_(std::make_shared<Fill>(fd, name)) {
+		std::thread(fill_main, f_).detach();
+	}
 	~PreallocLog() override { Close(); }
 
 	leveldb::Status Append(const leveldb::Slice &data) override {
@@ -82,45 +129,36 @@ public:
 
 private:
 	void reserve(uint64_t upto);
-	void stop_filler();
-	void fill_main();
 
-	int		 fd_;
-	std::string	 name_;
+	std::shared_ptr<Fill> f_;
 	std::string	 buf_;		/* appended, not yet written */
 	uint64_t	 off_ = 0;	/* bytes written to the file */
-
-	std::mutex	 mu_;		/* guards the five below */
-	std::condition_variable cv_;
-	uint64_t	 filled_ = 0;	/* written (zeros or data) up to */
-	uint64_t	 want_ = kAhead;/* what the filler works towards */
-	bool		 busy_ = false;	/* the filler writes from filled_ */
-	bool		 closing_ = false;
-	bool		 filler_failed_ = false;
-	std::thread	 filler_;	/* last: starts once the rest is set */
+	bool		 closed_ = false;
 };
 
 /*
  * Make [off_, upto) writable and ask for zeros kAhead past it.  Below
- * filled_ the write overwrites zeros; past it (a write bigger than the
- * zeros ahead, or a filler that fell behind or failed) the writer waits
- * for the filler to be out of the way and appends the rest itself, as
- * LevelDB's default would: that sync then commits the new size once.
+ * filled the write overwrites zeros (or appends into the first chunk);
+ * past it (a write bigger than the zeros ahead, or made while the filler
+ * is behind or failed) the writer waits for the filler to be out of the
+ * way and appends the rest itself, as LevelDB's default would: that sync
+ * then commits the new size once.
  */
 void
 PreallocLog::reserve(uint64_t upto)
 {
-	std::unique_lock<std::mutex> lk(mu_);
+	Fill &f = *f_;
+	std::unique_lock<std::mutex> lk(f.mu);
 
-	if (upto > filled_) {
-		cv_.wait(lk, [&] { return !busy_; });
-		if (upto > filled_)
-			filled_ = upto;
+	if (upto > f.filled) {
+		f.cv.wait(lk, [&] { return !f.busy; });
+		if (upto > f.filled)
+			f.filled = upto;
 	}
-	if (!filler_failed_ && upto + kAhead / 2 > want_) {
-		want_ = (upto + kAhead + kZeroChunk - 1) / kZeroChunk *
+	if (!f.failed && upto + kAhead / 2 > f.want) {
+		f.want = (upto + kAhead + kZeroChunk - 1) / kZeroChunk *
 		    kZeroChunk;
-		cv_.notify_all();
+		f.cv.notify_all();
 	}
 }
 
@@ -131,11 +169,11 @@ PreallocLog::Flush()
 
 	if (buf_.empty())
 		return s;
-	if (fd_ < 0)
-		return io_error(name_, "write after close", EBADF);
+	if (closed_)
+		return io_error(f_->name, "write after close", EBADF);
 	reserve(off_ + buf_.size());
-	if (pwrite_all(fd_, buf_.data(), buf_.size(), off_) < 0)
-		return io_error(name_, "write", errno);
+	if (pwrite_all(f_->fd, buf_.data(), buf_.size(), off_) < 0)
+		return io_error(f_->name, "write", errno);
 	off_ += buf_.size();
 	buf_.clear();
 	return s;
@@ -146,73 +184,81 @@ PreallocLog::Sync()
 {
 	leveldb::Status s = Flush();
 
-	if (s.ok() && fdatasync(fd_) < 0)
-		s = io_error(name_, "fdatasync", errno);
+	if (s.ok() && fdatasync(f_->fd) < 0)
+		s = io_error(f_->name, "fdatasync", errno);
 	return s;
 }
 
-void
-PreallocLog::stop_filler()
-{
-	{
-		std::lock_guard<std::mutex> lk(mu_);
-		closing_ = true;
-	}
-	cv_.notify_all();
-	if (filler_.joinable())
-		filler_.join();
-}
-
+/*
+ * Write what is buffered and hand the file to its filler, which cuts the
+ * zeros past off_ and closes it once its chunk under way is done.  An
+ * error there is not LevelDB's to know: every record was synced by then,
+ * and zeros the cut leaves are what logcut_dir removes.
+ */
 leveldb::Status
 PreallocLog::Close()
 {
 	leveldb::Status s;
 
-	if (fd_ < 0) {
-		stop_filler();
+	if (closed_)
 		return s;
-	}
 	s = Flush();
-	stop_filler();
-	/* The zeros past the end go: a closed log looks like any other. */
-	if (ftruncate(fd_, (off_t)off_) < 0 && s.ok())
-		s = io_error(name_, "ftruncate", errno);
-	if (close(fd_) < 0 && s.ok())
-		s = io_error(name_, "close", errno);
-	fd_ = -1;
+	closed_ = true;
+	{
+		Closing &c = closing_logs();
+		std::lock_guard<std::mutex> lk(c.mu);
+		c.n++;
+	}
+	{
+		std::lock_guard<std::mutex> lk(f_->mu);
+		f_->closing = true;
+		f_->cut_at = off_;
+	}
+	f_->cv.notify_all();
 	return s;
 }
 
 /*
- * The filler: zeros from filled_ up to want_, a chunk at a time, each
- * synced before the writer may use it (a writer waits at most one chunk).
- * On an error it stops for good and the writer appends (ENOSPC, say, then
- * reaches the writer's own write, where LevelDB sees it).
+ * The filler: zeros from filled up to want, a chunk at a time, each synced
+ * before the writer may use it (a writer waits at most one chunk).  On an
+ * error it writes no more and the writer appends (ENOSPC, say, then
+ * reaches the writer's own write, where LevelDB sees it).  Once the log is
+ * closed, it cuts and closes the file.
  */
 void
-PreallocLog::fill_main()
+fill_main(std::shared_ptr<Fill> f)
 {
-	std::unique_lock<std::mutex> lk(mu_);
+	std::unique_lock<std::mutex> lk(f->mu);
 
 	for (;;) {
-		cv_.wait(lk, [&] { return closing_ || want_ > filled_; });
-		if (closing_)
-			return;
-		uint64_t from = filled_;
-		busy_ = true;
+		f->cv.wait(lk, [&] {
+			return f->closing || (!f->failed && f->want > f->filled);
+		});
+		if (f->closing)
+			break;
+		uint64_t from = f->filled;
+		f->busy = true;
 		lk.unlock();
-		bool ok = pwrite_all(fd_, kZeros, kZeroChunk, from) == 0 &&
-		    fdatasync(fd_) == 0;
+		bool ok = pwrite_all(f->fd, kZeros, kZeroChunk, from) == 0 &&
+		    fdatasync(f->fd) == 0;
 		lk.lock();
-		busy_ = false;
+		f->busy = false;
 		if (ok)
-			filled_ = from + kZeroChunk;
+			f->filled = from + kZeroChunk;
 		else
-			filler_failed_ = true;
-		cv_.notify_all();
-		if (!ok)
-			return;
+			f->failed = true;
+		f->cv.notify_all();
 	}
+	lk.unlock();
+	/* The zeros past the end go: a closed log looks like any other. */
+	(void)ftruncate(f->fd, (off_t)f->cut_at);
+	close(f->fd);
+	f.reset();
+
+	Closing &c = closing_logs();
+	std::lock_guard<std::mutex> clk(c.mu);
+	if (--c.n == 0)
+		c.cv.notify_all();
 }
 
 /* A path LevelDB gives a log: ".../000123.log". */
@@ -252,6 +298,15 @@ public:
 };
 
 } /* namespace */
+
+extern "C" void
+logenv_settle(void)
+{
+	Closing &c = closing_logs();
+	std::unique_lock<std::mutex> lk(c.mu);
+
+	c.cv.wait(lk, [&] { return c.n == 0; });
+}
 
 extern "C" leveldb_env_t *
 logenv_get(void)

@@ -263,6 +263,7 @@ store_close(struct store *st)
 	hints_close(st);
 	if (st->db != NULL)
 		leveldb_close(st->db);
+	logenv_settle();		/* its logs' fillers cut them */
 	if (st->listed)
 		forget_open(st);	/* only now: LevelDB let go of dir */
 	leveldb_options_destroy(st->options);
