@@ -13,7 +13,8 @@ AM_TESTS_ENVIRONMENT = \
 UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 UNIT_LIBS = $(CMOCKA_LIBS)
 
-EXTRA_DIST += tests/sh/lib.sh tests/sh/lib-abuse.sh tests/abuse.py
+EXTRA_DIST += tests/sh/lib.sh tests/sh/lib-abuse.sh tests/abuse.py \
+	tests/unit/tmpdir.h
 
 check_PROGRAMS += tests/unit/test_causal tests/unit/test_key tests/unit/test_store
 TESTS += tests/unit/test_causal tests/unit/test_key tests/unit/test_store

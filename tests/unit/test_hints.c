@@ -21,6 +21,7 @@
 #include "lib/xalloc.h"
 #include "store/hints.h"
 #include "store/store.h"
+#include "tests/unit/tmpdir.h"
 
 #define MAX_VALUE  (4u << 20)
 
@@ -47,11 +48,8 @@ static int
 setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
 
-	snprintf(f->dir, sizeof(f->dir), "%s/qfs-hints-XXXXXX",
-	    tmp ? tmp : "/tmp");
-	if (mkdtemp(f->dir) == NULL)
+	if (tmpdir_make(f->dir, sizeof(f->dir), "hints") < 0)
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/db", f->dir);
 	reopen(f);
@@ -63,11 +61,8 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[300];
-
 	store_close(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (tmpdir_remove(f->dir) < 0)
 		return -1;
 	free(f);
 	return 0;

@@ -21,6 +21,7 @@
 #include "store/logcut.h"
 #include "store/logenv.h"
 #include "store/store.h"
+#include "tests/unit/tmpdir.h"
 
 enum { FULL = 1, FIRST = 2, MIDDLE = 3, LAST = 4 };
 
@@ -99,11 +100,8 @@ static int
 setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
 
-	snprintf(f->dir, sizeof(f->dir), "%s/qfs-logcut-XXXXXX",
-	    tmp ? tmp : "/tmp");
-	if (mkdtemp(f->dir) == NULL)
+	if (tmpdir_make(f->dir, sizeof(f->dir), "logcut") < 0)
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/000007.log", f->dir);
 	*state = f;
@@ -114,10 +112,7 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (tmpdir_remove(f->dir) < 0)
 		return -1;
 	free(f);
 	return 0;

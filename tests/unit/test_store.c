@@ -23,6 +23,7 @@
 #include "store/store.h"
 #include <leveldb/c.h>
 #include "store/store_int.h"
+#include "tests/unit/tmpdir.h"
 
 struct fixture {
 	char		 dir[256];
@@ -36,11 +37,8 @@ setup(void **state)
 	struct fixture *f = xcalloc(1, sizeof(*f));
 	struct store_options opt = { .create_if_missing = 1 };
 	char path[300], *err = NULL;
-	const char *tmp = getenv("TMPDIR");
 
-	snprintf(f->dir, sizeof(f->dir), "%s/qfs-store-XXXXXX",
-	    tmp ? tmp : "/tmp");
-	if (mkdtemp(f->dir) == NULL)
+	if (tmpdir_make(f->dir, sizeof(f->dir), "store") < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/a", f->dir);
 	if (store_open(path, &opt, &f->st, &err) < 0)
@@ -56,12 +54,9 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[300];
-
 	store_close(f->st);
 	store_close(f->st2);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (tmpdir_remove(f->dir) < 0)
 		return -1;
 	free(f);
 	return 0;
