@@ -15,13 +15,15 @@
 # Options: --op put|get (default put), --clients C (64), --value-size B
 # (100), --seconds S per measurement (5), --rounds N (5), --tls a|b|ab
 # (which clusters run with TLS, credentials made by scripts/qfs-certs.sh;
-# default neither: --tls b with one build twice measures what TLS costs).
+# default neither: --tls b with one build twice measures what TLS costs),
+# --keep DIR (at the end, before the clusters stop, save into DIR/a and
+# DIR/b each node's resident memory, data size and LevelDB LOG).
 # Prints each
 # round and then the medians and the median of the B/A ratios.  Figures,
 # not a test: it never fails on them.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-op=put clients=64 size=100 secs=5 rounds=5 tls=
+op=put clients=64 size=100 secs=5 rounds=5 tls= keep=''
 while [ $# -gt 2 ]; do
 	case $1 in
 	--op) op=$2 ;;
@@ -30,18 +32,35 @@ while [ $# -gt 2 ]; do
 	--seconds) secs=$2 ;;
 	--rounds) rounds=$2 ;;
 	--tls) tls=$2 ;;
+	--keep) keep=$2 ;;
 	*) echo "bench-ab: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift 2
 done
-[ $# -eq 2 ] || { sed -n '4,19p' "$0" >&2; exit 2; }
+[ $# -eq 2 ] || { sed -n '4,21p' "$0" >&2; exit 2; }
 A=$(cd "$1" && pwd) B=$(cd "$2" && pwd)
 for b in "$A" "$B"; do
 	[ -x "$b/quorumd" ] && [ -x "$b/quorumctl" ] ||
 		{ echo "bench-ab: $b has no quorumd and quorumctl" >&2; exit 2; }
 done
 work=$(mktemp -d)
+# save DIR TO: for each node of the cluster in DIR, its RSS (kB), its data
+# directory's size (kB) into TO/mem, and its LevelDB LOG as TO/nI.LOG.
+save() {
+	local f n
+	mkdir -p "$2"
+	for f in "$1"/n*.pid; do
+		[ -f "$f" ] || continue
+		n=$(basename "$f" .pid)
+		echo "$n rss_kb=$(awk '/^VmRSS/ { print $2 }' "/proc/$(cat "$f")/status") data_kb=$(du -sk "$1/$n" | cut -f1)" >>"$2/mem"
+		cp "$1/$n/db/LOG" "$2/$n.LOG" 2>/dev/null || true
+	done
+}
 stop() {
+	if [ -n "$keep" ]; then
+		save "$work/a" "$keep/a" || true
+		save "$work/b" "$keep/b" || true
+	fi
 	QFS_BIN=$A "$top/scripts/cluster.sh" stop -d "$work/a" >/dev/null 2>&1 || true
 	QFS_BIN=$B "$top/scripts/cluster.sh" stop -d "$work/b" >/dev/null 2>&1 || true
 	rm -rf "$work"
