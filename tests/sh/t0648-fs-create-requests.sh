@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-fs.sh"
 T_NET=132
-plan 12
+plan 13
 cluster_start 3 --timeout-ms 2000
 Q="$QUORUMCTL"
 T=6	# the mount's entry and attribute timeouts (s)
