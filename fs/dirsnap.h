@@ -24,8 +24,9 @@
  * a wrong answer.  Names only ever join a snapshot (a refetch adds to
  * it), so a name removed elsewhere costs its lookup the round trip too.
  *
- * Bounds: at most nslots directories (direct-mapped by the directory's
- * hash: a directory whose slot another takes is forgotten); a directory
+ * Bounds: at most nslots directories, each in one of the DIRSNAP_WAYS
+ * slots of a group its hash picks (a directory whose slot another takes,
+ * the group's listed longest ago, is forgotten); a directory
  * of more than max_names names is not kept, and not listed again for
  * DIRSNAP_BACKOFF_MS (nor is its slot given to another directory
  * meanwhile); a directory is listed by one thread at a time, at
@@ -42,6 +43,8 @@
 /* A directory found too big, or with an implied directory in it, is not
  * listed for this long. */
 #define DIRSNAP_BACKOFF_MS	60000
+/* The slots a directory may sit in (fewer if nslots is smaller). */
+#define DIRSNAP_WAYS		4
 
 struct dirsnap;
 

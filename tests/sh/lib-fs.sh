@@ -75,6 +75,12 @@ PY
 fs_counter() {
 	"$QUORUMCTL" stats | awk -v k="$1" '$1 == k { s += $2 } END { print s + 0 }'
 }
+# fs_requests NAME OPCODE FROM: the FUSE requests of that kind in the log
+# of mount NAME (mounted with -d) after its line FROM (fs_log_lines).
+fs_requests() {
+	tail -n "+$(($3 + 1))" "$T_DIR/$1.fs.log" | grep -c "opcode: $2 "
+}
+fs_log_lines() { wc -l < "$T_DIR/$1.fs.log"; }
 # fs_creates DIR PREFIX N: N new files made with O_EXCL, 100 bytes each.
 fs_creates() {
 	python3 - "$@" <<'PY'

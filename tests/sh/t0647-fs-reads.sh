@@ -21,12 +21,9 @@ T=2	# the mount's entry and attribute timeouts (s)
 ok "mount with -d, entry_timeout=$T,attr_timeout=$T" \
 	fs_mount m -d -o "entry_timeout=$T,attr_timeout=$T"
 M="$T_DIR/m"
-LOG="$T_DIR/m.fs.log"
 past() { sleep $((T + 1)); }	# the kernel's and the mount's caches are stale
-# requests OPCODE FROM: the FUSE requests of that kind in the log after
-# line FROM.
-requests() { tail -n "+$(($2 + 1))" "$LOG" | grep -c "opcode: $1 "; }
-lines() { wc -l < "$LOG"; }
+requests() { fs_requests m "$@"; }
+lines() { fs_log_lines m; }
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
 # readall PATH EXPECTED...: open read-only, read to the end, close, check;

@@ -24,6 +24,7 @@
 #include "fs/wbuf.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
+#include "store/key.h"
 
 /* ---- meta ---- */
 
@@ -680,6 +681,68 @@ test_dirsnap_bounds(void **state)
 	dirsnap_free(s);
 }
 
+/* Two directory keys (dir + "/x") whose hashes pick the same slot of 4
+ * in a direct-mapped table. */
+static void
+dirsnap_two_meeting(char *a, char *b, size_t len)
+{
+	uint64_t h;
+	int i;
+
+	snprintf(a, len, "/c0");
+	h = key_hash(a, strlen(a)) % 4;
+	for (i = 1;; i++) {
+		snprintf(b, len, "/c%d", i);
+		if (key_hash(b, strlen(b)) % 4 == h)
+			break;
+	}
+}
+
+static void
+test_dirsnap_ways(void **state)
+{
+	struct dirsnap *s = dirsnap_new(4, 60000, 100);
+	char *names[] = { "a" };
+	char a[32], b[32], ka[40], kb[40], k[40], *d1, *d2;
+	int i;
+
+	(void)state;
+	/* Directories whose hashes meet are kept side by side. */
+	dirsnap_two_meeting(a, b, sizeof(a));
+	snprintf(ka, sizeof(ka), "%s/x", a);
+	snprintf(kb, sizeof(kb), "%s/x", b);
+	assert_true(dirsnap_list(s, ka, names, 1, DIRSNAP_LISTED));
+	usleep(2000);
+	assert_true(dirsnap_list(s, kb, names, 1, DIRSNAP_LISTED));
+	assert_true(dirsnap_absent(s, ka));
+	assert_true(dirsnap_absent(s, kb));
+	assert_false(dirsnap_list(s, ka, names, 1, DIRSNAP_LISTED));
+	/* Two more fill the group; a fifth takes the slot listed longest
+	 * ago. */
+	for (i = 1; i <= 3; i++) {
+		usleep(2000);
+		snprintf(k, sizeof(k), "/f%d/x", i);
+		assert_true(dirsnap_list(s, k, names, 1, DIRSNAP_LISTED));
+	}
+	assert_false(dirsnap_absent(s, ka));
+	assert_true(dirsnap_absent(s, kb));
+	assert_true(dirsnap_absent(s, k));
+	/* A listing under way keeps its slot: with every slot busy, none is
+	 * given. */
+	dirsnap_free(s);
+	s = dirsnap_new(2, 60000, 100);
+	assert_true(dirsnap_begin(s, "/g1/x", &d1));
+	assert_true(dirsnap_begin(s, "/g2/x", &d2));
+	assert_false(dirsnap_list(s, "/g3/x", names, 1, DIRSNAP_LISTED));
+	dirsnap_end(s, d1, names, 1, DIRSNAP_LISTED);
+	dirsnap_end(s, d2, names, 1, DIRSNAP_LISTED);
+	free(d1);
+	free(d2);
+	assert_true(dirsnap_absent(s, "/g1/x"));
+	assert_true(dirsnap_absent(s, "/g2/x"));
+	dirsnap_free(s);
+}
+
 int
 main(void)
 {
@@ -698,6 +761,7 @@ main(void)
 		cmocka_unit_test(test_lcache_writes_refuse_reads),
 		cmocka_unit_test(test_lcache_ages),
 		cmocka_unit_test(test_dirsnap_answers),
+		cmocka_unit_test(test_dirsnap_ways),
 		cmocka_unit_test(test_dirsnap_bounds),
 		cmocka_unit_test(test_sizehint),
 	};
