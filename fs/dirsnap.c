@@ -109,8 +109,7 @@ name_hash(const char *name)
 	return h ? h : 1;		/* 0 marks a free cell */
 }
 
-/* The slots directory dir (dlen bytes) may sit in: *ways from the
- * returned one. */
+/* The slots directory dir (dlen bytes) may sit in: *ways from this one. */
 static struct ds_slot *
 slot_group(struct dirsnap *s, const char *dir, size_t dlen, size_t *ways)
 {

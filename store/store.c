@@ -168,11 +168,12 @@ store_open_locked(const char *dir, const struct store_options *opt,
 	char *lerr = NULL;
 	int rc;
 
-	if (stat(dir, &sb) == 0 && open_here(&sb))
-		return qerr_set(err, QERR_IO, "%s: in use by this process "
-		    "(the store is already open)", dir);
-	/* LevelDB would create the directory before failing; we must not. */
-	if (!(opt && opt->create_if_missing) && stat(dir, &sb) < 0)
+	if (stat(dir, &sb) == 0) {
+		if (open_here(&sb))
+			return qerr_set(err, QERR_IO, "%s: in use by this "
+			    "process (the store is already open)", dir);
+	} else if (!(opt && opt->create_if_missing))
+		/* LevelDB would create the directory, then fail; not we. */
 		return qerr_set(err, QERR_IO, "%s: %s", dir, strerror(errno));
 	if ((rc = logcut_dir(dir, opt ? opt->note : NULL,
 	    opt ? opt->note_arg : NULL, err)) < 0)
