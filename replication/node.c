@@ -172,6 +172,13 @@ node_store_submit_write(struct node *n, struct store_job *j,
 
 /* ---- ring and stats requests ---- */
 
+/* The store's own counters, which its writer thread keeps. */
+static void
+stats_take_store(struct node *n)
+{
+	n->stats.c[ST_STORE_SYNCS] = store_sync_count(n->store);
+}
+
 static void
 serve_ring(struct node *n, struct conn *c, uint64_t id)
 {
@@ -263,6 +270,7 @@ serve_stats(struct node *n, struct conn *c, uint64_t id)
 	quorum__envelope__init(&env);
 	env.request_id = id;
 	env.body_case = QUORUM__ENVELOPE__BODY_STATS_RESPONSE;
+	stats_take_store(n);
 	env.stats_response = stats_to_pb(&n->stats, &a);
 	/* The fixed counters live in the arena; grow a copy of the array. */
 	fixed = env.stats_response->counters;
@@ -423,7 +431,10 @@ metrics_request(struct evhttp_request *req, void *arg)
 {
 	struct node *n = arg;
 	struct evbuffer *body = evbuffer_new();
-	char *text = stats_prometheus(&n->stats, n->cfg->id);
+	char *text;
+
+	stats_take_store(n);
+	text = stats_prometheus(&n->stats, n->cfg->id);
 
 	evbuffer_add(body, text, strlen(text));
 	evhttp_add_header(evhttp_request_get_output_headers(req),

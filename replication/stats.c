@@ -9,7 +9,7 @@
 static const char *counter_names[ST__COUNT] = {
 	"gets", "heads", "puts", "deletes", "lists",
 	"forwards", "quorum_failures", "read_repairs", "siblings_created",
-	"replica_writes", "replica_reads", "replica_lists",
+	"replica_writes", "store_syncs", "replica_reads", "replica_lists",
 	"bad_frames", "connections", "errors",
 	"hinted_writes", "hints_stored", "hints_delivered", "hints_received",
 	"ae_sessions", "ae_keys_repaired", "ae_bytes",

@@ -872,8 +872,10 @@ batch_run(struct store *st, struct store_op *head)
 		}
 	if (early && st->on_staged != NULL)
 		st->on_staged(st->on_staged_arg);
-	if (staged)
+	if (staged) {
 		leveldb_write(st->db, st->wsync, wb, &lerr);
+		atomic_fetch_add(&st->syncs, 1);
+	}
 	if (lerr != NULL)
 		atomic_store(&st->sync_failed, 1);
 	leveldb_writebatch_destroy(wb);
@@ -1041,6 +1043,12 @@ int
 store_healthy(struct store *st)
 {
 	return !atomic_load(&st->sync_failed);
+}
+
+uint64_t
+store_sync_count(struct store *st)
+{
+	return atomic_load(&st->syncs);
 }
 
 void

@@ -280,6 +280,11 @@ void	store_set_staged_hook(struct store *st, store_batch_fn fn, void *arg);
 int	store_healthy(struct store *st);
 /* Wait until every op submitted so far has completed. */
 void	store_quiesce(struct store *st);
+/*
+ * Batches written since the store was opened, each one synced LevelDB
+ * write: against the changes made, how well group commit shares syncs.
+ */
+uint64_t store_sync_count(struct store *st);
 
 /* Fault injection for tests: the next n syncing writes fail with QERR_IO. */
 void	store_fail_next_writes(struct store *st, int n);

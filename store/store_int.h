@@ -43,6 +43,7 @@ struct store {
 	pthread_cond_t		 work;		/* the writer waits here */
 	pthread_cond_t		 finished;	/* store_run waits here */
 	struct store_op		*q_head, *q_tail;
+	atomic_uint_fast64_t	 syncs;		/* store_sync_count */
 	int			 writer_idle;	/* waiting on work */
 	int			 writer_busy;	/* running a batch */
 	int			 stopping;

@@ -6,7 +6,7 @@
 # the load generator (bench) ending on time with a node hung.
 . "$(dirname "$0")/lib.sh"
 T_NET=35
-plan 45
+plan 46
 # The cluster's timeout is long: a 10 MiB write has to reach the replicas
 # (under sanitizers, on a loaded machine).
 cluster_start 3 --timeout-ms 10000
@@ -68,6 +68,10 @@ heads_before=$("$Q" --nodes "$NODES" stats | awk '$1 == "heads" { s += $2 } END 
 "$Q" head /big >/dev/null
 ok "... and it is a head for the node (heads counter)" \
 	test "$("$Q" --nodes "$NODES" stats | awk '$1 == "heads" { s += $2 } END { print s + 0 }')" -gt "$heads_before"
+syncs_before=$("$Q" --nodes "$NODES" stats | awk '$1 == "store_syncs" { s += $2 } END { print s + 0 }')
+"$Q" --w 3 put /synced three >/dev/null
+ok "a put at W=3 is a synced batch on each of the three stores (store_syncs)" \
+	test "$("$Q" --nodes "$NODES" stats | awk '$1 == "store_syncs" { s += $2 } END { print s + 0 }')" -ge $((syncs_before + 3))
 
 # ---- values from a file and from stdin ----
 printf 'from a file\nwith two lines\n' >"$T_DIR/v"

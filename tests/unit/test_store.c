@@ -651,6 +651,22 @@ test_early_handover(void **state)
 	free(op.err);
 }
 
+/* One synced batch per change made; none for a change refused. */
+static void
+test_sync_count(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t n = store_sync_count(f->st);
+	char *err = NULL;
+
+	put(f->st, "/synced", NULL, "A", "v", NULL);
+	assert_int_equal(store_sync_count(f->st), n + 1);
+	assert_true(store_put(f->st, "no-slash", 8, NULL, "A", 1, 0, "m", 1,
+	    "v", 1, NULL, NULL, &err) < 0);
+	free(err);
+	assert_int_equal(store_sync_count(f->st), n + 1);
+}
+
 struct changes {
 	int		n;
 	uint64_t	last_old, last_new;
@@ -1025,6 +1041,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_retry_reuses_held_copy, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_early_handover, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sync_count, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_change_hook_digests,
 		    setup, teardown),
