@@ -93,6 +93,7 @@ struct bench_opts {
 	unsigned	 r, w;
 	unsigned	 timeout_ms;
 	int		 populate;
+	int		 fresh;		/* every value written new random bytes */
 };
 
 struct bench_node {
@@ -148,6 +149,7 @@ struct bench_client {
 	uint64_t		 seq;		/* request sequence number */
 	uint64_t		 key_seq;	/* a put run's next key */
 	uint64_t		 rng;
+	uint8_t			*value;		/* --fresh-values: the next one */
 	uint8_t			*out;		/* framed requests not yet sent */
 	size_t			 out_len, out_off, out_cap;
 	uint8_t			*in;		/* bytes received, not decoded */
@@ -205,6 +207,25 @@ rng_next(uint64_t *s)
 	return *s * 0x2545F4914F6CDD1DULL;
 }
 
+/*
+ * Random bytes, which no compressor shrinks: the store's tables are
+ * compressed (Snappy), so one value shared by every key would flatter
+ * it against systems that store bytes as they come.
+ */
+static void
+fill_random(uint8_t *p, size_t n, uint64_t *rng)
+{
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		uint64_t r = rng_next(rng);
+
+		memcpy(p + i, &r, 8);
+	}
+	for (; i < n; i++)
+		p[i] = (uint8_t)rng_next(rng);
+}
+
 /* ---- options ---- */
 
 static void
@@ -229,6 +250,8 @@ usage(FILE *f)
 "                      its own); the bench waits this (or 5000) + 1000 ms\n"
 "  --populate          write the get key space first (read, then write\n"
 "                      with the context read; keys already right are kept)\n"
+"  --fresh-values      write new random bytes each time (incompressible),\n"
+"                      not one value for every key\n"
 "  -h, --help          this text\n"
 "Prints a summary and one line\n"
 "  RESULT op= clients= pipeline= value= r= w= ops_per_s= p50_us= p99_us=\n"
@@ -268,7 +291,8 @@ parse_uint(const char *name, const char *s, unsigned lo, unsigned hi,
 
 enum {
 	OPT_OP = 256, OPT_CLIENTS, OPT_PIPELINE, OPT_VALUE_SIZE, OPT_SECONDS,
-	OPT_KEYS, OPT_R, OPT_W, OPT_TIMEOUT, OPT_POPULATE, OPT_THREADS
+	OPT_KEYS, OPT_R, OPT_W, OPT_TIMEOUT, OPT_POPULATE, OPT_THREADS,
+	OPT_FRESH
 };
 
 static const struct option bench_options[] = {
@@ -282,6 +306,7 @@ static const struct option bench_options[] = {
 	{ "w", required_argument, NULL, OPT_W },
 	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
 	{ "populate", no_argument, NULL, OPT_POPULATE },
+	{ "fresh-values", no_argument, NULL, OPT_FRESH },
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -369,6 +394,9 @@ opts_parse(int argc, char **argv, struct bench_opts *o)
 			break;
 		case OPT_POPULATE:
 			o->populate = 1;
+			break;
+		case OPT_FRESH:
+			o->fresh = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -640,6 +668,10 @@ client_issue(struct bench_client *c, unsigned i, int64_t now)
 		quorum__put__init(&put);
 		put.key = key;
 		put.data.data = c->b->value;
+		if (o->fresh) {
+			fill_random(c->value, o->value_size, &c->rng);
+			put.data.data = c->value;
+		}
 		put.data.len = o->value_size;
 		put.w = o->w;
 		put.timeout_ms = o->timeout_ms;
@@ -1105,6 +1137,8 @@ struct bench_filler {
 	struct qc	*qc;
 	unsigned	 index, count;
 	pthread_t	 thread;
+	uint8_t		*value;		/* --fresh-values: the next one */
+	uint64_t	 rng;
 	unsigned long	 written, kept;
 	int		 rc;
 	char		*err;
@@ -1155,6 +1189,10 @@ filler_run(void *arg)
 		w.context = v.context;
 		w.context_len = v.context_len;
 		w.data = f->b->value;
+		if (o->fresh) {
+			fill_random(f->value, o->value_size, &f->rng);
+			w.data = f->value;
+		}
 		w.data_len = o->value_size;
 		w.w = o->w;
 		f->rc = qc_put(f->qc, key, &w, NULL, &f->err);
@@ -1199,6 +1237,8 @@ bench_populate(struct bench *b)
 		f[i].qc = qc;
 		f[i].index = i;
 		f[i].count = n;
+		f[i].value = xmalloc(b->opt.value_size ? b->opt.value_size : 1);
+		f[i].rng = random_seed();
 	}
 	rc = 0;
 	for (started = 0; started < (int)n; started++)
@@ -1220,6 +1260,8 @@ bench_populate(struct bench *b)
 		}
 		free(f[i].err);
 	}
+	for (i = 0; i < n; i++)
+		free(f[i].value);
 	free(f);
 	qc_close(qc);
 	if (rc == 0)
@@ -1262,6 +1304,7 @@ static void
 client_release(struct bench_client *c)
 {
 	free(c->slots);
+	free(c->value);
 	free(c->out);
 	free(c->in);
 	free(c->lat_ns);
@@ -1289,6 +1332,7 @@ bench_run(struct bench *b)
 		cl[i].node = i % b->nnodes;
 		cl[i].slots = xcalloc(o->pipeline, sizeof(*cl[i].slots));
 		cl[i].rng = random_seed();
+		cl[i].value = xmalloc(o->value_size ? o->value_size : 1);
 	}
 	wk = xcalloc(nw, sizeof(*wk));
 	for (i = 0; i < nw; i++) {

@@ -6,7 +6,7 @@
 # the load generator (bench) ending on time with a node hung.
 . "$(dirname "$0")/lib.sh"
 T_NET=35
-plan 46
+plan 48
 # The cluster's timeout is long: a 10 MiB write has to reach the replicas
 # (under sanitizers, on a loaded machine).
 cluster_start 3 --timeout-ms 10000
@@ -161,6 +161,13 @@ ok "bench --populate of 40 keys, then 1 s of gets from 3 threads: exit 0" \
 	run 0 bench --op get --populate --keys 40 --clients 6 --threads 3 \
 	--seconds 1
 is "$(result_field errors)" 0 "... with no errors (every get found its value)"
+ok "bench --fresh-values, 1 s of puts and a populate of 8 keys: exit 0" \
+	sh -c "'$Q' bench --op put --fresh-values --clients 4 --seconds 1 |
+		grep -q 'errors=0\$' &&
+		'$Q' bench --op get --populate --fresh-values --keys 8 \
+		--value-size 64 --seconds 0 >/dev/null"
+ok "... every key its own value" \
+	bash -c "! cmp -s <('$Q' get /bench/v64/k0) <('$Q' get /bench/v64/k1)"
 # A hung node: its clients time out; the worker's other clients (one
 # thread drives all six) keep going and the run still ends on time: 2 s
 # plus the 500 ms request timeout and the 1 s grace, with slack for ASan.
