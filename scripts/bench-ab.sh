@@ -17,15 +17,17 @@
 # (which clusters run with TLS, credentials made by scripts/qfs-certs.sh;
 # default neither: --tls b with one build twice measures what TLS costs),
 # --keep DIR (at the end, before the clusters stop, save into DIR/a and
-# DIR/b each node's resident memory, data size and LevelDB LOG).
+# DIR/b each node's resident memory, data size and LevelDB LOG),
+# --fresh-values (quorumctl bench's: new random bytes for every value).
 # Prints each
 # round and then the medians and the median of the B/A ratios.  Figures,
 # not a test: it never fails on them.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-op=put clients=64 size=100 secs=5 rounds=5 tls= keep=''
+op=put clients=64 size=100 secs=5 rounds=5 tls= keep='' fresh=
 while [ $# -gt 2 ]; do
 	case $1 in
+	--fresh-values) fresh=--fresh-values; shift; continue ;;
 	--op) op=$2 ;;
 	--clients) clients=$2 ;;
 	--value-size) size=$2 ;;
@@ -37,7 +39,7 @@ while [ $# -gt 2 ]; do
 	esac
 	shift 2
 done
-[ $# -eq 2 ] || { sed -n '4,21p' "$0" >&2; exit 2; }
+[ $# -eq 2 ] || { sed -n '4,22p' "$0" >&2; exit 2; }
 A=$(cd "$1" && pwd) B=$(cd "$2" && pwd)
 for b in "$A" "$B"; do
 	[ -x "$b/quorumd" ] && [ -x "$b/quorumctl" ] ||
@@ -88,8 +90,8 @@ nb=$("$top/scripts/cluster.sh" nodes -n 3 -b 181)
 ctl "$A" "$work/a" --nodes "$na" wait >/dev/null
 ctl "$B" "$work/b" --nodes "$nb" wait >/dev/null
 if [ "$op" = get ]; then
-	ctl "$A" "$work/a" --nodes "$na" bench --populate --seconds 0 --value-size "$size" >/dev/null
-	ctl "$B" "$work/b" --nodes "$nb" bench --populate --seconds 0 --value-size "$size" >/dev/null
+	ctl "$A" "$work/a" --nodes "$na" bench --populate --seconds 0 --value-size "$size" $fresh >/dev/null
+	ctl "$B" "$work/b" --nodes "$nb" bench --populate --seconds 0 --value-size "$size" $fresh >/dev/null
 fi
 
 # cpu_ticks DIR: user + system clock ticks used so far by the daemons of
@@ -107,7 +109,7 @@ run_one() {
 	local t0 t1 res
 	t0=$(cpu_ticks "$3")
 	res=$(ctl "$1" "$3" --nodes "$2" bench --op "$op" --clients "$clients" \
-		--value-size "$size" --seconds "$secs" 2>&1 | grep '^RESULT')
+		--value-size "$size" --seconds "$secs" $fresh 2>&1 | grep '^RESULT')
 	t1=$(cpu_ticks "$3")
 	echo "$res cpu_us_per_op=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
 		-v ops="$(field ops_per_s "$res")" -v s="$secs" \
@@ -115,7 +117,7 @@ run_one() {
 }
 # field NAME LINE: the value of NAME= in a RESULT line.
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
-echo "# $op, $clients clients, ${size} B values, ${secs} s per run; A=$A B=$B${tls:+; TLS on $tls}"
+echo "# $op, $clients clients, ${size} B ${fresh:+fresh }values, ${secs} s per run; A=$A B=$B${tls:+; TLS on $tls}"
 echo "round ops_per_s_A ops_per_s_B ratio p50_us_A p50_us_B p99_us_A p99_us_B cpu_us_per_op_A cpu_us_per_op_B cpu_ratio"
 for r in $(seq 1 "$rounds"); do
 	ra=$(run_one "$A" "$na" "$work/a")
