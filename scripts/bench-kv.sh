@@ -293,7 +293,7 @@ NA="nan nan nan nan nan"
 run_qfs() {	# op value clients pipeline r w
 	local out
 	out=$("$Q" --nodes "$QFS_NODES" bench --op "$1" --value-size "$2" \
-		--clients "$3" --pipeline "$4" --r "$5" --w "$6" \
+		--clients "$3" --pipeline "$4" --r "$5" --w "$6" --fresh-values \
 		--seconds "$secs" --keys "$keys" 2>>"$work/qfs-bench.err" |
 		grep '^RESULT ') || { echo "$NA"; return; }
 	echo "$out" | tr ' ' '\n' | awk -F= '
@@ -359,7 +359,7 @@ populate() {	# value
 	populated[$v]=1
 	t0=$(date +%s%N)
 	"$Q" --nodes "$QFS_NODES" bench --op get --populate --seconds 0 \
-		--value-size "$v" --keys "$keys" --clients 64 --w 3 >&2 ||
+		--value-size "$v" --keys "$keys" --clients 64 --w 3 --fresh-values >&2 ||
 		die "populating quorumfs failed"
 	t1=$(date +%s%N)
 	# redis: every key once, named as redis-benchmark -r names them.
