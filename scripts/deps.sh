@@ -5,7 +5,7 @@ set -euo pipefail
 
 QFS_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
-	libfuse3-dev fuse3 libleveldb-dev libevent-dev
+	libfuse3-dev fuse3 libleveldb-dev libsnappy-dev libevent-dev
 	libprotobuf-c-dev protobuf-c-compiler libxxhash-dev libcmocka-dev libinih-dev
 	libssl-dev openssl libisal-dev
 	clang valgrind iproute2 iptables procps psmisc util-linux python3 attr

@@ -12,7 +12,8 @@ store_libqstore_a_SOURCES = store/store.c store/store.h store/store_int.h \
 	store/kbuf.c store/kbuf.h \
 	store/hints.c store/hints.h \
 	store/logcut.c store/logcut.h \
-	store/logenv.cc store/logenv.h
+	store/logenv.cc store/logenv.h \
+	store/crc32c.cc store/crc32c.h
 store_libqstore_a_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(ISAL_CFLAGS)
 BUILT_SOURCES += store/record.pb-c.h
 CLEANFILES += store/record.pb-c.c store/record.pb-c.h

@@ -28,6 +28,7 @@
 
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
+#include "store/crc32c.h"
 #include "store/key.h"
 #include "store/record.h"
 #include "store/store.h"
@@ -168,6 +169,10 @@ store_open_locked(const char *dir, const struct store_options *opt,
 	char *lerr = NULL;
 	int rc;
 
+	/* Also what links crc32c.cc ahead of LevelDB's own (crc32c.h). */
+	if (crc32c_check() < 0)
+		return qerr_set(err, QERR_IO, "CRC-32C gives a wrong checksum "
+		    "on this CPU (ISA-L's crc32_iscsi): refusing to write");
 	if (stat(dir, &sb) == 0) {
 		if (open_here(&sb))
 			return qerr_set(err, QERR_IO, "%s: in use by this "

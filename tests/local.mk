@@ -29,6 +29,10 @@ check_PROGRAMS += tests/unit/test_logcut
 TESTS += tests/unit/test_logcut
 tests_unit_test_logcut_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_logcut_LDADD = $(STORE_LIBS) $(UNIT_LIBS)
+check_PROGRAMS += tests/unit/test_crc32c
+TESTS += tests/unit/test_crc32c
+tests_unit_test_crc32c_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_crc32c_LDADD = $(STORE_LIBS) $(UNIT_LIBS)
 
 check_PROGRAMS += tests/unit/test_hugemem
 TESTS += tests/unit/test_hugemem
