@@ -1,4 +1,5 @@
 /* hugemem.c - see hugemem.h. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,11 +62,23 @@ hugemem_tunables(const char *old, char *buf, size_t size)
 void
 hugemem_reexec(char **argv)
 {
-	char buf[1024];
+	char buf[1024], self[PATH_MAX];
+	ssize_t n;
 
 	if (hugemem_tunables(getenv("GLIBC_TUNABLES"), buf, sizeof(buf)) <= 0 ||
 	    setenv("GLIBC_TUNABLES", buf, 1) != 0)
 		return;
+	/*
+	 * By the binary's own path: a process takes its name (what ps, top,
+	 * pidof and killall go by) from the file it executes, and through
+	 * /proc/self/exe every daemon would be called "exe".  The link
+	 * itself is the fallback, for a binary removed since it started.
+	 */
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		execv(self, argv);
+	}
 	execv("/proc/self/exe", argv);
 	/* Not re-executed: say so to nobody, run as before. */
 }

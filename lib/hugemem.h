@@ -33,7 +33,8 @@
  * .mmap_threshold (the values above) that it does not name already (the
  * operator's choice stands, "hugetlb=0" included), and if it added any,
  * execute this program again with the same arguments (the same process:
- * its pid does not change).  Returns only when it does not re-execute, or
+ * its pid does not change; by the binary's path, so that its name stays
+ * the program's).  Returns only when it does not re-execute, or
  * when that fails (then nothing has changed but the environment, and
  * malloc works as it always does).
  */

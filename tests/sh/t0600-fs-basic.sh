@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-fs.sh"
 T_NET=90
-plan 49
+plan 50
 cluster_start 3 --timeout-ms 2000
 Q="$QUORUMCTL"
 
@@ -20,6 +20,8 @@ ok "... and nothing mounted" sh -c "! grep -q '$T_DIR/none ' /proc/mounts"
 
 ok "mount the cluster" fs_mount m
 M="$T_DIR/m"
+is "$(ps -o comm= -p "$(cat "$T_DIR/m.fs.pid")")" quorumfs \
+	"the mount's process is named quorumfs (ps, top, pidof, killall)"
 
 # A tree of files of several sizes, copied in, compared, listed.
 src="$T_DIR/src"
