@@ -201,9 +201,9 @@ store_open_locked(const char *dir, const struct store_options *opt,
 	/*
 	 * Table blocks of 64 KiB, not LevelDB's 4 KiB: compactions, which
 	 * rewrite every value several times as the levels fill, cost less
-	 * per byte in fewer, bigger blocks (4 KiB puts at 0.8x the CPU, in
-	 * docs/bench-kv.md), and a read of a small value still costs less
-	 * than its round trips.
+	 * per byte in fewer, bigger blocks (4 KiB puts at 0.82-0.86x the
+	 * CPU, docs/bench-kv.md), and a read of a small value still costs
+	 * less than its round trips.
 	 */
 	leveldb_options_set_block_size(st->options, 64u << 10);
 	st->wsync = leveldb_writeoptions_create();
