@@ -14,9 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <isa-l/crc.h>
-
 #include "lib/qerr.h"
+#include "store/crc32c.h"
 #include "store/logcut.h"
 
 enum { REC_ZERO = 0, REC_FULL = 1, REC_FIRST = 2, REC_MIDDLE = 3,
@@ -28,11 +27,9 @@ enum { REC_ZERO = 0, REC_FULL = 1, REC_FIRST = 2, REC_MIDDLE = 3,
 uint32_t
 logcut_record_crc(uint8_t type, const void *payload, size_t len)
 {
-	uint32_t c;
+	uint32_t c = crc32c_extend(crc32c_extend(0, &type, 1), payload, len);
 
-	/* isa-l's iSCSI CRC is CRC32C without its final inversion. */
-	c = crc32_iscsi(&type, 1, 0xffffffffu);
-	c = ~crc32_iscsi((unsigned char *)(uintptr_t)payload, (int)len, c);
+	/* LevelDB's crc32c::Mask: a CRC stored beside its data is rotated. */
 	return ((c >> 15) | (c << 17)) + CRC_MASK_DELTA;
 }
 
