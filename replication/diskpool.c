@@ -67,6 +67,7 @@ worker_main(void *arg)
 	struct diskpool *p = arg;
 	struct diskpool_job *j;
 
+	pthread_setname_np(pthread_self(), "disk-pool");
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		while (p->todo.head == NULL && !p->stopping)

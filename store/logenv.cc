@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -230,6 +231,7 @@ fill_main(std::shared_ptr<Fill> f)
 {
 	std::unique_lock<std::mutex> lk(f->mu);
 
+	pthread_setname_np(pthread_self(), "log-filler");
 	for (;;) {
 		f->cv.wait(lk, [&] {
 			return f->closing || (!f->failed && f->want > f->filled);
@@ -271,9 +273,35 @@ is_log_path(const std::string &path)
 	    (slash == std::string::npos ? 0 : slash + 1));
 }
 
+/* A job for LevelDB's background thread, and the name that thread shows. */
+struct BackgroundJob {
+	void	(*fn)(void *);
+	void	*arg;
+};
+
+void
+run_background_job(void *p)
+{
+	BackgroundJob job = *static_cast<BackgroundJob *>(p);
+
+	delete static_cast<BackgroundJob *>(p);
+	pthread_setname_np(pthread_self(), "leveldb-compact");
+	job.fn(job.arg);
+}
+
 class LogEnv : public leveldb::EnvWrapper {
 public:
 	LogEnv() : leveldb::EnvWrapper(leveldb::Env::Default()) {}
+
+	/*
+	 * LevelDB runs its memtable flushes and compactions on one thread of
+	 * the default Env's, started unnamed: name it, so that top -H and
+	 * perf tell compactions from the store's writer.
+	 */
+	void Schedule(void (*fn)(void *), void *arg) override {
+		target()->Schedule(run_background_job,
+		    new BackgroundJob{fn, arg});
+	}
 
 	leveldb::Status NewWritableFile(const std::string &name,
 	    leveldb::WritableFile **out) override {

@@ -933,6 +933,7 @@ writer_main(void *arg)
 	struct store_op *head, *op, *last, *next, *waited;
 	size_t nops, bytes;
 
+	pthread_setname_np(pthread_self(), "store-writer");
 	pthread_mutex_lock(&st->qlock);
 	for (;;) {
 		while (st->q_head == NULL && !st->stopping) {

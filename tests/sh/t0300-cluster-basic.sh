@@ -3,13 +3,17 @@
 # their resolution, R=W=1, quorum errors with nodes down, nothing hangs.
 . "$(dirname "$0")/lib.sh"
 T_NET=30
-plan 14
+plan 15
 cluster_start 3 --timeout-ms 1500
 Q="$QUORUMCTL"
 
 # It re-executes itself at start (lib/hugemem.h): under its own name.
 is "$(ps -o comm= -p "$(node_pid 1)")" quorumd \
 	"the daemon's process is named quorumd (ps, top, pidof, killall)"
+# Its threads are named for what they do (top -H, perf).
+is "$(cat /proc/"$(node_pid 1)"/task/*/comm | grep -E '^(store-writer|disk-pool|log-filler)$' | sort -u | tr '\n' ' ')" \
+	"disk-pool log-filler store-writer " \
+	"the daemon's store writer, disk pool and log filler threads are named"
 
 ok "put then get" sh -c "'$Q' put /a hello && test \"\$('$Q' get /a)\" = hello"
 ok "binary value round trip" sh -c "head -c 65536 /dev/urandom > '$T_DIR/bin' && '$Q' put -f '$T_DIR/bin' /bin && '$Q' get /bin | cmp - '$T_DIR/bin'"

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <dirent.h>
 
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
@@ -667,6 +668,63 @@ test_sync_count(void **state)
 	assert_int_equal(store_sync_count(f->st), n + 1);
 }
 
+/* Does a thread of this process have the name (its /proc comm)? */
+static int
+thread_named(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	char path[300], comm[32];
+	int found = 0;
+	FILE *fp;
+
+	assert_non_null(d);
+	while (!found && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+		    e->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;	/* a thread that ended meanwhile */
+		if (fgets(comm, sizeof(comm), fp) != NULL) {
+			comm[strcspn(comm, "\n")] = '\0';
+			found = strcmp(comm, name) == 0;
+		}
+		fclose(fp);
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * The store's threads carry names (top -H, perf, gdb): its writer, each
+ * log's filler, and LevelDB's background thread once a memtable is full.
+ */
+static void
+test_thread_names(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 1u << 20, i;
+	char *v = xmalloc(n), key[32], *err = NULL;
+
+	assert_true(thread_named("store-writer"));
+	assert_true(thread_named("log-filler"));
+	for (i = 0; i < n; i++)
+		v[i] = (char)(i * 131 + (i >> 12));
+	/* 20 MiB: past the 16 MiB memtable, so a flush is scheduled. */
+	for (i = 0; i < 20; i++) {
+		snprintf(key, sizeof(key), "/fill%zu", i);
+		v[0] = (char)i;
+		assert_int_equal(store_put(f->st, key, strlen(key), NULL, "A",
+		    1, 0, "", 0, v, n, NULL, NULL, &err), 0);
+	}
+	/* The flush runs on its own: wait for the name, up to 10 s. */
+	for (i = 0; i < 1000 && !thread_named("leveldb-compact"); i++)
+		usleep(10000);
+	assert_true(thread_named("leveldb-compact"));
+	free(v);
+}
+
 struct changes {
 	int		n;
 	uint64_t	last_old, last_new;
@@ -1052,6 +1110,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_legacy_chunked_small_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_thread_names, setup,
+		    teardown),
 		cmocka_unit_test(test_record_inline_checked),
 		cmocka_unit_test(test_record_digest_definition),
 	};
