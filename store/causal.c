@@ -542,6 +542,7 @@ version_copy(struct version *dst, const struct version *src)
 	dst->data_len = src->data_len;
 	dst->data = src->data != NULL ? xmemdup(src->data, src->data_len) :
 	    NULL;
+	dst->in_blob = src->in_blob;
 }
 
 void

@@ -102,6 +102,9 @@ struct version {
 	size_t		 meta_len;
 	void		*data;		/* NULL when not loaded (see data_len) */
 	size_t		 data_len;
+	int		 in_blob;	/* store/ only: the data is in a blob
+					   file (blob.h); not part of what
+					   the version is, never sent */
 };
 
 struct vset {

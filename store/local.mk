@@ -9,6 +9,7 @@ store_libqcausal_a_SOURCES = \
 nodist_store_libqcausal_a_SOURCES = store/record.pb-c.c store/record.pb-c.h
 store_libqcausal_a_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 store_libqstore_a_SOURCES = store/store.c store/store.h store/store_int.h \
+	store/blob.c store/blob.h \
 	store/kbuf.c store/kbuf.h \
 	store/hints.c store/hints.h \
 	store/logcut.c store/logcut.h \

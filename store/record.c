@@ -78,6 +78,8 @@ rec_pb_fill_version(Qstore__RecVersion *rv, const struct version *v,
 		rv->data.data = v->data;
 		rv->data.len = v->data_len;
 	}
+	/* Where the data is, not what the version is: not in a digest. */
+	rv->blob = stored && v->in_blob && !v->tombstone;
 }
 
 /*
@@ -122,10 +124,13 @@ rec_pb_build(struct rec_pb *pb, const struct cc *cc, const struct vset *s,
 	pb->rk.cc = &pb->rc;
 	for (i = 0; i < nv; i++) {
 		rec_pb_fill_version(&vers[i], &s->v[i], stored);
-		if (vers[i].data.len > 0)
+		if (vers[i].data.len > 0 && pb->rk.format == RECORD_FORMAT)
 			pb->rk.format = RECORD_FORMAT_INLINE;
 		vptrs[i] = &vers[i];
 	}
+	for (i = 0; i < nv; i++)
+		if (vers[i].blob)
+			pb->rk.format = RECORD_FORMAT_BLOB;
 	pb->rk.n_versions = nv;
 	pb->rk.versions = vptrs;
 }
@@ -269,10 +274,11 @@ record_decode(const uint8_t *buf, size_t len, int want_inline,
 		return qerr_set(err, QERR_CORRUPT,
 		    "record of %zu bytes does not decode", len);
 	if (rk->format != RECORD_FORMAT &&
-	    rk->format != RECORD_FORMAT_INLINE) {
+	    rk->format != RECORD_FORMAT_INLINE &&
+	    rk->format != RECORD_FORMAT_BLOB) {
 		int rc = qerr_set(err, QERR_CORRUPT, "record format %u, "
-		    "expected %d or %d", rk->format, RECORD_FORMAT,
-		    RECORD_FORMAT_INLINE);
+		    "expected %d to %d", rk->format, RECORD_FORMAT,
+		    RECORD_FORMAT_BLOB);
 
 		qstore__rec_key__free_unpacked(rk, NULL);
 		return rc;
@@ -298,7 +304,20 @@ record_decode(const uint8_t *buf, size_t len, int want_inline,
 		v->data_len = rv->data_len;
 		v->reqid = rv->reqid;
 		v->retry = rv->retry;
+		v->in_blob = rv->blob;
 		s->n++;
+		if (rv->blob && (rv->tombstone || rv->data.len != 0 ||
+		    rv->data_len == 0)) {
+			int rc = qerr_set(err, QERR_CORRUPT, "record names a "
+			    "blob for a %s of %llu bytes%s", rv->tombstone ?
+			    "tombstone" : "version",
+			    (unsigned long long)rv->data_len, rv->data.len ?
+			    " with data inline" : "");
+
+			qstore__rec_key__free_unpacked(rk, NULL);
+			vset_release(s);
+			return rc;
+		}
 		if (rv->data.len == 0)
 			continue;
 		if (rv->data.len != rv->data_len || rv->tombstone) {

@@ -20,6 +20,7 @@
 
 #define RECORD_FORMAT         1	/* no data inline */
 #define RECORD_FORMAT_INLINE  2	/* some version's data inline */
+#define RECORD_FORMAT_BLOB    3	/* some version's data in a blob file */
 /*
  * Small enough to go inline: a listing decodes every record of a
  * directory, so this bounds what listing a directory of small files reads
@@ -32,7 +33,8 @@ void	record_encode(const struct vset *s, uint8_t **out, size_t *len);
 /*
  * Encode s in its stored form: as record_encode, plus the data of every
  * version that has its data in memory (data != NULL) of 1 to
- * RECORD_INLINE_MAX bytes.
+ * RECORD_INLINE_MAX bytes, and which versions have their data in a blob
+ * file (in_blob; decoded back into in_blob).
  */
 void	record_encode_stored(const struct vset *s, uint8_t **out,
 	    size_t *len);

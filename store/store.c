@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,6 +29,7 @@
 
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
+#include "store/blob.h"
 #include "store/crc32c.h"
 #include "store/key.h"
 #include "store/record.h"
@@ -91,7 +93,104 @@ chunk_count(const struct version *v)
 static size_t
 stored_chunk_count(const struct version *v)
 {
-	return v->data != NULL ? 0 : chunk_count(v);
+	return v->data != NULL || v->in_blob ? 0 : chunk_count(v);
+}
+
+/* Will a version that brings its data keep it in a blob file (blob.h)? */
+static int
+data_goes_to_blob(const struct store *st, const struct version *v)
+{
+	return !v->tombstone && v->data_len >= st->blob_min;
+}
+
+/* ---- a batch's blobs ---- */
+
+static void
+refs_add(struct blob_refs *b, const char *key, size_t klen,
+    const struct dot *d)
+{
+	struct blob_ref *r;
+
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 8;
+		b->r = xrealloc(b->r, b->cap * sizeof(*b->r));
+	}
+	r = &b->r[b->n++];
+	r->key = xmemdup(key, klen);
+	r->klen = klen;
+	r->dot.node = xstrdup(d->node);
+	r->dot.counter = d->counter;
+}
+
+static void
+ref_release(struct blob_ref *r)
+{
+	free(r->key);
+	dot_release(&r->dot);
+}
+
+/* Forget the entry of key's version d, if there is one. */
+static void
+refs_drop(struct blob_refs *b, const char *key, size_t klen,
+    const struct dot *d)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		if (b->r[i].klen == klen && memcmp(b->r[i].key, key, klen) == 0 &&
+		    dot_compare(&b->r[i].dot, d) == 0) {
+			ref_release(&b->r[i]);
+			b->r[i] = b->r[--b->n];
+			return;
+		}
+}
+
+/* Remove the blobs of entries from..n, and forget them. */
+static void
+refs_remove_blobs(struct store *st, struct blob_refs *b, size_t from)
+{
+	size_t i;
+
+	for (i = from; i < b->n; i++) {
+		blob_remove(st->blobs, b->r[i].key, b->r[i].klen, &b->r[i].dot);
+		ref_release(&b->r[i]);
+	}
+	b->n = from;
+}
+
+/* Forget every entry. */
+static void
+refs_clear(struct blob_refs *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		ref_release(&b->r[i]);
+	b->n = 0;
+}
+
+/*
+ * Write v's data as its blob and note it in the batch; mark the version
+ * in_blob in merged, the state the record is made from.
+ */
+static int
+stage_blob(struct store *st, const char *key, size_t klen,
+    const struct version *v, struct vset *merged, char **err)
+{
+	long at = vset_find(merged, &v->dot);
+	int rc, existed;
+
+	if ((rc = blob_write(st->blobs, key, klen, v, &existed, err)) < 0)
+		return rc;
+	st->blobs_written = 1;
+	/* An earlier op of the batch dropped this very version: back. */
+	refs_drop(&st->dead_blobs, key, klen, &v->dot);
+	/* One that was there may be named by a record: never undone. */
+	if (!existed)
+		refs_add(&st->new_blobs, key, klen, &v->dot);
+	if (at >= 0)
+		merged->v[at].in_blob = 1;
+	return 0;
 }
 
 /* Will a version that brings its data keep it inline (record.h)? */
@@ -160,6 +259,54 @@ forget_open(struct store *st)
 	pthread_mutex_unlock(&open_lock);
 }
 
+static int record_load(struct store *st, const leveldb_readoptions_t *ro,
+    const char *key, size_t klen, int want_inline, struct vset *s,
+    char **err);
+
+/* blobdir_sweep's question: does key's record name a blob for dot d? */
+static int
+blob_named(void *arg, const char *key, size_t klen, const struct dot *d)
+{
+	struct store *st = arg;
+	struct vset s;
+	char *err = NULL;
+	long at;
+	int rc, named;
+
+	if (key_validate(key, klen, NULL) < 0)
+		return 0;
+	rc = record_load(st, st->rdefault, key, klen, 0, &s, &err);
+	if (rc < 0) {
+		free(err);
+		return 1;	/* unsure: keep it */
+	}
+	at = rc == 1 ? vset_find(&s, d) : -1;
+	named = at >= 0 && s.v[at].in_blob;
+	vset_release(&s);
+	return named;
+}
+
+/* Open the blob directory and remove what a crash left in it. */
+static int
+blobs_open(struct store *st, const char *dir,
+    const struct store_options *opt, char **err)
+{
+	size_t removed;
+	char line[160];
+	int rc;
+
+	if ((rc = blobdir_open(dir, &st->blobs, err)) < 0 ||
+	    (rc = blobdir_sweep(st->blobs, blob_named, st, &removed,
+	    err)) < 0)
+		return rc;
+	if (removed > 0 && opt != NULL && opt->note != NULL) {
+		snprintf(line, sizeof(line), "%s/blobs: removed %zu blob "
+		    "file(s) no record names (left by a crash)", dir, removed);
+		opt->note(line, opt->note_arg);
+	}
+	return 0;
+}
+
 static int
 store_open_locked(const char *dir, const struct store_options *opt,
     struct store **out, char **err)
@@ -186,6 +333,7 @@ store_open_locked(const char *dir, const struct store_options *opt,
 	st = xcalloc(1, sizeof(*st));
 	st->max_value = opt && opt->max_value_size ? opt->max_value_size :
 	    STORE_DEFAULT_MAX_VALUE;
+	st->blob_min = opt && opt->blob_min ? opt->blob_min : BLOB_MIN;
 	st->options = leveldb_options_create();
 	st->cache = leveldb_cache_create_lru(opt && opt->cache_size ?
 	    opt->cache_size : (8u << 20));
@@ -222,7 +370,8 @@ store_open_locked(const char *dir, const struct store_options *opt,
 		store_close(st);
 		return QERR_IO;
 	}
-	if ((rc = hints_open(st, err)) < 0) {
+	if ((rc = hints_open(st, err)) < 0 ||
+	    (rc = blobs_open(st, dir, opt, err)) < 0) {
 		store_close(st);
 		return rc;
 	}
@@ -275,6 +424,11 @@ store_close(struct store *st)
 		pthread_join(st->writer, NULL);
 	}
 	hints_close(st);
+	blobdir_close(st->blobs);
+	refs_clear(&st->new_blobs);
+	refs_clear(&st->dead_blobs);
+	free(st->new_blobs.r);
+	free(st->dead_blobs.r);
 	if (st->db != NULL)
 		leveldb_close(st->db);
 	logenv_settle();		/* its logs' fillers cut them */
@@ -346,7 +500,10 @@ record_load(struct store *st, const leveldb_readoptions_t *ro,
 	return 1;
 }
 
-/* Read every chunk of v's data into v->data, unless it came inline. */
+/*
+ * Read v's data into v->data from its chunks or its blob, unless it came
+ * inline.  QERR_STALE: its blob went since the record was read.
+ */
 static int
 data_load(struct store *st, const leveldb_readoptions_t *ro,
     const char *key, size_t klen, struct version *v, char **err)
@@ -357,6 +514,8 @@ data_load(struct store *st, const leveldb_readoptions_t *ro,
 
 	if (v->data != NULL)
 		return 0;
+	if (v->in_blob)
+		return blob_read(st->blobs, key, klen, v, err);
 	v->data = xmalloc(v->data_len + 1);
 	data_key_prefix(&kb, key, klen, &v->dot);
 	prefix_len = kb.len;
@@ -396,6 +555,9 @@ out:
 	return rc;
 }
 
+static int get_once(struct store *st, const char *key, size_t klen,
+    int want_data, size_t max_data, struct vset *out, char **err);
+
 int
 store_get(struct store *st, const char *key, size_t klen, int want_data,
     struct vset *out, char **err)
@@ -407,14 +569,41 @@ int
 store_get_bounded(struct store *st, const char *key, size_t klen,
     int want_data, size_t max_data, struct vset *out, char **err)
 {
+	int rc, tries;
+
+	vset_init(out);
+	if ((rc = key_validate(key, klen, err)) < 0)
+		return rc;
+	/*
+	 * A blob may go between the record's read and its own, when a
+	 * write replaced its version meanwhile: read the record again.
+	 */
+	for (tries = 1;; tries++) {
+		rc = get_once(st, key, klen, want_data, max_data, out, err);
+		if (rc != QERR_STALE || tries == 5)
+			break;
+		if (err != NULL) {
+			free(*err);
+			*err = NULL;
+		}
+	}
+	if (rc == QERR_STALE)
+		rc = qerr_wrap(err, QERR_CORRUPT, "%.*s: a version's data is "
+		    "gone", (int)klen, key);
+	return rc;
+}
+
+/* store_get_bounded's one read of the record and its data. */
+static int
+get_once(struct store *st, const char *key, size_t klen, int want_data,
+    size_t max_data, struct vset *out, char **err)
+{
 	leveldb_readoptions_t *ro = st->rdefault;
 	const leveldb_snapshot_t *snap = NULL;
 	size_t i, total = 0;
 	int rc;
 
 	vset_init(out);
-	if ((rc = key_validate(key, klen, err)) < 0)
-		return rc;
 	if (want_data) {
 		snap = leveldb_create_snapshot(st->db);
 		ro = leveldb_readoptions_create();
@@ -461,7 +650,7 @@ merge_stage(struct store *st, const char *key, size_t klen,
 	struct kbuf kb = { 0 };
 	unsigned char *keep_l = NULL, *keep_r = NULL;
 	uint8_t *rec = NULL;
-	size_t i, c, rec_len, prefix_len;
+	size_t i, c, rec_len, prefix_len, new_from;
 	int rc;
 
 	*changed = 0;
@@ -498,9 +687,31 @@ merge_stage(struct store *st, const char *key, size_t klen,
 		goto out;
 	}
 
+	new_from = st->new_blobs.n;
+	for (i = 0; i < remote->n; i++) {
+		const struct version *v = &remote->v[i];
+		long at;
+
+		if (!keep_r[i])
+			continue;
+		/* Where its data is, this store decides (not the sender). */
+		if ((at = vset_find(merged, &v->dot)) >= 0)
+			merged->v[at].in_blob = 0;
+		if (data_goes_inline(v) || !data_goes_to_blob(st, v))
+			continue;
+		if ((rc = stage_blob(st, key, klen, v, merged, err)) < 0) {
+			refs_remove_blobs(st, &st->new_blobs, new_from);
+			goto out;
+		}
+	}
 	for (i = 0; i < local->n; i++) {
 		if (keep_l[i])
 			continue;
+		if (local->v[i].in_blob) {
+			/* Removed once the batch that drops it is committed. */
+			refs_add(&st->dead_blobs, key, klen, &local->v[i].dot);
+			continue;
+		}
 		data_key_prefix(&kb, key, klen, &local->v[i].dot);
 		prefix_len = kb.len;
 		for (c = 0; c < stored_chunk_count(&local->v[i]); c++) {
@@ -512,7 +723,8 @@ merge_stage(struct store *st, const char *key, size_t klen,
 	for (i = 0; i < remote->n; i++) {
 		const struct version *v = &remote->v[i];
 
-		if (!keep_r[i] || data_goes_inline(v))
+		if (!keep_r[i] || data_goes_inline(v) ||
+		    data_goes_to_blob(st, v))
 			continue;
 		data_key_prefix(&kb, key, klen, &v->dot);
 		prefix_len = kb.len;
@@ -814,6 +1026,11 @@ apply_remove(struct store *st, struct store_op *op, leveldb_writebatch_t *wb)
 	if (op->digest != 0 && op->old_digest != op->digest)
 		return 0;
 	for (i = 0; i < p->s.n; i++) {
+		if (p->s.v[i].in_blob) {
+			refs_add(&st->dead_blobs, op->key, op->klen,
+			    &p->s.v[i].dot);
+			continue;
+		}
 		data_key_prefix(&kb, op->key, op->klen, &p->s.v[i].dot);
 		prefix_len = kb.len;
 		for (c = 0; c < stored_chunk_count(&p->s.v[i]); c++) {
@@ -886,13 +1103,29 @@ batch_run(struct store *st, struct store_op *head)
 	if (early && st->on_staged != NULL)
 		st->on_staged(st->on_staged_arg);
 	if (staged) {
-		leveldb_write(st->db, st->wsync, wb, &lerr);
+		char *berr = NULL;
+
+		/* The blobs' names are durable before a record names them. */
+		if (st->blobs_written &&
+		    blobdir_sync(st->blobs, &berr) < 0) {
+			lerr = xstrdup(berr);
+			free(berr);
+		} else
+			leveldb_write(st->db, st->wsync, wb, &lerr);
 		atomic_fetch_add(&st->syncs, 1);
 	}
 	if (lerr != NULL)
 		atomic_store(&st->sync_failed, 1);
 	leveldb_writebatch_destroy(wb);
 	pending_clear(st);
+	st->blobs_written = 0;
+	if (lerr != NULL) {
+		refs_remove_blobs(st, &st->new_blobs, 0);
+		refs_clear(&st->dead_blobs);
+	} else {
+		refs_clear(&st->new_blobs);
+		refs_remove_blobs(st, &st->dead_blobs, 0);
+	}
 	for (op = head; op != NULL; op = op->next) {
 		if (op->rc < 0)
 			continue;

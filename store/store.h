@@ -19,18 +19,26 @@
  * the batch's write fails, every op of the batch fails with QERR_IO and
  * nothing of it is applied.
  *
- * Layout on disk (all in one LevelDB):
+ * Layout on disk (one LevelDB, and a directory of files beside it):
  *   'k' parent '\0' name          -> the key's record: cc + version headers
  *                                    (metadata inline; data inline when
  *                                    it is at most RECORD_INLINE_MAX
- *                                    bytes, else its length only)
+ *                                    bytes, else its length only, and
+ *                                    whether it is in a blob)
  *   'd' key '\0' node '\0' be64 counter be32 chunk
- *                                 -> the data of a bigger version, in 1 MiB
- *                                    chunks
+ *                                 -> the data of a bigger version, under
+ *                                    BLOB_MIN (blob.h), in 1 MiB chunks
  *   'h' be64 hash key             -> "" (ring-order index, for ranges)
+ *   DIR/blobs/<hash of key, dot>  -> the data of a version of BLOB_MIN
+ *                                    bytes or more, a file each, written
+ *                                    and synced before the record naming
+ *                                    it is committed, removed after the
+ *                                    change that drops it (blob.h)
  * Records are grouped by parent directory, so listing a directory reads only
  * its direct children; head and listing never read a data chunk.  A small
- * write is thus two rows for a new key and one for an existing one.
+ * write is thus two rows for a new key and one for an existing one.  A big
+ * value does not go through LevelDB's log, memtable and compactions, which
+ * wrote it three or four times over on each node.
  *
  * Errors follow lib/qerr.h.  Keys are validated on every call; a value over
  * the configured maximum is QERR_TOO_BIG; nothing is changed on any error.
@@ -52,6 +60,9 @@ struct store;
 struct store_options {
 	size_t	max_value_size;		/* 0: STORE_DEFAULT_MAX_VALUE */
 	size_t	cache_size;		/* LevelDB block cache bytes; 0: 8 MiB */
+	/* Data of this many bytes or more goes to a blob file (blob.h);
+	 * 0: BLOB_MIN, SIZE_MAX: never (tests of LevelDB's own path). */
+	size_t	blob_min;
 	int	create_if_missing;	/* 1 for a new node */
 	/*
 	 * Told, one sentence each, what opening had to do that an operator

@@ -11,6 +11,7 @@
 
 #include <leveldb/c.h>
 
+#include "store/causal.h"
 #include "store/store.h"
 
 /* A batch of the writer takes at most this many ops, or this many bytes
@@ -19,6 +20,18 @@
 #define STORE_BATCH_BYTES  (16u << 20)
 
 struct pending;
+struct blobdir;
+
+/* Blobs of one batch (store.c): the key and dot of each. */
+struct blob_ref {
+	char		*key;
+	size_t		 klen;
+	struct dot	 dot;
+};
+struct blob_refs {
+	struct blob_ref	*r;
+	size_t		 n, cap;
+};
 
 struct store {
 	leveldb_t		*db;
@@ -28,6 +41,7 @@ struct store {
 	leveldb_writeoptions_t	*wsync;		/* sync = 1: every change */
 	leveldb_readoptions_t	*rdefault;
 	size_t			 max_value;
+	size_t			 blob_min;	/* store_options.blob_min */
 	atomic_int		 fail_writes;	/* store_fail_next_writes */
 	store_change_fn		 on_change;
 	void			*on_change_arg;
@@ -50,6 +64,12 @@ struct store {
 	struct pending		*tab;		/* the writer's: a batch's keys */
 	size_t			 tab_cap;
 	void			*hints;		/* hints.c's state */
+	struct blobdir		*blobs;		/* big versions' data */
+	/* The writer's, per batch: blobs written (removed if the batch
+	 * fails) and blobs whose versions it drops (removed once it is
+	 * committed). */
+	struct blob_refs	 new_blobs, dead_blobs;
+	int			 blobs_written;	/* the batch renamed one */
 	/* This process's open stores, by directory (store.c). */
 	dev_t			 dir_dev;
 	ino_t			 dir_ino;

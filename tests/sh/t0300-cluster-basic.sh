@@ -3,7 +3,7 @@
 # their resolution, R=W=1, quorum errors with nodes down, nothing hangs.
 . "$(dirname "$0")/lib.sh"
 T_NET=30
-plan 15
+plan 18
 cluster_start 3 --timeout-ms 1500
 Q="$QUORUMCTL"
 
@@ -17,6 +17,16 @@ is "$(cat /proc/"$(node_pid 1)"/task/*/comm | grep -E '^(store-writer|disk-pool|
 
 ok "put then get" sh -c "'$Q' put /a hello && test \"\$('$Q' get /a)\" = hello"
 ok "binary value round trip" sh -c "head -c 65536 /dev/urandom > '$T_DIR/bin' && '$Q' put -f '$T_DIR/bin' /bin && '$Q' get /bin | cmp - '$T_DIR/bin'"
+# A value of 1 MiB or more is a file of its own on each replica (quorumd(8),
+# FILES), gone once the key is deleted everywhere.
+head -c 2500000 /dev/urandom > "$T_DIR/big"
+"$Q" put -f "$T_DIR/big" /big
+ok "a 2.5 MB value reads back" sh -c "'$Q' get /big | cmp - '$T_DIR/big'"
+ok "each of the 3 replicas holds it as one blob file" \
+	wait_until 10 sh -c "test \$(find '$T_DIR'/n[123]/db/blobs -type f | wc -l) = 3"
+"$Q" delete /big
+ok "deleted on every replica, its blob files are gone" \
+	wait_until 10 sh -c "test \$(find '$T_DIR'/n[123]/db/blobs -type f | wc -l) = 0"
 ok "R=W=1 works" sh -c "'$Q' --w 1 put /one x && test \"\$('$Q' --r 1 get /one)\" = x"
 
 # Two writers that both read the same version write concurrently.

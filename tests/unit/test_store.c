@@ -22,6 +22,7 @@
 #include "store/record.pb-c.h"
 #include <xxhash.h>
 #include "store/store.h"
+#include "store/blob.h"
 #include <leveldb/c.h>
 #include "store/store_int.h"
 #include "tests/unit/tmpdir.h"
@@ -704,7 +705,7 @@ static void
 test_thread_names(void **state)
 {
 	struct fixture *f = *state;
-	size_t n = 1u << 20, i;
+	size_t n = 512u << 10, i;	/* under BLOB_MIN: in LevelDB */
 	char *v = xmalloc(n), key[32], *err = NULL;
 
 	assert_true(thread_named("store-writer"));
@@ -712,7 +713,7 @@ test_thread_names(void **state)
 	for (i = 0; i < n; i++)
 		v[i] = (char)(i * 131 + (i >> 12));
 	/* 20 MiB: past the 16 MiB memtable, so a flush is scheduled. */
-	for (i = 0; i < 20; i++) {
+	for (i = 0; i < 40; i++) {
 		snprintf(key, sizeof(key), "/fill%zu", i);
 		v[0] = (char)i;
 		assert_int_equal(store_put(f->st, key, strlen(key), NULL, "A",
@@ -797,6 +798,40 @@ count_rows(struct store *st, char c)
 }
 
 /*
+ * Files in the store a's blob directory whose names end with suffix; the
+ * path of the last one in path, when path is not NULL.
+ */
+static int
+blob_files(struct fixture *f, const char *suffix, char *path, size_t size)
+{
+	char dir[300];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "%s/a/blobs", f->dir);
+	assert_non_null(d = opendir(dir));
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name), sl = strlen(suffix);
+
+		if (e->d_name[0] == '.' || len < sl ||
+		    strcmp(e->d_name + len - sl, suffix) != 0)
+			continue;
+		if (path != NULL)
+			snprintf(path, size, "%s/%s", dir, e->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static int
+count_blob_files(struct fixture *f, const char *suffix)
+{
+	return blob_files(f, suffix, NULL, 0);
+}
+
+/*
  * store_remove_if: the record, its data chunks and its index row go, only
  * for the digest handed off; the change hook sees the digest become 0,
  * and the key can come back whole by a merge.
@@ -821,7 +856,9 @@ test_remove_if(void **state)
 	get(f->st, "/r", 0, &s);
 	digest = store_record_digest("/r", 2, &s);
 	vset_release(&s);
-	assert_int_equal(count_rows(f->st, 'd'), 3);	/* /r2 is inline */
+	/* /r2 is inline, /r's 2 MiB in a blob */
+	assert_int_equal(count_rows(f->st, 'd'), 0);
+	assert_int_equal(count_blob_files(f, ""), 1);
 	/* changed since it was handed off: kept */
 	assert_int_equal(store_remove_if(f->st, "/r", 2, digest ^ 1, &err), 0);
 	assert_int_equal(get(f->st, "/r", 1, &s), 1);
@@ -834,10 +871,12 @@ test_remove_if(void **state)
 	store_scan_hash(f->st, 0, UINT64_MAX, count_keys, &keys, &err);
 	assert_int_equal(keys, 1);			/* /r2 only */
 	assert_int_equal(count_rows(f->st, 'd'), 0);
+	assert_int_equal(count_blob_files(f, ""), 0);
 	assert_int_equal(count_rows(f->st, 'k'), 1);
 	assert_int_equal(count_rows(f->st, 'h'), 1);
 	/* no causal context stayed: the delta merges back in full */
 	assert_int_equal(store_merge(f->st, "/r", 2, &d, NULL, &err), 0);
+	assert_int_equal(count_blob_files(f, ""), 1);
 	assert_int_equal(get(f->st, "/r", 1, &s), 1);
 	assert_int_equal(s.v[0].data_len, n);
 	assert_memory_equal(s.v[0].data, big, n);
@@ -895,7 +934,9 @@ test_small_data_inline(void **state)
 	free(small);
 	small = put_sized(f->st, "/s", &s.cc, 3u << 20);
 	vset_release(&s);
-	assert_int_equal(count_rows(f->st, 'd'), 3);	/* /s: 3 chunks */
+	/* /s: 3 MiB, in a blob file */
+	assert_int_equal(count_rows(f->st, 'd'), 0);
+	assert_int_equal(count_blob_files(f, ""), 1);
 	assert_int_equal(get(f->st, "/b", 1, &s), 1);
 	assert_int_equal(s.n, 1);
 	assert_memory_equal(s.v[0].data, big, 10);
@@ -906,6 +947,140 @@ test_small_data_inline(void **state)
 	vset_release(&s);
 	free(small);
 	free(big);
+}
+
+/* The path of the one blob file in store a (there must be one). */
+static void
+the_blob(struct fixture *f, char *path, size_t size)
+{
+	assert_int_equal(blob_files(f, "", path, size), 1);
+}
+
+static void
+reopen(struct fixture *f, const struct store_options *opt)
+{
+	char path[300], *err = NULL;
+
+	store_close(f->st);
+	snprintf(path, sizeof(path), "%s/a", f->dir);
+	if (store_open(path, opt, &f->st, &err) < 0)
+		fail_msg("reopen: %s", err);
+}
+
+/*
+ * Data of BLOB_MIN bytes and more is in a file of its own, not in LevelDB:
+ * it reads back whole (also after a reopen), a head reads none of it, a
+ * version that replaces it takes its file's place, a damaged file reads
+ * as corrupt, and a delete leaves no file.
+ */
+static void
+test_blob_files(void **state)
+{
+	struct fixture *f = *state;
+	struct store_options opt = { .create_if_missing = 1 };
+	char *a = put_sized(f->st, "/big", NULL, BLOB_MIN), *b, *err = NULL;
+	char path[600];
+	struct vset s;
+	FILE *fp;
+
+	assert_int_equal(count_rows(f->st, 'd'), 0);
+	assert_int_equal(count_blob_files(f, ""), 1);
+	assert_int_equal(get(f->st, "/big", 0, &s), 1);
+	assert_null(s.v[0].data);
+	assert_true(s.v[0].in_blob);
+	vset_release(&s);
+	reopen(f, &opt);
+	assert_int_equal(get(f->st, "/big", 1, &s), 1);
+	assert_int_equal(s.v[0].data_len, BLOB_MIN);
+	assert_memory_equal(s.v[0].data, a, BLOB_MIN);
+
+	/* replaced: one file, the new version's */
+	b = xmalloc(BLOB_MIN + 5);
+	memset(b, 'b', BLOB_MIN + 5);
+	assert_int_equal(store_put(f->st, "/big", 4, &s.cc, "n1", 1000, 0,
+	    "m", 1, b, BLOB_MIN + 5, NULL, NULL, &err), 0);
+	vset_release(&s);
+	assert_int_equal(count_blob_files(f, ""), 1);
+	assert_int_equal(get(f->st, "/big", 1, &s), 1);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.v[0].data_len, BLOB_MIN + 5);
+	assert_memory_equal(s.v[0].data, b, BLOB_MIN + 5);
+
+	/* one byte of its data changed: corrupt, said so */
+	the_blob(f, path, sizeof(path));
+	assert_non_null(fp = fopen(path, "r+"));
+	assert_int_equal(fseek(fp, -100, SEEK_END), 0);
+	fputc('X', fp);
+	fclose(fp);
+	{
+		struct vset bad;
+
+		assert_int_equal(store_get(f->st, "/big", 4, 1, &bad, &err),
+		    QERR_CORRUPT);
+		assert_non_null(strstr(err, "checksum"));
+		free(err);
+		err = NULL;
+	}
+
+	/* deleted: no file left */
+	assert_int_equal(store_put(f->st, "/big", 4, &s.cc, "n1", 1000, 1,
+	    "m", 1, NULL, 0, NULL, NULL, &err), 0);
+	vset_release(&s);
+	assert_int_equal(count_blob_files(f, ""), 0);
+	free(a);
+	free(b);
+}
+
+static void
+note_line(const char *line, void *arg)
+{
+	snprintf(arg, 300, "%s", line);
+}
+
+/*
+ * What a crash can leave in the blob directory goes at the next open: a
+ * temporary file (a write cut short) and a blob no record names (its
+ * version replaced, the file not yet removed); the blobs records name,
+ * and files that are not blobs, stay.
+ */
+static void
+test_blob_sweep(void **state)
+{
+	struct fixture *f = *state;
+	char note[300] = "", path[600], old[700], cmd[4000];
+	struct store_options opt = { .create_if_missing = 1,
+	    .note = note_line, .note_arg = note };
+	char *v1 = put_sized(f->st, "/o", NULL, BLOB_MIN), *v2;
+	struct vset s;
+
+	/* keep /o's first blob, as a crash before its removal would */
+	the_blob(f, path, sizeof(path));
+	snprintf(old, sizeof(old), "%s.keep", f->dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", path, old);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(get(f->st, "/o", 0, &s), 1);
+	v2 = put_sized(f->st, "/o", &s.cc, BLOB_MIN + 1);
+	vset_release(&s);
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && "
+	    "echo cut > '%s/a/blobs/0123456789abcdef0123456789abcdef.tmp' && "
+	    "echo mine > '%s/a/blobs/README' && rm '%s'", old, path, f->dir,
+	    f->dir, old);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(count_blob_files(f, ""), 4);
+	reopen(f, &opt);
+	assert_non_null(strstr(note, "removed 2 blob file(s)"));
+	assert_int_equal(count_blob_files(f, ".tmp"), 0);
+	assert_int_equal(count_blob_files(f, "README"), 1);
+	assert_int_equal(count_blob_files(f, ""), 2);	/* /o's and README */
+	assert_int_equal(get(f->st, "/o", 1, &s), 1);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.v[0].data_len, BLOB_MIN + 1);
+	assert_memory_equal(s.v[0].data, v2, BLOB_MIN + 1);
+	vset_release(&s);
+	free(v1);
+	free(v2);
 }
 
 /*
@@ -961,6 +1136,21 @@ test_legacy_chunked_small_version(void **state)
 	vset_release(&legacy);
 }
 
+/* rk packed does not decode: QERR_CORRUPT, saying why when why is set. */
+static void
+assert_record_refused(const Qstore__RecKey *rk, const char *why)
+{
+	uint8_t buf[256];
+	struct vset out;
+	char *err = NULL;
+	size_t len = qstore__rec_key__pack(rk, buf);
+
+	assert_int_equal(record_decode(buf, len, 1, &out, &err), QERR_CORRUPT);
+	if (why != NULL)
+		assert_non_null(strstr(err, why));
+	free(err);
+}
+
 /* Inline data must be the version's length; a tombstone has none. */
 static void
 test_record_inline_checked(void **state)
@@ -997,23 +1187,26 @@ test_record_inline_checked(void **state)
 	vset_release(&out);
 
 	rv.data_len = 4;
-	len = qstore__rec_key__pack(&rk, buf);
-	assert_int_equal(record_decode(buf, len, 1, &out, &err), QERR_CORRUPT);
-	assert_non_null(strstr(err, "3 bytes of data inline"));
-	free(err);
-	err = NULL;
+	assert_record_refused(&rk, "3 bytes of data inline");
 	rv.data_len = 3;
 	rv.tombstone = 1;
-	len = qstore__rec_key__pack(&rk, buf);
-	assert_int_equal(record_decode(buf, len, 1, &out, &err), QERR_CORRUPT);
-	free(err);
-	err = NULL;
+	assert_record_refused(&rk, NULL);
 	rv.tombstone = 0;
-	rk.format = 3;
+	rk.format = 4;
+	assert_record_refused(&rk, "format 4");
+	/* A blob named for data inline, or for a tombstone. */
+	rk.format = RECORD_FORMAT_BLOB;
+	rv.blob = 1;
+	assert_record_refused(&rk, "blob");
+	rv.data.len = 0;
+	rv.tombstone = 1;
+	assert_record_refused(&rk, "blob");
+	rv.tombstone = 0;
 	len = qstore__rec_key__pack(&rk, buf);
-	assert_int_equal(record_decode(buf, len, 1, &out, &err), QERR_CORRUPT);
-	assert_non_null(strstr(err, "format 3"));
-	free(err);
+	assert_int_equal(record_decode(buf, len, 1, &out, &err), 0);
+	assert_true(out.v[0].in_blob);
+	assert_null(out.v[0].data);
+	vset_release(&out);
 }
 
 /* Is s's digest at key XXH3 of the key, a NUL and s's record_encode? */
@@ -1111,6 +1304,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_legacy_chunked_small_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_names, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_blob_files, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_blob_sweep, setup,
 		    teardown),
 		cmocka_unit_test(test_record_inline_checked),
 		cmocka_unit_test(test_record_digest_definition),

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
@@ -664,6 +665,57 @@ check_unacknowledged(struct store *st, struct ledger *l, unsigned round)
 		    "were in flight", dir, extra, CRASH_WRITERS);
 }
 
+struct blob_count {
+	struct store	*st;
+	size_t		 named;		/* versions whose data is a blob */
+};
+
+static int
+count_named_blobs(void *arg, uint64_t h, const char *key, size_t klen)
+{
+	struct blob_count *bc = arg;
+	struct vset s;
+	char *err = NULL;
+	size_t i;
+
+	(void)h;
+	if (store_get(bc->st, key, klen, 0, &s, &err) < 0)
+		fail_msg("store_get %.*s: %s", (int)klen, key, err);
+	for (i = 0; i < s.n; i++)
+		bc->named += s.v[i].in_blob != 0;
+	vset_release(&s);
+	return 0;
+}
+
+/*
+ * After a reopen the blob directory holds exactly the blobs records name:
+ * none lost (every value read back whole, above) and none left over from
+ * the crash (store_open removes those).
+ */
+static void
+check_blobs(struct store *st, const char *dbdir, unsigned round)
+{
+	struct blob_count bc = { st, 0 };
+	char *dir = path_join(dbdir, "blobs"), *err = NULL;
+	struct dirent *e;
+	size_t files = 0;
+	DIR *d;
+
+	if (store_scan_hash(st, 0, UINT64_MAX, count_named_blobs, &bc,
+	    &err) < 0)
+		fail_msg("store_scan_hash: %s", err);
+	assert_non_null(d = opendir(dir));
+	while ((e = readdir(d)) != NULL)
+		files += e->d_name[0] != '.';
+	closedir(d);
+	if (files != bc.named)
+		fail_msg("round %u: %zu files in %s, records name %zu blobs",
+		    round, files, dir, bc.named);
+	printf("# round %u: %zu blob files, each named by a record\n", round,
+	    files);
+	free(dir);
+}
+
 /* Pick up to max random live keys from earlier rounds for deletion. */
 static void
 choose_deletes(struct ledger *l, unsigned *seed, size_t max)
@@ -775,6 +827,7 @@ crash_round(const char *tmpdir, const char *dbdir, struct ledger *l,
 		check_key(st, &l->k[i], l->k[i].round == round ||
 		    l->k[i].state != KEY_LIVE || round + 1 == CRASH_ROUNDS);
 	check_unacknowledged(st, l, round);
+	check_blobs(st, dbdir, round);
 	store_close(st);
 	if (delpath != NULL)
 		unlink(delpath);
