@@ -162,29 +162,57 @@ read_all(int fd, void *p, size_t n)
 	return 0;
 }
 
+/* The temporary name of key's version d, and its final name. */
+static void
+blob_names(const char *key, size_t klen, const struct dot *d,
+    char name[BLOB_NAME_LEN + sizeof(BLOB_TMP)],
+    char tmp[BLOB_NAME_LEN + sizeof(BLOB_TMP)])
+{
+	blob_name(key, klen, d, name);
+	snprintf(tmp, BLOB_NAME_LEN + sizeof(BLOB_TMP), "%.32s%s", name,
+	    BLOB_TMP);
+}
+
 int
-blob_write(struct blobdir *b, const char *key, size_t klen,
-    const struct version *v, int *existed, char **err)
+blob_stage(struct blobdir *b, const char *key, size_t klen,
+    const struct version *v, int *fdp, char **err)
 {
 	char name[BLOB_NAME_LEN + sizeof(BLOB_TMP)];
 	char tmp[BLOB_NAME_LEN + sizeof(BLOB_TMP)];
 	struct kbuf kb = { 0 };
-	const char *what = "create";
-	int fd, rc = 0;
+	int fd, rc;
 
-	blob_name(key, klen, &v->dot, name);
-	snprintf(tmp, sizeof(tmp), "%.32s%s", name, BLOB_TMP);
+	*fdp = -1;
+	blob_names(key, klen, &v->dot, name, tmp);
 	blob_header(&kb, key, klen, &v->dot, v->data_len,
 	    crc32c_extend(0, v->data, v->data_len));
 	fd = openat(b->fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0644);
-	if (fd < 0)
-		goto fail;
-	what = "write";
-	if (write_all(fd, kb.p, kb.len) < 0 ||
-	    write_all(fd, v->data, v->data_len) < 0)
-		goto fail;
-	what = "sync";
+	if (fd < 0 || write_all(fd, kb.p, kb.len) < 0 ||
+	    write_all(fd, v->data, v->data_len) < 0) {
+		rc = qerr_set(err, QERR_IO, "%s/%s: %s: %s", b->path, tmp,
+		    fd < 0 ? "create" : "write", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlinkat(b->fd, tmp, 0);
+		free(kb.p);
+		return rc;
+	}
+	free(kb.p);
+	*fdp = fd;
+	return 0;
+}
+
+int
+blob_commit(struct blobdir *b, const char *key, size_t klen,
+    const struct dot *d, int fd, int *existed, char **err)
+{
+	char name[BLOB_NAME_LEN + sizeof(BLOB_TMP)];
+	char tmp[BLOB_NAME_LEN + sizeof(BLOB_TMP)];
+	const char *what = "sync";
+	int rc;
+
+	blob_names(key, klen, d, name, tmp);
 	if (fdatasync(fd) < 0)
 		goto fail;
 	what = "close";
@@ -196,7 +224,6 @@ blob_write(struct blobdir *b, const char *key, size_t klen,
 	what = "rename";
 	if (renameat(b->fd, tmp, b->fd, name) < 0)
 		goto fail;
-	free(kb.p);
 	return 0;
 fail:
 	rc = qerr_set(err, QERR_IO, "%s/%s: %s: %s", b->path, tmp, what,
@@ -204,8 +231,19 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	unlinkat(b->fd, tmp, 0);
-	free(kb.p);
 	return rc;
+}
+
+void
+blob_abandon(struct blobdir *b, const char *key, size_t klen,
+    const struct dot *d, int fd)
+{
+	char name[BLOB_NAME_LEN + sizeof(BLOB_TMP)];
+	char tmp[BLOB_NAME_LEN + sizeof(BLOB_TMP)];
+
+	blob_names(key, klen, d, name, tmp);
+	close(fd);
+	unlinkat(b->fd, tmp, 0);
 }
 
 int

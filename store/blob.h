@@ -13,10 +13,11 @@
  *   - A version's blob is named by a hash of its key and dot; its file
  *     starts with a header (magic, key, dot, data length, CRC-32C of the
  *     data) that blob_read checks against what the record says.
- *   - blob_write makes the file durable under a temporary name, then
- *     renames it into place; blobdir_sync makes the renames durable.  The
- *     store commits the record that names a blob only after both, so a
- *     record never names a blob that a crash could lose.
+ *   - blob_stage writes the file under a temporary name; blob_commit
+ *     makes it durable and renames it into place; blobdir_sync makes the
+ *     renames durable.  The store commits the record that names a blob
+ *     only after all three, so a record never names a blob that a crash
+ *     could lose.
  *   - The store removes a blob (blob_remove) only after the change that
  *     dropped its version is committed; a crash in between leaves a blob no
  *     record names, which blobdir_sweep removes at the next open.
@@ -45,13 +46,24 @@ void	blobdir_close(struct blobdir *b);
 
 /*
  * Write v's data (v->data, v->data_len bytes) as the blob of key and v's
- * dot: synced, under its final name, not yet durable in the directory.
- * *existed: 1 when a blob of that name was there already (the same
- * version's, so the same bytes: a record may name it).
+ * dot, under its temporary name, not synced; *fd stays open for
+ * blob_commit or blob_abandon.  Staging first and syncing at commit lets
+ * the caller hand the version on to other replicas meanwhile.
  */
-int	blob_write(struct blobdir *b, const char *key, size_t klen,
-	    const struct version *v, int *existed, char **err);
-/* Make the directory's entries durable (the renames of blob_write). */
+int	blob_stage(struct blobdir *b, const char *key, size_t klen,
+	    const struct version *v, int *fd, char **err);
+/*
+ * Sync a staged blob, close fd and rename it into place (not yet durable
+ * in the directory: blobdir_sync).  *existed: 1 when a blob of that name
+ * was there already (the same version's, so the same bytes: a record may
+ * name it).  On error fd is closed and the temporary file removed.
+ */
+int	blob_commit(struct blobdir *b, const char *key, size_t klen,
+	    const struct dot *d, int fd, int *existed, char **err);
+/* Close a staged blob's fd and remove its temporary file. */
+void	blob_abandon(struct blobdir *b, const char *key, size_t klen,
+	    const struct dot *d, int fd);
+/* Make the directory's entries durable (the renames of blob_commit). */
 int	blobdir_sync(struct blobdir *b, char **err);
 /* Read the blob of key and v's dot into v->data (malloc'd, v->data_len
  * bytes, checked).  QERR_STALE when there is no such blob. */

@@ -105,7 +105,7 @@ data_goes_to_blob(const struct store *st, const struct version *v)
 
 /* ---- a batch's blobs ---- */
 
-static void
+static struct blob_ref *
 refs_add(struct blob_refs *b, const char *key, size_t klen,
     const struct dot *d)
 {
@@ -116,10 +116,13 @@ refs_add(struct blob_refs *b, const char *key, size_t klen,
 		b->r = xrealloc(b->r, b->cap * sizeof(*b->r));
 	}
 	r = &b->r[b->n++];
+	memset(r, 0, sizeof(*r));
 	r->key = xmemdup(key, klen);
 	r->klen = klen;
 	r->dot.node = xstrdup(d->node);
 	r->dot.counter = d->counter;
+	r->fd = -1;
+	return r;
 }
 
 static void
@@ -145,17 +148,49 @@ refs_drop(struct blob_refs *b, const char *key, size_t klen,
 		}
 }
 
-/* Remove the blobs of entries from..n, and forget them. */
+/*
+ * Undo the blobs of entries from..n, and forget them: a staged one's
+ * temporary file goes, a renamed one unless its name was there before (a
+ * record may name it), and a dropped one's (dead_blobs: never staged).
+ */
 static void
 refs_remove_blobs(struct store *st, struct blob_refs *b, size_t from)
 {
 	size_t i;
 
 	for (i = from; i < b->n; i++) {
-		blob_remove(st->blobs, b->r[i].key, b->r[i].klen, &b->r[i].dot);
-		ref_release(&b->r[i]);
+		struct blob_ref *r = &b->r[i];
+
+		if (r->fd >= 0)
+			blob_abandon(st->blobs, r->key, r->klen, &r->dot, r->fd);
+		else if (b == &st->dead_blobs || (r->renamed && !r->existed))
+			blob_remove(st->blobs, r->key, r->klen, &r->dot);
+		ref_release(r);
 	}
 	b->n = from;
+}
+
+/*
+ * Make the batch's staged blobs durable under their names before the
+ * batch that names them is written.  On error the caller fails the batch
+ * and undoes them (refs_remove_blobs).
+ */
+static int
+commit_new_blobs(struct store *st, char **err)
+{
+	size_t i;
+
+	for (i = 0; i < st->new_blobs.n; i++) {
+		struct blob_ref *r = &st->new_blobs.r[i];
+		int fd = r->fd;
+
+		r->fd = -1;
+		if (blob_commit(st->blobs, r->key, r->klen, &r->dot, fd,
+		    &r->existed, err) < 0)
+			return QERR_IO;
+		r->renamed = 1;
+	}
+	return st->new_blobs.n > 0 ? blobdir_sync(st->blobs, err) : 0;
 }
 
 /* Forget every entry. */
@@ -170,24 +205,22 @@ refs_clear(struct blob_refs *b)
 }
 
 /*
- * Write v's data as its blob and note it in the batch; mark the version
- * in_blob in merged, the state the record is made from.
+ * Stage v's data as its blob (synced at the batch's commit) and note it
+ * in the batch; mark the version in_blob in merged, the state the record
+ * is made from.
  */
 static int
 stage_blob(struct store *st, const char *key, size_t klen,
     const struct version *v, struct vset *merged, char **err)
 {
 	long at = vset_find(merged, &v->dot);
-	int rc, existed;
+	int rc, fd;
 
-	if ((rc = blob_write(st->blobs, key, klen, v, &existed, err)) < 0)
+	if ((rc = blob_stage(st->blobs, key, klen, v, &fd, err)) < 0)
 		return rc;
-	st->blobs_written = 1;
 	/* An earlier op of the batch dropped this very version: back. */
 	refs_drop(&st->dead_blobs, key, klen, &v->dot);
-	/* One that was there may be named by a record: never undone. */
-	if (!existed)
-		refs_add(&st->new_blobs, key, klen, &v->dot);
+	refs_add(&st->new_blobs, key, klen, &v->dot)->fd = fd;
 	if (at >= 0)
 		merged->v[at].in_blob = 1;
 	return 0;
@@ -1105,9 +1138,8 @@ batch_run(struct store *st, struct store_op *head)
 	if (staged) {
 		char *berr = NULL;
 
-		/* The blobs' names are durable before a record names them. */
-		if (st->blobs_written &&
-		    blobdir_sync(st->blobs, &berr) < 0) {
+		/* The blobs are durable before a record names them. */
+		if (commit_new_blobs(st, &berr) < 0) {
 			lerr = xstrdup(berr);
 			free(berr);
 		} else
@@ -1118,8 +1150,8 @@ batch_run(struct store *st, struct store_op *head)
 		atomic_store(&st->sync_failed, 1);
 	leveldb_writebatch_destroy(wb);
 	pending_clear(st);
-	st->blobs_written = 0;
-	if (lerr != NULL) {
+	if (lerr != NULL || !staged) {
+		/* Nothing written names the staged blobs, nor dropped any. */
 		refs_remove_blobs(st, &st->new_blobs, 0);
 		refs_clear(&st->dead_blobs);
 	} else {

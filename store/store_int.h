@@ -27,6 +27,9 @@ struct blob_ref {
 	char		*key;
 	size_t		 klen;
 	struct dot	 dot;
+	int		 fd;		/* staged, not committed yet; else -1 */
+	int		 renamed;	/* committed: under its final name */
+	int		 existed;	/* that name was there before */
 };
 struct blob_refs {
 	struct blob_ref	*r;
@@ -65,11 +68,10 @@ struct store {
 	size_t			 tab_cap;
 	void			*hints;		/* hints.c's state */
 	struct blobdir		*blobs;		/* big versions' data */
-	/* The writer's, per batch: blobs written (removed if the batch
-	 * fails) and blobs whose versions it drops (removed once it is
-	 * committed). */
+	/* The writer's, per batch: blobs staged (synced and renamed just
+	 * before the batch is written, removed if it fails) and blobs whose
+	 * versions it drops (removed once it is written). */
 	struct blob_refs	 new_blobs, dead_blobs;
-	int			 blobs_written;	/* the batch renamed one */
 	/* This process's open stores, by directory (store.c). */
 	dev_t			 dir_dev;
 	ino_t			 dir_ino;
