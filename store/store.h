@@ -8,7 +8,8 @@
  * or FUSE; the daemon in replication/ is its only user.
  *
  * Durability: every call that changes the map returns success only after the
- * change is synced to disk (LevelDB's log, fsync'd).  Calls are thread-safe.
+ * change is synced to disk (LevelDB's log, fsync'd, and before it a big
+ * value's file and its directory).  Calls are thread-safe.
  * Every change of a record (write, merge, purge) is run by the store's one
  * writer thread (explicit group commit): it takes every op queued, applies
  * them in order in memory (a later op on a key sees the earlier ones of the
