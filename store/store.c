@@ -132,20 +132,31 @@ ref_release(struct blob_ref *r)
 	dot_release(&r->dot);
 }
 
-/* Forget the entry of key's version d, if there is one. */
-static void
-refs_drop(struct blob_refs *b, const char *key, size_t klen,
+/* The entry of key's version d: its index, or -1. */
+static long
+refs_find(const struct blob_refs *b, const char *key, size_t klen,
     const struct dot *d)
 {
 	size_t i;
 
 	for (i = 0; i < b->n; i++)
 		if (b->r[i].klen == klen && memcmp(b->r[i].key, key, klen) == 0 &&
-		    dot_compare(&b->r[i].dot, d) == 0) {
-			ref_release(&b->r[i]);
-			b->r[i] = b->r[--b->n];
-			return;
-		}
+		    dot_compare(&b->r[i].dot, d) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* Forget the entry of key's version d, if there is one. */
+static void
+refs_drop(struct blob_refs *b, const char *key, size_t klen,
+    const struct dot *d)
+{
+	long i = refs_find(b, key, klen, d);
+
+	if (i >= 0) {
+		ref_release(&b->r[i]);
+		b->r[i] = b->r[--b->n];
+	}
 }
 
 /*
@@ -216,11 +227,15 @@ stage_blob(struct store *st, const char *key, size_t klen,
 	long at = vset_find(merged, &v->dot);
 	int rc, fd;
 
-	if ((rc = blob_stage(st->blobs, key, klen, v, &fd, err)) < 0)
-		return rc;
+	/* Staged already by an earlier op of the batch (which a later one
+	 * dropped): the same version, the same bytes, one file. */
+	if (refs_find(&st->new_blobs, key, klen, &v->dot) < 0) {
+		if ((rc = blob_stage(st->blobs, key, klen, v, &fd, err)) < 0)
+			return rc;
+		refs_add(&st->new_blobs, key, klen, &v->dot)->fd = fd;
+	}
 	/* An earlier op of the batch dropped this very version: back. */
 	refs_drop(&st->dead_blobs, key, klen, &v->dot);
-	refs_add(&st->new_blobs, key, klen, &v->dot)->fd = fd;
 	if (at >= 0)
 		merged->v[at].in_blob = 1;
 	return 0;

@@ -1031,6 +1031,46 @@ test_blob_files(void **state)
 	free(b);
 }
 
+/*
+ * One batch that merges a big version in, removes the key, and merges the
+ * same version in again: one file for it, readable, the store healthy.
+ */
+static void
+test_blob_same_version_twice_in_a_batch(void **state)
+{
+	struct fixture *f = *state;
+	char *v = xmalloc(BLOB_MIN), *err = NULL;
+	struct store_op ops[3];
+	struct vset d, s;
+	int i;
+
+	memset(v, 'v', BLOB_MIN);
+	assert_int_equal(store_put(f->st2, "/x", 2, NULL, "n2", 1000, 0, "m",
+	    1, v, BLOB_MIN, &d, NULL, &err), 0);
+	memset(ops, 0, sizeof(ops));
+	for (i = 0; i < 3; i++) {
+		ops[i].key = "/x";
+		ops[i].klen = 2;
+		ops[i].kind = i == 1 ? STORE_OP_REMOVE : STORE_OP_MERGE;
+		ops[i].remote = &d;
+	}
+	store_run_all(f->st, ops, 3);
+	for (i = 0; i < 3; i++) {
+		if (ops[i].rc < 0)
+			fail_msg("op %d: %s", i, ops[i].err);
+		vset_release(&ops[i].delta);
+		dot_release(&ops[i].dot);
+	}
+	assert_true(store_healthy(f->st));
+	assert_int_equal(count_blob_files(f, ""), 1);
+	assert_int_equal(get(f->st, "/x", 1, &s), 1);
+	assert_int_equal(s.n, 1);
+	assert_memory_equal(s.v[0].data, v, BLOB_MIN);
+	vset_release(&s);
+	vset_release(&d);
+	free(v);
+}
+
 static void
 note_line(const char *line, void *arg)
 {
@@ -1309,6 +1349,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_blob_sweep, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_blob_same_version_twice_in_a_batch, setup, teardown),
 		cmocka_unit_test(test_record_inline_checked),
 		cmocka_unit_test(test_record_digest_definition),
 	};
