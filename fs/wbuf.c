@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fs/wbuf.h"
+#include "lib/fdio.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
 
@@ -77,20 +78,9 @@ tmpfile_open(char **err)
 static int
 pwrite_all(int fd, const void *data, size_t len, off_t off, char **err)
 {
-	const char *p = data;
-	ssize_t w;
-
-	while (len > 0) {
-		w = pwrite(fd, p, len, off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return qerr_set(err, QERR_IO, "temporary file: %s",
-			    strerror(errno));
-		p += w;
-		off += w;
-		len -= (size_t)w;
-	}
+	if (fd_pwrite_all(fd, data, len, (uint64_t)off) < 0)
+		return qerr_set(err, QERR_IO, "temporary file: %s",
+		    strerror(errno));
 	return 0;
 }
 
@@ -166,9 +156,7 @@ wbuf_read(struct wbuf *b, off_t off, void *out, size_t len, char **err)
 		memcpy(out, b->mem + off, len);
 		return (ssize_t)len;
 	}
-	do
-		r = pread(b->fd, out, len, off);
-	while (r < 0 && errno == EINTR);
+	r = fd_pread_upto(b->fd, out, len, (uint64_t)off);
 	if (r < 0)
 		return qerr_set(err, QERR_IO, "temporary file: %s",
 		    strerror(errno));

@@ -18,6 +18,7 @@
 
 #include <xxhash.h>
 
+#include "lib/fdio.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
 #include "store/blob.h"
@@ -121,47 +122,6 @@ get_be64(const unsigned char *p)
 	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
 }
 
-static int
-write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* 0, or -1 with errno (ENODATA at a short file). */
-static int
-read_all(int fd, void *p, size_t n)
-{
-	char *c = p;
-
-	while (n > 0) {
-		ssize_t r = read(fd, c, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			errno = ENODATA;
-			return -1;
-		}
-		c += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 /* The temporary name of key's version d, and its final name. */
 static void
 blob_names(const char *key, size_t klen, const struct dot *d,
@@ -188,8 +148,8 @@ blob_stage(struct blobdir *b, const char *key, size_t klen,
 	    crc32c_extend(0, v->data, v->data_len));
 	fd = openat(b->fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0644);
-	if (fd < 0 || write_all(fd, kb.p, kb.len) < 0 ||
-	    write_all(fd, v->data, v->data_len) < 0) {
+	if (fd < 0 || fd_write_all(fd, kb.p, kb.len) < 0 ||
+	    fd_write_all(fd, v->data, v->data_len) < 0) {
 		rc = qerr_set(err, QERR_IO, "%s/%s: %s: %s", b->path, tmp,
 		    fd < 0 ? "create" : "write", strerror(errno));
 		if (fd >= 0)
@@ -278,7 +238,7 @@ blob_read(struct blobdir *b, const char *key, size_t klen,
 	blob_header(&want, key, klen, &v->dot, v->data_len, 0);
 	got.p = xmalloc(want.len);
 	got.len = got.cap = want.len;
-	if (fstat(fd, &sb) < 0 || read_all(fd, got.p, got.len) < 0) {
+	if (fstat(fd, &sb) < 0 || fd_read_all(fd, got.p, got.len) < 0) {
 		rc = qerr_set(err, errno == ENODATA ? QERR_CORRUPT : QERR_IO,
 		    "%s/%s: %s", b->path, name, strerror(errno));
 		goto out;
@@ -293,7 +253,7 @@ blob_read(struct blobdir *b, const char *key, size_t klen,
 	}
 	crc = get_be32((const unsigned char *)got.p + want.len - 4);
 	data = xmalloc(v->data_len + 1);
-	if (read_all(fd, data, v->data_len) < 0) {
+	if (fd_read_all(fd, data, v->data_len) < 0) {
 		rc = qerr_set(err, errno == ENODATA ? QERR_CORRUPT : QERR_IO,
 		    "%s/%s: %s", b->path, name, strerror(errno));
 		goto out;
@@ -339,22 +299,22 @@ blob_identify(int fd, const char *name, char **key, size_t *klen,
 
 	*key = NULL;
 	d->node = NULL;
-	if (read_all(fd, head, sizeof(head)) < 0 ||
+	if (fd_read_all(fd, head, sizeof(head)) < 0 ||
 	    memcmp(head, BLOB_MAGIC, BLOB_MAGIC_LEN) != 0)
 		return 0;
 	*klen = get_be32(head + BLOB_MAGIC_LEN);
 	if (*klen == 0 || *klen > KEY_MAX_LEN)
 		return 0;
 	*key = xmalloc(*klen + 1);
-	if (read_all(fd, *key, *klen) < 0 || read_all(fd, n4, 4) < 0)
+	if (fd_read_all(fd, *key, *klen) < 0 || fd_read_all(fd, n4, 4) < 0)
 		goto bad;
 	(*key)[*klen] = '\0';
 	nlen = get_be32(n4);
 	if (nlen == 0 || nlen > CAUSAL_NODE_MAX)
 		goto bad;
 	d->node = xmalloc(nlen + 1);
-	if (read_all(fd, d->node, nlen) < 0 ||
-	    read_all(fd, tail, sizeof(tail)) < 0)
+	if (fd_read_all(fd, d->node, nlen) < 0 ||
+	    fd_read_all(fd, tail, sizeof(tail)) < 0)
 		goto bad;
 	d->node[nlen] = '\0';
 	if (strlen(d->node) != nlen)

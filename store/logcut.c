@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/fdio.h"
 #include "lib/qerr.h"
 #include "store/crc32c.h"
 #include "store/logcut.h"
@@ -46,17 +47,13 @@ read_block(int fd, uint64_t off, uint64_t size, uint8_t *buf)
 {
 	size_t want = size - off < LOGCUT_BLOCK ? (size_t)(size - off) :
 	    LOGCUT_BLOCK;
-	size_t got = 0;
+	ssize_t got = fd_pread_upto(fd, buf, want, off);
 
-	while (got < want) {
-		ssize_t n = pread(fd, buf + got, want - got, (off_t)(off + got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
+	if (got >= 0 && (size_t)got < want) {
+		errno = ENODATA;	/* the file shrank under us */
+		return -1;
 	}
-	return (ssize_t)got;
+	return got;
 }
 
 /*

@@ -24,6 +24,7 @@
 
 #include <leveldb/env.h>
 
+#include "lib/fdio.h"
 #include "store/logcut.h"
 #include "store/logenv.h"
 
@@ -49,23 +50,6 @@ io_error(const std::string &name, const char *what, int err)
 {
 	return leveldb::Status::IOError(name, std::string(what) + ": " +
 	    strerror(err));
-}
-
-/* Write all of [p, p+n) at off. */
-int
-pwrite_all(int fd, const char *p, uint64_t n, uint64_t off)
-{
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (uint64_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
 }
 
 /*
@@ -173,7 +157,7 @@ PreallocLog::Flush()
 	if (closed_)
 		return io_error(f_->name, "write after close", EBADF);
 	reserve(off_ + buf_.size());
-	if (pwrite_all(f_->fd, buf_.data(), buf_.size(), off_) < 0)
+	if (fd_pwrite_all(f_->fd, buf_.data(), buf_.size(), off_) < 0)
 		return io_error(f_->name, "write", errno);
 	off_ += buf_.size();
 	buf_.clear();
@@ -241,7 +225,7 @@ fill_main(std::shared_ptr<Fill> f)
 		uint64_t from = f->filled;
 		f->busy = true;
 		lk.unlock();
-		bool ok = pwrite_all(f->fd, kZeros, kZeroChunk, from) == 0 &&
+		bool ok = fd_pwrite_all(f->fd, kZeros, kZeroChunk, from) == 0 &&
 		    fdatasync(f->fd) == 0;
 		lk.lock();
 		f->busy = false;

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/fdio.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
 #include "store/store.h"
@@ -284,19 +285,8 @@ parse_options(int argc, char **argv, struct bench_opts *o, char **err)
 static int
 write_all(int fd, const void *buf, size_t len, char **err)
 {
-	const char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return qerr_set(err, QERR_IO, "write: %s",
-			    strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
+	if (fd_write_all(fd, buf, len) < 0)
+		return qerr_set(err, QERR_IO, "write: %s", strerror(errno));
 	return 0;
 }
 

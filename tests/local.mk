@@ -39,6 +39,11 @@ TESTS += tests/unit/test_hugemem
 tests_unit_test_hugemem_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_hugemem_LDADD = lib/libqutil.a $(UNIT_LIBS)
 
+check_PROGRAMS += tests/unit/test_fdio
+TESTS += tests/unit/test_fdio
+tests_unit_test_fdio_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_fdio_LDADD = lib/libqutil.a $(UNIT_LIBS) -lpthread
+
 ## Integration tests: real quorumd processes on loopback (tests/sh/lib.sh).
 SH_TESTS = tests/sh/t0300-cluster-basic.sh \
 	tests/sh/t0310-five-nodes.sh tests/sh/t0320-read-repair.sh \
