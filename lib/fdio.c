@@ -18,6 +18,10 @@ fd_write_all(int fd, const void *p, size_t n)
 			continue;
 		if (w < 0)
 			return -1;
+		if (w == 0) {
+			errno = EIO;	/* nothing moved: it never would */
+			return -1;
+		}
 		c += w;
 		n -= (size_t)w;
 	}
@@ -36,6 +40,10 @@ fd_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
 			continue;
 		if (w < 0)
 			return -1;
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
 		c += w;
 		n -= (size_t)w;
 		off += (uint64_t)w;
@@ -63,6 +71,26 @@ fd_read_all(int fd, void *p, size_t n)
 		n -= (size_t)r;
 	}
 	return 0;
+}
+
+ssize_t
+fd_read_upto(int fd, void *p, size_t n)
+{
+	char *c = p;
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, c + got, n - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
 }
 
 ssize_t

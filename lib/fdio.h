@@ -5,7 +5,8 @@
  * interrupted by a signal before moving any; every caller that means "all
  * of it" loops the same way, so the loop lives here once.  Each function
  * returns 0 when every byte moved, else -1 with errno set (a short read of
- * a regular file is ENODATA: the file ended first).  Plain syscall
+ * a regular file is ENODATA: the file ended first; a write that moves
+ * nothing, which a file system may answer, is EIO rather than a loop).  Plain syscall
  * semantics, not lib/qerr.h's: the callers (the store's files, LevelDB's
  * log Env, the mount's write buffers) each word their own error.
  */
@@ -25,9 +26,10 @@ int	fd_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
 int	fd_read_all(int fd, void *p, size_t n);
 
 /*
- * Read up to n bytes at off, fewer only where the file ends: the count,
- * or -1 with errno.
+ * Read up to n bytes (from the file offset, or at off), fewer only where
+ * the file ends: the count, or -1 with errno.
  */
+ssize_t	fd_read_upto(int fd, void *p, size_t n);
 ssize_t	fd_pread_upto(int fd, void *p, size_t n, uint64_t off);
 
 #ifdef __cplusplus

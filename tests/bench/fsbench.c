@@ -63,6 +63,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/fdio.h"
 #include "lib/xalloc.h"
 
 #define FSB_EXIT_FAILED		1
@@ -178,52 +179,6 @@ fill_pattern(unsigned char *p, size_t len, uint64_t seed)
 	}
 }
 
-/* Write all of buf to fd; -1 with errno set on failure. */
-static int
-write_all(int fd, const unsigned char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0) {
-			errno = EIO;	/* a write of nothing: never ends */
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Read fd to its end into buf (cap bytes); the count read, or -1 with errno
- * set.  A file longer than cap stops at cap: the caller passes one byte more
- * than it expects, so a longer file shows as a wrong count.
- */
-static ssize_t
-read_all(int fd, unsigned char *buf, size_t cap)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < cap) {
-		n = read(fd, buf + got, cap - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 /*
  * Close *fd and set it to -1; a failure (EINTR aside: Linux has closed the
  * fd anyway) is reported and marks the run failed.  0 or -1.
@@ -275,7 +230,7 @@ file_op(struct fsb_writer *w, unsigned long i)
 			fail(run, "open(O_CREAT|O_EXCL)", path);
 			return -1;
 		}
-		if (write_all(fd, w->want, o->size) == -1) {
+		if (fd_write_all(fd, w->want, o->size) == -1) {
 			fail(run, "write", path);
 			close(fd);
 			return -1;
@@ -306,7 +261,8 @@ file_op(struct fsb_writer *w, unsigned long i)
 			fail(run, "open(O_RDONLY)", path);
 			return -1;
 		}
-		got = read_all(fd, w->buf, o->size + 1);
+		/* A byte more than expected: a longer file reads long. */
+		got = fd_read_upto(fd, w->buf, o->size + 1);
 		if (got < 0) {
 			fail(run, "read", path);
 			close(fd);
@@ -384,7 +340,7 @@ drop_caches(const struct fsb_opts *o)
 		return 0;
 	sync();
 	fd = open(FSB_DROP_CACHES, O_WRONLY | O_CLOEXEC);
-	if (fd == -1 || write_all(fd, (const unsigned char *)"3", 1) == -1) {
+	if (fd == -1 || fd_write_all(fd, (const unsigned char *)"3", 1) == -1) {
 		if (!told)
 			fprintf(stderr, "fsbench: cannot drop caches (%s: %s): "
 			    "phases run with warm caches\n", FSB_DROP_CACHES,
@@ -539,7 +495,7 @@ run_big(struct fsb_run *run)
 	}
 	for (off = 0; off < len; off += n) {
 		n = len - off < o->block ? len - off : o->block;
-		if (write_all(fd, want + off, n) == -1) {
+		if (fd_write_all(fd, want + off, n) == -1) {
 			fail(run, "write", path);
 			goto out;
 		}

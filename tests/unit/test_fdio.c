@@ -115,6 +115,10 @@ test_pwrite_and_pread_upto(void **state)
 	/* ...from 100 before the end: 100; at the end: 0. */
 	assert_int_equal(fd_pread_upto(fd, back, 8192, 4096 + 8092), 100);
 	assert_int_equal(fd_pread_upto(fd, back, 8192, 4096 + 8192), 0);
+	/* From the file offset: the same, and it moves along. */
+	assert_int_equal(lseek(fd, 4096 + 8000, SEEK_SET), 4096 + 8000);
+	assert_int_equal(fd_read_upto(fd, back, 8192), 192);
+	assert_int_equal(fd_read_upto(fd, back, 8192), 0);
 	close(fd);
 }
 
@@ -134,6 +138,8 @@ test_errors_are_errno(void **state)
 	assert_int_equal(fd_read_all(fd, &c, 1), -1);
 	assert_int_equal(errno, EBADF);
 	assert_int_equal(fd_pread_upto(fd, &c, 1, 0), -1);
+	assert_int_equal(errno, EBADF);
+	assert_int_equal(fd_read_upto(fd, &c, 1), -1);
 	assert_int_equal(errno, EBADF);
 	/* Nothing to move is done at once, whatever the descriptor. */
 	assert_int_equal(fd_write_all(fd, &c, 0), 0);
