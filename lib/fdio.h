@@ -6,9 +6,10 @@
  * of it" loops the same way, so the loop lives here once.  Each function
  * returns 0 when every byte moved, else -1 with errno set (a short read of
  * a regular file is ENODATA: the file ended first; a write that moves
- * nothing, which a file system may answer, is EIO rather than a loop).  Plain syscall
- * semantics, not lib/qerr.h's: the callers (the store's files, LevelDB's
- * log Env, the mount's write buffers) each word their own error.
+ * nothing, which a file system may answer, is EIO rather than a loop).
+ * Plain syscall semantics, not lib/qerr.h's: the callers (the store's
+ * files, LevelDB's log Env, the mount's write buffers, fsbench) each word
+ * their own error.
  */
 #ifndef LIB_FDIO_H
 #define LIB_FDIO_H
