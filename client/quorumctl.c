@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "client/bench.h"
+#include "client/capacity.h"
 #include "client/qclient.h"
 #include "fs/siblings.h"
 #include "lib/qerr.h"
@@ -65,6 +66,8 @@ usage(FILE *f)
 "  status | members   members, their state (up, suspect, down) and phi as\n"
 "                      the answering node sees them, ring ownership, ring\n"
 "                      state (joining, normal, leaving, left) and transfers\n"
+"  df                  each member's disk (as last gossiped) and what the\n"
+"                      cluster can still take: what df on the mount shows\n"
 "  join ID@H:P[/RACK]  add a member; it pulls its ranges, then is normal\n"
 "                      (or start quorumd --seeds, which asks the same);\n"
 "                      for a member that is leaving: cancel its leave\n"
@@ -559,6 +562,70 @@ cmd_conflicts(struct ctl *c, const char *dir)
 	return found ? EXIT_CONFLICT : 0;
 }
 
+/* bytes as df -h writes them: 1023, 1.0K, 12M, 3.4G... (powers of 1024). */
+static const char *
+human_bytes(uint64_t v, char *buf, size_t size)
+{
+	static const char units[] = "KMGTPE";
+	double d = (double)v;
+	int u = -1;
+
+	if (v < 1024) {
+		snprintf(buf, size, "%" PRIu64, v);
+		return buf;
+	}
+	while (d >= 1024 && u < 5) {
+		d /= 1024;
+		u++;
+	}
+	snprintf(buf, size, d < 10 ? "%.1f%c" : "%.0f%c", d, units[u]);
+	return buf;
+}
+
+/*
+ * The disks under the members' data directories as they last gossiped
+ * them, and what the cluster can still take (client/capacity.h).
+ */
+static void
+print_disks(const Quorum__RingResponse *r)
+{
+	struct qc_capacity cap;
+	char a[16], b[16];
+	size_t i, j;
+
+	qc_capacity_of(r, &cap);
+	printf("%-12s %8s %8s %s\n", "member", "avail", "size",
+	    "same file system as");
+	for (i = 0; i < r->n_members; i++) {
+		const Quorum__RingResponse__Member *m = r->members[i];
+		int shared = 0;
+
+		if (m->disk_id == 0) {
+			printf("%-12s %8s %8s (not reported)\n", m->id, "-",
+			    "-");
+			continue;
+		}
+		printf("%-12s %8s %8s", m->id, human_bytes(m->disk_avail, a,
+		    sizeof(a)), human_bytes(m->disk_bytes, b, sizeof(b)));
+		for (j = 0; j < r->n_members; j++)
+			if (j != i && r->members[j]->disk_id == m->disk_id) {
+				printf(" %s", r->members[j]->id);
+				shared = 1;
+			}
+		printf("%s\n", shared ? "" : " -");
+	}
+	if (cap.filesystems == 0) {
+		printf("capacity: unknown (no member reported its disk)\n");
+		return;
+	}
+	printf("capacity for new data: %s available of %s (each byte on n=%u "
+	    "replicas; %u file system%s, each counted once)%s\n",
+	    human_bytes(cap.avail, a, sizeof(a)), human_bytes(cap.bytes, b,
+	    sizeof(b)), r->n, cap.filesystems, cap.filesystems == 1 ? "" :
+	    "s", cap.known < cap.members ? "; at most: some members did "
+	    "not report" : "");
+}
+
 static int
 cmd_status(struct ctl *c)
 {
@@ -595,6 +662,20 @@ cmd_status(struct ctl *c)
 		    m->generation, m->ring_state && m->ring_state[0] ?
 		    m->ring_state : "normal", transfer);
 	}
+	qc_reply_free(reply);
+	return 0;
+}
+
+static int
+cmd_df(struct ctl *c)
+{
+	Quorum__Envelope *reply;
+	char *err = NULL;
+	int rc;
+
+	if ((rc = qc_ring(c->qc, -1, &reply, &err)) < 0)
+		return fail(rc, "df", err);
+	print_disks(reply->ring_response);
 	qc_reply_free(reply);
 	return 0;
 }
@@ -1419,6 +1500,9 @@ main(int argc, char **argv)
 	    strcmp(cmd, "members") == 0) {
 		NEED_ARGS(0, 0);
 		rc = cmd_status(&c);
+	} else if (strcmp(cmd, "df") == 0) {
+		NEED_ARGS(0, 0);
+		rc = cmd_df(&c);
 	} else if (strcmp(cmd, "stats") == 0) {
 		NEED_ARGS(0, 0);
 		rc = cmd_stats(&c);

@@ -1345,24 +1345,81 @@ op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 /* ---- the filesystem ---- */
 
+/*
+ * statfs asks the cluster at most this often (df and file managers call it
+ * often; the figures move with each node's gossip round anyway), and when
+ * no node answers serves its last figures for this long, then EIO.
+ */
+#define DF_REFRESH_MS	1000
+#define DF_STALE_MS	60000
+
+/*
+ * The cluster's capacity for statfs, fresh or recent enough: 0, or a
+ * QERR_ when no node answered for too long.  out->filesystems is 0 when
+ * no member reports its disk (nodes of an older release).
+ */
+static int
+df_capacity(struct qfs *fs, struct qc_capacity *out)
+{
+	int64_t now = mono_ms();
+	char *err = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->df_lock);
+	if (fs->df_at_ms == 0 || now - fs->df_at_ms >= DF_REFRESH_MS) {
+		struct qc_capacity c;
+
+		/* Asked under the lock: concurrent callers share one ask. */
+		rc = qc_capacity(fs->qc, &c, &err);
+		if (rc == 0) {
+			fs->df = c;
+			fs->df_at_ms = now;
+		} else if (fs->df_at_ms != 0 &&
+		    now - fs->df_at_ms < DF_STALE_MS) {
+			log_warn("statfs: %s (the figures of %lld ms ago "
+			    "serve)", err, (long long)(now - fs->df_at_ms));
+			rc = 0;
+		} else
+			log_warn("statfs: %s", err);
+		free(err);
+	}
+	*out = fs->df;
+	pthread_mutex_unlock(&fs->df_lock);
+	return rc;
+}
+
 static void
 op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+	struct qfs *fs = fs_of(req);
+	struct qc_capacity c;
 	struct statvfs sv;
+	int rc;
 
 	(void)ino;
-	/*
-	 * The nodes report no capacity (quorumd has no such request): a
-	 * large fixed size, so that df and cp's space checks pass.
-	 */
 	memset(&sv, 0, sizeof(sv));
 	sv.f_bsize = 4096;
 	sv.f_frsize = 4096;
-	sv.f_blocks = (fsblkcnt_t)1 << 30;
-	sv.f_bfree = sv.f_bavail = (fsblkcnt_t)1 << 29;
-	sv.f_files = (fsfilcnt_t)1 << 30;
-	sv.f_ffree = sv.f_favail = (fsfilcnt_t)1 << 29;
 	sv.f_namemax = KEY_NAME_MAX;
+	rc = df_capacity(fs, &c);
+	if (rc < 0) {
+		fuse_reply_err(req, qfs_errno(rc));
+		return;
+	}
+	if (c.filesystems == 0) {
+		/* No figures to give: a large fixed size, so space checks
+		 * pass, as before the nodes reported their disks. */
+		sv.f_blocks = (fsblkcnt_t)1 << 30;
+		sv.f_bfree = sv.f_bavail = (fsblkcnt_t)1 << 29;
+		sv.f_files = (fsfilcnt_t)1 << 30;
+		sv.f_ffree = sv.f_favail = (fsfilcnt_t)1 << 29;
+	} else {
+		sv.f_blocks = c.bytes / sv.f_frsize;
+		sv.f_bfree = c.free / sv.f_frsize;
+		sv.f_bavail = c.avail / sv.f_frsize;
+		sv.f_files = c.files;
+		sv.f_ffree = sv.f_favail = c.files_avail;
+	}
 	fuse_reply_statfs(req, &sv);
 }
 

@@ -15,9 +15,11 @@
 #define FUSE_USE_VERSION 312
 
 #include <fuse_lowlevel.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client/capacity.h"
 #include "client/qclient.h"
 #include "fs/inode.h"
 
@@ -49,6 +51,10 @@ struct qfs {
 	struct lcache		*lcache;	/* lookups' reads, lcache.h */
 	struct sizehint		*sizes;		/* sizehint.h */
 	struct dirsnap		*dirsnap;	/* dirsnap.h */
+	/* statfs: the cluster's capacity as last asked (ops.c). */
+	pthread_mutex_t		 df_lock;
+	struct qc_capacity	 df;
+	int64_t			 df_at_ms;	/* mono_ms; 0: never */
 };
 
 /* The errno for a QERR_ code (< 0 in, > 0 out). */

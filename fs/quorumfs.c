@@ -341,6 +341,7 @@ main(int argc, char **argv)
 	fs.itab = itab_new(file_local_free);
 	fs.lcache = lcache_new(LCACHE_SLOTS, reuse_ms(&fs), kview_kept_free);
 	fs.sizes = sizehint_new(SIZEHINT_SLOTS);
+	pthread_mutex_init(&fs.df_lock, NULL);
 	/* A listing shows every acknowledged write only when R + W > N. */
 	fs.dirsnap = dirsnap_new(DIRSNAP_SLOTS, fs.keep_written ? 0 :
 	    reuse_ms(&fs), DIRSNAP_MAX_NAMES);
@@ -390,6 +391,7 @@ out_session:
 	fuse_session_destroy(fs.se);
 out_itab:
 	dirsnap_free(fs.dirsnap);
+	pthread_mutex_destroy(&fs.df_lock);
 	sizehint_free(fs.sizes);
 	lcache_free(fs.lcache);
 	itab_free(fs.itab);

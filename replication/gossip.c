@@ -5,8 +5,14 @@
  * brings it back up).  Push-pull: the answer to a Gossip is the receiver's
  * table.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <xxhash.h>
 
 #include "lib/log.h"
 #include "lib/qerr.h"
@@ -69,6 +75,57 @@ gossip_pick(struct node *n, int want_up)
 	return pick;
 }
 
+/*
+ * This machine, for telling file systems apart across machines: its
+ * systemd machine id, else its host name.  Read once.
+ */
+static uint64_t
+machine_hash(void)
+{
+	static uint64_t h;
+	char buf[256] = "";
+	FILE *f;
+
+	if (h != 0)
+		return h;
+	if ((f = fopen("/etc/machine-id", "r")) != NULL) {
+		if (fgets(buf, sizeof(buf), f) == NULL)
+			buf[0] = '\0';
+		fclose(f);
+	}
+	if (buf[0] == '\0' && gethostname(buf, sizeof(buf) - 1) < 0)
+		buf[0] = '\0';
+	h = XXH3_64bits(buf, strlen(buf)) | 1;
+	return h;
+}
+
+/*
+ * Our data directory's file system, gossiped with each heartbeat so that
+ * any node can say what the cluster can take (quorumctl df, the mount's
+ * statfs).  On failure the figures stay as they were: a node whose disk
+ * cannot be asked has bigger troubles, which its writes report.
+ */
+static void
+self_disk_refresh(struct node *n)
+{
+	struct member_disk *d = &n->members.m[n->self].disk;
+	struct statvfs sv;
+	struct stat sb;
+	uint64_t dev[2];
+
+	if (statvfs(n->cfg->data_dir, &sv) < 0 ||
+	    stat(n->cfg->data_dir, &sb) < 0)
+		return;
+	dev[0] = (uint64_t)sb.st_dev;
+	dev[1] = (uint64_t)sv.f_fsid;
+	d->id = XXH3_64bits_withSeed(dev, sizeof(dev), machine_hash()) | 1;
+	d->bytes = (uint64_t)sv.f_blocks * sv.f_frsize;
+	d->avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	d->free = (uint64_t)sv.f_bfree * sv.f_frsize;
+	d->files = (uint64_t)sv.f_files;
+	d->files_avail = (uint64_t)sv.f_favail;
+}
+
 static void
 gossip_round(evutil_socket_t fd, short what, void *arg)
 {
@@ -77,6 +134,7 @@ gossip_round(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	self_disk_refresh(n);
 	members_tick(&n->members, members_now_ms());
 	if ((up = gossip_pick(n, 1)) >= 0)
 		gossip_send(n, (uint32_t)up);
@@ -90,6 +148,7 @@ gossip_start(struct node *n)
 	struct timeval tv = { n->cfg->gossip_interval_ms / 1000,
 	    (n->cfg->gossip_interval_ms % 1000) * 1000 };
 
+	self_disk_refresh(n);
 	n->gossip_timer = event_new(n->base, -1, EV_PERSIST, gossip_round, n);
 	event_add(n->gossip_timer, &tv);
 }

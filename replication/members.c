@@ -198,6 +198,12 @@ members_merge(struct members *ms, const Quorum__Gossip *g, int64_t now_ms)
 		m->ranges_total = pm->ranges_total;
 		m->ranges_done = pm->ranges_done;
 		m->keys_moved = pm->keys_moved;
+		m->disk.id = pm->disk_id;
+		m->disk.bytes = pm->disk_bytes;
+		m->disk.avail = pm->disk_avail;
+		m->disk.free = pm->disk_free;
+		m->disk.files = pm->disk_files;
+		m->disk.files_avail = pm->disk_files_avail;
 		member_arrival(m, now_ms);
 		member_evaluate(ms, (uint32_t)i, now_ms);
 	}
@@ -240,6 +246,12 @@ members_to_pb(const struct members *ms, const char *from,
 		pm->ranges_total = ms->m[i].ranges_total;
 		pm->ranges_done = ms->m[i].ranges_done;
 		pm->keys_moved = ms->m[i].keys_moved;
+		pm->disk_id = ms->m[i].disk.id;
+		pm->disk_bytes = ms->m[i].disk.bytes;
+		pm->disk_avail = ms->m[i].disk.avail;
+		pm->disk_free = ms->m[i].disk.free;
+		pm->disk_files = ms->m[i].disk.files;
+		pm->disk_files_avail = ms->m[i].disk.files_avail;
 		pm->state = ms->m[i].state == MEMBER_UP ?
 		    QUORUM__MEMBER__STATE__UP : ms->m[i].state ==
 		    MEMBER_SUSPECT ? QUORUM__MEMBER__STATE__SUSPECT :

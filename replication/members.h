@@ -56,6 +56,11 @@ struct member {
 	 * values for self, set by rebalance.c): see Quorum__Member. */
 	uint64_t		ring_digest, synced_digest, keys_moved;
 	uint32_t		ranges_total, ranges_done;
+	/* Its data directory's file system (see Quorum__Member; set for
+	 * self by gossip.c at each round). */
+	struct member_disk {
+		uint64_t	id, bytes, free, avail, files, files_avail;
+	}			disk;
 };
 
 struct members {

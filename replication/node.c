@@ -220,6 +220,12 @@ serve_ring(struct node *n, struct conn *c, uint64_t id)
 		    members_now_ms());
 		m->generation = n->members.m[i].generation;
 		m->heartbeat = n->members.m[i].heartbeat;
+		m->disk_id = n->members.m[i].disk.id;
+		m->disk_bytes = n->members.m[i].disk.bytes;
+		m->disk_avail = n->members.m[i].disk.avail;
+		m->disk_free = n->members.m[i].disk.free;
+		m->disk_files = n->members.m[i].disk.files;
+		m->disk_files_avail = n->members.m[i].disk.files_avail;
 		rr.members[i] = m;
 	}
 	env.request_id = id;

@@ -39,6 +39,11 @@ TESTS += tests/unit/test_hugemem
 tests_unit_test_hugemem_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_hugemem_LDADD = lib/libqutil.a $(UNIT_LIBS)
 
+check_PROGRAMS += tests/unit/test_capacity
+TESTS += tests/unit/test_capacity
+tests_unit_test_capacity_CFLAGS = $(UNIT_CFLAGS) $(PROTOBUF_C_CFLAGS)
+tests_unit_test_capacity_LDADD = $(CLIENT_LIBS) $(UNIT_LIBS)
+
 check_PROGRAMS += tests/unit/test_fdio
 TESTS += tests/unit/test_fdio
 tests_unit_test_fdio_CFLAGS = $(UNIT_CFLAGS)
@@ -105,7 +110,8 @@ FS_TESTS = tests/sh/t0600-fs-basic.sh tests/sh/t0610-fs-files.sh \
 	tests/sh/t0620-fs-failures.sh tests/sh/t0630-fs-conflicts.sh \
 	tests/sh/t0640-fs-cache.sh tests/sh/t0645-fs-lookups.sh \
 	tests/sh/t0646-fs-missing-names.sh tests/sh/t0647-fs-reads.sh \
-	tests/sh/t0648-fs-create-requests.sh
+	tests/sh/t0648-fs-create-requests.sh \
+	tests/sh/t0650-fs-df.sh
 TESTS += $(FS_TESTS)
 EXTRA_DIST += $(FS_TESTS) tests/sh/lib-fs.sh
 
