@@ -432,6 +432,25 @@ node_on_listen_error(struct evconnlistener *l, void *arg)
 
 /* ---- metrics over HTTP ---- */
 
+/*
+ * The data directory's file system, as this node gossips it (gossip.c):
+ * what an operator alerts on before the node's writes start failing.
+ */
+static void
+metrics_add_disk(struct evbuffer *body, const struct node *n)
+{
+	const struct member_disk *d = &n->members.m[n->self].disk;
+	const char *id = n->cfg->id;
+
+	evbuffer_add_printf(body,
+	    "# TYPE quorumd_disk_size_bytes gauge\n"
+	    "quorumd_disk_size_bytes{node=\"%s\"} %llu\n"
+	    "# TYPE quorumd_disk_available_bytes gauge\n"
+	    "quorumd_disk_available_bytes{node=\"%s\"} %llu\n",
+	    id, (unsigned long long)d->bytes, id,
+	    (unsigned long long)d->avail);
+}
+
 static void
 metrics_request(struct evhttp_request *req, void *arg)
 {
@@ -443,6 +462,7 @@ metrics_request(struct evhttp_request *req, void *arg)
 	text = stats_prometheus(&n->stats, n->cfg->id);
 
 	evbuffer_add(body, text, strlen(text));
+	metrics_add_disk(body, n);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4");
 	evhttp_send_reply(req, 200, "OK", body);

@@ -6,7 +6,7 @@
 # message and a non-zero exit, starting nothing.
 . "$(dirname "$0")/lib.sh"
 T_NET=34
-plan 34
+plan 36
 Q="$QUORUMCTL"
 T_NODES=3
 NODES=$(node_list)
@@ -114,6 +114,11 @@ ok "GET /metrics answers 200 with Prometheus text" \
 	sh -c "head -1 '$T_DIR/metrics' | grep -q '^HTTP/1.[01] 200' && grep -qi '^content-type: text/plain' '$T_DIR/metrics'"
 ok "... counting node 1's puts in quorumd_puts_total" \
 	grep -Eq '^quorumd_puts_total\{node="n1"\} [1-9][0-9]*' "$T_DIR/metrics"
+disk_kb=$(df -Pk "$T_DIR/n1" | awk 'NR == 2 { print $2 }')
+ok "... and the size of its data directory's disk (df: $disk_kb KiB)" \
+	grep -Eq "^quorumd_disk_size_bytes\\{node=\"n1\"\\} $((disk_kb * 1024))\$" "$T_DIR/metrics"
+ok "... and what is available there" \
+	grep -Eq '^quorumd_disk_available_bytes\{node="n1"\} [1-9][0-9]*$' "$T_DIR/metrics"
 
 # Stop the whole cluster with SIGTERM and start it again.
 stop_all() {
