@@ -16,6 +16,7 @@
 
 #include "lib/fdio.h"
 #include "lib/qerr.h"
+#include "lib/xalloc.h"
 #include "store/crc32c.h"
 #include "store/logcut.h"
 
@@ -101,18 +102,34 @@ whole_record_after(const uint8_t *buf, size_t n, size_t pos)
 	return check_record(buf, n, next, &type, &len) == NULL ? next : 0;
 }
 
+/* Byte ranges [start, end) of a log: its abandoned appends. */
+struct spans {
+	uint64_t	(*v)[2];
+	size_t		 n;
+};
+
+static void
+spans_add(struct spans *s, uint64_t start, uint64_t end)
+{
+	s->v = xreallocarray(s->v, s->n + 1, sizeof(*s->v));
+	s->v[s->n][0] = start;
+	s->v[s->n][1] = end;
+	s->n++;
+}
+
 /*
  * Walk the records from the start: *kept is the end of the last whole
  * logical record, *stop where the walk stopped; returns why it stopped.
  * *whole_after is the offset of a whole record right after a damaged one
- * in its block (0: none).
+ * in its block (0: none).  Abandoned appends (logcut.h) go to *abandoned.
  */
 static const char *
 walk_records(int fd, uint64_t size, uint8_t *buf, uint64_t *kept,
-    uint64_t *stop, uint64_t *whole_after, int *io_failed)
+    uint64_t *stop, uint64_t *whole_after, struct spans *abandoned,
+    int *io_failed)
 {
 	int infrag = 0;
-	uint64_t off;
+	uint64_t off, frag_start = 0;
 
 	*kept = 0;
 	for (off = 0; off < size; off += LOGCUT_BLOCK) {
@@ -137,10 +154,23 @@ walk_records(int fd, uint64_t size, uint8_t *buf, uint64_t *kept,
 				*whole_after = next ? off + next : 0;
 				return why;
 			}
+			if ((type == REC_FULL || type == REC_FIRST) &&
+			    infrag && pos == 0) {
+				/*
+				 * Its first fragments filled their blocks and
+				 * the rest never came: an append that failed
+				 * (the disk full), after which the writer went
+				 * on at this block.
+				 */
+				spans_add(abandoned, frag_start, off);
+				infrag = 0;
+			}
 			if ((type == REC_FULL || type == REC_FIRST) && infrag)
 				return "a record that starts inside another";
 			if ((type == REC_MIDDLE || type == REC_LAST) && !infrag)
 				return "a fragment without its start";
+			if (type == REC_FIRST)
+				frag_start = off + pos;
 			infrag = type == REC_FIRST || type == REC_MIDDLE;
 			pos += LOGCUT_HEADER + len;
 			if (!infrag)
@@ -181,6 +211,141 @@ scan_tail(int fd, uint64_t size, uint8_t *buf, uint64_t kept, uint64_t stop,
 	return 0;
 }
 
+/* A log being written afresh, laid out as LevelDB's log::Writer does. */
+struct relog {
+	uint8_t	*b;
+	size_t	 len, cap;
+};
+
+static void
+relog_put(struct relog *r, const void *p, size_t n)
+{
+	if (r->len + n > r->cap) {
+		r->cap = (r->len + n) * 2;
+		r->b = xrealloc(r->b, r->cap);
+	}
+	if (p != NULL)
+		memcpy(r->b + r->len, p, n);
+	else
+		memset(r->b + r->len, 0, n);
+	r->len += n;
+}
+
+/* One logical record: fragments at block ends, a trailer of zeros. */
+static void
+relog_record(struct relog *r, const uint8_t *data, size_t n)
+{
+	size_t done = 0;
+	int begin = 1;
+
+	do {
+		size_t room = LOGCUT_BLOCK - r->len % LOGCUT_BLOCK, frag;
+		uint8_t h[LOGCUT_HEADER], type;
+		uint32_t crc;
+
+		if (room < LOGCUT_HEADER) {
+			relog_put(r, NULL, room);
+			room = LOGCUT_BLOCK;
+		}
+		frag = n - done < room - LOGCUT_HEADER ? n - done :
+		    room - LOGCUT_HEADER;
+		type = begin && done + frag == n ? REC_FULL : begin ?
+		    REC_FIRST : done + frag == n ? REC_LAST : REC_MIDDLE;
+		crc = logcut_record_crc(type, data + done, frag);
+		h[0] = (uint8_t)crc;
+		h[1] = (uint8_t)(crc >> 8);
+		h[2] = (uint8_t)(crc >> 16);
+		h[3] = (uint8_t)(crc >> 24);
+		h[4] = (uint8_t)frag;
+		h[5] = (uint8_t)(frag >> 8);
+		h[6] = type;
+		relog_put(r, h, sizeof(h));
+		relog_put(r, data + done, frag);
+		done += frag;
+		begin = 0;
+	} while (done < n);
+}
+
+static int
+in_spans(const struct spans *s, uint64_t at)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (at >= s->v[i][0] && at < s->v[i][1])
+			return 1;
+	return 0;
+}
+
+/*
+ * Write the log's records before kept, less the abandoned appends, as a
+ * new log in path's place: a temporary file, synced, renamed over it, the
+ * directory synced.  The records were all checked by the walk.
+ */
+static int
+rewrite_without(int fd, const char *path, const struct spans *s,
+    uint64_t kept, uint8_t *buf, char **err)
+{
+	struct relog out = { NULL, 0, 0 }, rec = { NULL, 0, 0 };
+	char *tmp = NULL, *dir = NULL, *slash;
+	uint64_t off;
+	int tfd = -1, dfd = -1, rc = 0;
+
+	for (off = 0; off < kept && rc == 0; off += LOGCUT_BLOCK) {
+		ssize_t n = read_block(fd, off, kept, buf);
+		size_t pos = 0;
+
+		if (n < 0) {
+			rc = qerr_set(err, QERR_IO, "%s: read at byte %"
+			    PRIu64 ": %s", path, off, strerror(errno));
+			break;
+		}
+		while (LOGCUT_BLOCK - pos >= LOGCUT_HEADER &&
+		    pos < (size_t)n) {
+			size_t len = (size_t)buf[pos + 4] |
+			    (size_t)buf[pos + 5] << 8;
+			uint8_t type = buf[pos + 6];
+
+			if (!in_spans(s, off + pos)) {
+				if (type == REC_FULL || type == REC_FIRST)
+					rec.len = 0;
+				relog_put(&rec, buf + pos + LOGCUT_HEADER, len);
+				if (type == REC_FULL || type == REC_LAST)
+					relog_record(&out, rec.b, rec.len);
+			}
+			pos += LOGCUT_HEADER + len;
+		}
+	}
+	if (rc == 0 && (asprintf(&tmp, "%s.logcut", path) < 0 ||
+	    (dir = strdup(path)) == NULL))
+		rc = qerr_set(err, QERR_IO, "out of memory");
+	if (rc == 0) {
+		slash = strrchr(dir, '/');
+		if (slash != NULL)
+			*slash = '\0';
+		tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0644);
+		if (tfd < 0 || fd_write_all(tfd, out.b, out.len) < 0 ||
+		    fsync(tfd) < 0 || rename(tmp, path) < 0 ||
+		    (dfd = open(slash != NULL ? dir : ".", O_RDONLY |
+		    O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(dfd) < 0)
+			rc = qerr_set(err, QERR_IO, "%s: writing it without "
+			    "its abandoned appends: %s", path,
+			    strerror(errno));
+		if (rc < 0)
+			unlink(tmp);
+	}
+	if (tfd >= 0)
+		close(tfd);
+	if (dfd >= 0)
+		close(dfd);
+	free(tmp);
+	free(dir);
+	free(out.b);
+	free(rec.b);
+	return rc;
+}
+
 static int
 cut_to(int fd, const char *path, uint64_t kept, char **err)
 {
@@ -195,6 +360,7 @@ logcut_file(const char *path, struct logcut_result *res, char **err)
 {
 	uint8_t *buf;
 	struct stat sb;
+	struct spans abandoned = { NULL, 0 };
 	uint64_t stop = 0, whole_after = 0;
 	int64_t whole;
 	int fd, rc = 0, io_failed = 0;
@@ -214,7 +380,10 @@ logcut_file(const char *path, struct logcut_result *res, char **err)
 	}
 	res->size = (uint64_t)sb.st_size;
 	res->why = walk_records(fd, res->size, buf, &res->kept, &stop,
-	    &whole_after, &io_failed);
+	    &whole_after, &abandoned, &io_failed);
+	for (size_t i = 0; i < abandoned.n; i++)
+		if (abandoned.v[i][0] < res->kept)
+			res->abandoned++;
 	if (io_failed) {
 		rc = qerr_set(err, QERR_IO, "%s: read at byte %" PRIu64 ": %s",
 		    path, stop, strerror(errno));
@@ -232,9 +401,15 @@ logcut_file(const char *path, struct logcut_result *res, char **err)
 			    " after it: synced records are damaged, not the "
 			    "tail of an interrupted write", path, res->why,
 			    stop, whole);
+		else if (res->abandoned > 0)
+			rc = rewrite_without(fd, path, &abandoned, res->kept,
+			    buf, err);
 		else
 			rc = cut_to(fd, path, res->kept, err);
-	}
+	} else if (res->abandoned > 0)
+		rc = rewrite_without(fd, path, &abandoned, res->kept, buf,
+		    err);
+	free(abandoned.v);
 	free(buf);
 	close(fd);
 	return rc;
@@ -309,6 +484,13 @@ logcut_dir(const char *dir, void (*note)(const char *line, void *arg),
 			break;
 		}
 		rc = logcut_file(path, &res, err);
+		if (rc == 0 && res.abandoned > 0 && note != NULL) {
+			snprintf(line, sizeof(line), "%s: rewritten without "
+			    "%u abandoned append%s (writes that failed, e.g. "
+			    "on a full disk, and were never applied)", path,
+			    res.abandoned, res.abandoned == 1 ? "" : "s");
+			note(line, arg);
+		}
 		if (rc == 0 && res.dropped_nonzero > 0 && note != NULL) {
 			snprintf(line, sizeof(line), "%s: cut at byte %" PRIu64
 			    " of %" PRIu64 " (%s there): %" PRIu64 " written "

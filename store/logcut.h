@@ -32,6 +32,19 @@
  *     FULL or FIRST), synced records were damaged (the disk, not a power
  *     loss): nothing is cut and the call fails with QERR_CORRUPT, naming
  *     the file and offsets, so that LevelDB is never opened over it.
+ *   - An abandoned append is removed, not taken for damage.  When a write
+ *     to the log fails (the disk full), LevelDB gives up that record after
+ *     the fragments it had handed over, tells its caller the write failed,
+ *     and goes on with the next record; the environment writes those
+ *     fragments with the next record (logenv.h), so the log holds a FIRST
+ *     (and MIDDLE) fragment that fills its blocks, whole and checksummed,
+ *     then a FULL or FIRST at the next block.  LevelDB's reader takes that
+ *     for corruption and, with paranoid checks, would never open the store
+ *     again.  The log is then written anew without those fragments (the
+ *     write they held failed and was never applied) and with every whole
+ *     record, in order, laid out as LevelDB writes: a temporary file,
+ *     synced, renamed over the log.  A damaged fragment (a bad checksum)
+ *     is never taken for one.
  *   - A log that is already a clean prefix is not written to.
  *
  * Errors follow lib/qerr.h: QERR_IO when a file cannot be read or cut,
@@ -55,6 +68,7 @@ struct logcut_result {
 	uint64_t	size;		/* the file's size before */
 	uint64_t	kept;		/* bytes kept: the clean prefix */
 	uint64_t	dropped_nonzero;/* non-zero bytes among those cut */
+	unsigned	abandoned;	/* abandoned appends left out */
 	const char	*why;		/* static: what ended the prefix */
 };
 

@@ -20,6 +20,11 @@
  *     the filler's chunk under way, if any, then appends like LevelDB's
  *     default.  Every other file (tables, the manifest, LevelDB's info log)
  *     is LevelDB's default.
+ *   - A write that fails (ENOSPC, say) is an IOError to LevelDB, and its
+ *     bytes stay buffered: the next write writes them first, so the file
+ *     stays in step with LevelDB's block layout.  LevelDB gives up the
+ *     record that failed and goes on, which can leave its first fragments
+ *     without the rest (an abandoned append): logcut_dir removes those.
  *   - Sync of a log is an fdatasync after the bytes written so far; what it
  *     promises is LevelDB's default's promise.
  *   - Closing a log returns once what was appended is written; its filler

@@ -309,6 +309,64 @@ test_damaged_synced_records_refused(void **state)
 	free(lb.b);
 }
 
+/*
+ * A write the disk refused (ENOSPC): LevelDB gave up its record after the
+ * FIRST fragment, which filled block 0, and went on at block 1; the
+ * environment wrote the fragment with the next record.  The log is
+ * rewritten without it: the same records otherwise, laid out afresh, and
+ * clean for a second pass.  With a bad checksum in the fragment it is
+ * damage, refused as before.
+ */
+static void
+test_abandoned_append_removed(void **state)
+{
+	struct fixture *f = *state;
+	struct logcut_result res;
+	struct logbuf lb, ab, want;
+	uint8_t *back;
+	char *err = NULL;
+	size_t n, first;
+
+	memset(&lb, 0, sizeof(lb));
+	lb_record(&lb, 100, 1);
+	lb_record(&lb, 1000, 2);
+	/* The abandoned record: only its FIRST fragment, to block 0's end. */
+	memset(&ab, 0, sizeof(ab));
+	lb_append(&ab, NULL, lb.len);
+	lb_record(&ab, 50000, 3);
+	first = lb.len;
+	lb_append(&lb, ab.b + first, LOGCUT_BLOCK - first);
+	assert_int_equal(lb.b[first + 6], FIRST);
+	free(ab.b);
+	lb_record(&lb, 300, 4);		/* FULL at block 1 */
+	lb_record(&lb, 40000, 5);	/* and one over two blocks */
+	write_file(f->path, lb.b, lb.len);
+	/* What LevelDB would have written without the failed record. */
+	memset(&want, 0, sizeof(want));
+	lb_record(&want, 100, 1);
+	lb_record(&want, 1000, 2);
+	lb_record(&want, 300, 4);
+	lb_record(&want, 40000, 5);
+
+	assert_int_equal(cut(f->path, &res), 0);
+	assert_int_equal(res.abandoned, 1);
+	back = read_file(f->path, &n);
+	assert_int_equal(n, want.len);
+	assert_memory_equal(back, want.b, n);
+	free(back);
+	assert_int_equal(cut(f->path, &res), 0);
+	assert_int_equal(res.abandoned, 0);
+	assert_int_equal(res.kept, want.len);
+	free(want.b);
+
+	/* The same with the fragment's checksum broken: damage, refused. */
+	lb.b[first + LOGCUT_HEADER + 10] ^= 0x01;
+	write_file(f->path, lb.b, lb.len);
+	assert_int_equal(logcut_file(f->path, &res, &err), QERR_CORRUPT);
+	free(err);
+	free(lb.b);
+}
+
 static void
 note_line(const char *line, void *arg)
 {
@@ -597,6 +655,8 @@ main(int argc, char **argv)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_damaged_synced_records_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abandoned_append_removed,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_logs_after_a_crash,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_past_the_zeros,
