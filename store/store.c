@@ -27,6 +27,7 @@
 #include <leveldb/c.h>
 #include <xxhash.h>
 
+#include "lib/clock.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
 #include "store/blob.h"
@@ -382,6 +383,8 @@ store_open_locked(const char *dir, const struct store_options *opt,
 	st->max_value = opt && opt->max_value_size ? opt->max_value_size :
 	    STORE_DEFAULT_MAX_VALUE;
 	st->blob_min = opt && opt->blob_min ? opt->blob_min : BLOB_MIN;
+	st->note = opt ? opt->note : NULL;
+	st->note_arg = opt ? opt->note_arg : NULL;
 	st->options = leveldb_options_create();
 	st->cache = leveldb_cache_create_lru(opt && opt->cache_size ?
 	    opt->cache_size : (8u << 20));
@@ -1103,6 +1106,37 @@ apply_remove(struct store *st, struct store_op *op, leveldb_writebatch_t *wb)
 }
 
 /*
+ * Tell the operator (store_options.note) that writes fail, or work again.
+ * A failed table write (a flush or compaction: the error names a .ldb
+ * file) is LevelDB's background error, which it keeps: every later write
+ * fails with it until the store is opened again, whatever space is freed.
+ */
+static void
+note_write_outcome(struct store *st, const char *lerr)
+{
+	int64_t now = mono_ms();
+	char line[768];
+
+	if (st->note == NULL || (lerr == NULL && !st->writes_failing))
+		return;
+	if (lerr == NULL) {
+		st->writes_failing = 0;
+		st->note("writes succeed again", st->note_arg);
+		return;
+	}
+	if (st->writes_failing && st->failure_noted_ms != 0 &&
+	    now - st->failure_noted_ms < STORE_FAILURE_NOTE_MS)
+		return;
+	st->writes_failing = 1;
+	st->failure_noted_ms = now;
+	snprintf(line, sizeof(line), "writes fail: %s%s", lerr,
+	    strstr(lerr, ".ldb") != NULL ? " (a table write failed: LevelDB "
+	    "refuses every write from now on, until the node restarts; "
+	    "free space first)" : "");
+	st->note(line, st->note_arg);
+}
+
+/*
  * Run one batch: stage every op in order, write what was staged with one
  * sync, then (the write done) call the change hook for every change.
  */
@@ -1163,6 +1197,8 @@ batch_run(struct store *st, struct store_op *head)
 	}
 	if (lerr != NULL)
 		atomic_store(&st->sync_failed, 1);
+	if (staged)
+		note_write_outcome(st, lerr);
 	leveldb_writebatch_destroy(wb);
 	pending_clear(st);
 	if (lerr != NULL || !staged) {

@@ -58,6 +58,8 @@
 
 struct store;
 
+#define STORE_FAILURE_NOTE_MS	10000
+
 struct store_options {
 	size_t	max_value_size;		/* 0: STORE_DEFAULT_MAX_VALUE */
 	size_t	cache_size;		/* LevelDB block cache bytes; 0: 8 MiB */
@@ -66,8 +68,11 @@ struct store_options {
 	size_t	blob_min;
 	int	create_if_missing;	/* 1 for a new node */
 	/*
-	 * Told, one sentence each, what opening had to do that an operator
-	 * should hear of: a log's unsynced tail cut after a crash (logcut.h).
+	 * Told, one sentence each, what an operator should hear of: what
+	 * opening had to do (a log's unsynced tail cut after a crash, an
+	 * abandoned append removed: logcut.h), and while the store runs, from
+	 * its writer thread, that writes fail (once, then at most every
+	 * STORE_FAILURE_NOTE_MS while they do) and that they succeed again.
 	 * NULL: not told.
 	 */
 	void	(*note)(const char *line, void *arg);

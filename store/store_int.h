@@ -53,6 +53,11 @@ struct store {
 	store_batch_fn		 on_staged;
 	void			*on_staged_arg;
 	atomic_int		 sync_failed;	/* a batch failed to sync */
+	/* Told of failed writes (store_options.note), by the writer. */
+	void			(*note)(const char *line, void *arg);
+	void			*note_arg;
+	int			 writes_failing; /* the last batch failed */
+	int64_t			 failure_noted_ms; /* mono_ms, 0: never */
 	/* The writer: the one thread that changes records (store.c). */
 	pthread_t		 writer;
 	int			 writer_started;

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # A node whose disk fills up: the cluster goes on writing at W=2, a W=3
-# write fails saying why, the node stays up and takes writes again once
-# space is freed, without a restart; restarted, it opens its store (the
-# writes the full disk refused left abandoned appends in LevelDB's log,
-# which LevelDB alone would take for corruption: logcut.h), and repair
-# gives it what it missed.  Each node's data directory is a 32 MiB tmpfs.
+# write fails saying why, the node stays up, logs it, and takes writes
+# again once space is freed, without a restart; restarted, it opens its
+# store (the writes the full disk refused left abandoned appends in
+# LevelDB's log, which LevelDB alone would take for corruption:
+# logcut.h), and repair gives it what it missed.  When the disk fills
+# while LevelDB writes a table, LevelDB refuses every write after it:
+# the node says so and a restart, once space is freed, ends it.  Node 3's
+# data directory is a 64 MiB tmpfs, the others' 160 MiB.
 . "$(dirname "$0")/lib.sh"
 T_NET=121
-plan 13
+plan 19
 
 TMPFS=""
 umount_disks() {
@@ -20,7 +23,8 @@ finish() { umount_disks; t_finish; }
 trap finish EXIT
 for i in 1 2 3; do
 	mkdir -p "$T_DIR/n$i"
-	mount -t tmpfs -o size=32m "qfs-full-n$i" "$T_DIR/n$i" ||
+	mount -t tmpfs -o size=$([ "$i" -eq 3 ] && echo 64m || echo 160m) \
+	    "qfs-full-n$i" "$T_DIR/n$i" ||
 		bail "cannot mount a tmpfs (needs root)"
 	TMPFS="$TMPFS $T_DIR/n$i"
 done
@@ -47,9 +51,13 @@ ok "node 3 is still up" "$Q" --node "$(node_addr 3)" --timeout-ms 2000 status
 ok "quorumctl df shows nothing available on node 3" \
 	sh -c "'$Q' df | awk '\$1 == \"n3\" { exit !(\$2 == \"0\") }'"
 
+ok "node 3 logs that its writes fail, and why" \
+	grep -q 'store: writes fail: .*No space left on device' "$T_DIR/n3.log"
+
 rm "$T_DIR/n3/junk"
 w3_ok() { "$Q" --w 3 put /w3 --file "$T_DIR/value"; }
 ok "space freed: W=3 writes succeed again, without a restart" wait_until 20 w3_ok
+ok "... and node 3 logs that they do" grep -q 'store: writes succeed again' "$T_DIR/n3.log"
 
 node_kill 3 TERM
 ok "restarted, node 3 opens its store" node_start 3
@@ -59,3 +67,27 @@ ok "repair" "$Q" repair
 "$Q" check-replicas >"$T_DIR/check.out" 2>&1
 tail -1 "$T_DIR/check.out" | sed 's/^/# /'
 ok "every key on all three replicas" grep -q ': 0 missing replicas' "$T_DIR/check.out"
+
+# The disk fills while LevelDB writes a table: leave node 3 about 20 MB,
+# less than its 16 MiB memtable's table and log together, and write until
+# the table write fails.
+avail_mb=$(( $(df -Pk "$T_DIR/n3" | awk 'NR == 2 { print $4 }') / 1024 ))
+dd if=/dev/zero of="$T_DIR/n3/junk" bs=1M count=$((avail_mb - 20)) 2>/dev/null
+table_failed() { grep -q 'a table write failed' "$T_DIR/n3.log"; }
+fill_until_table_fails() {
+	local k
+	for k in $(seq 1 400); do
+		"$Q" --w 2 put "/more/k$k" --file "$T_DIR/value" >/dev/null 2>&1
+		table_failed && return 0
+	done
+	return 1
+}
+ok "a table write fails on the full disk, and node 3 says what that means" \
+	fill_until_table_fails
+grep 'a table write failed' "$T_DIR/n3.log" | tail -1 | cut -c1-300 | sed 's/^/# /'
+rm "$T_DIR/n3/junk"
+"$Q" --w 3 put /after-table --file "$T_DIR/value" 2>"$T_DIR/w3b.err"
+is "$?" 5 "space freed: W=3 writes still fail (LevelDB keeps its error)"
+node_kill 3 TERM
+ok "node 3 restarted" node_start 3
+ok "... takes writes again" "$Q" --w 3 put /after-table --file "$T_DIR/value"
