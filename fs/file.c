@@ -556,9 +556,11 @@ file_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	}
 	pthread_mutex_unlock(&h->q->lock);
 	if (rc < 0) {
+		int e = wbuf_errno(l->buf);
+
 		log_error("write: %s", err);
 		free(err);
-		fuse_reply_err(req, EIO);
+		fuse_reply_err(req, e);
 		return;
 	}
 	fuse_reply_write(req, size);
@@ -666,7 +668,7 @@ file_setattr(struct qfs *fs, struct qnode *q, const struct stat *attr,
 	    (size_t)attr->st_size, &err) < 0) {
 		log_error("truncate: %s", err);
 		free(err);
-		rc = -EIO;
+		rc = -wbuf_errno(l->buf);
 		goto out;
 	}
 	if (to_set & FUSE_SET_ATTR_MODE)

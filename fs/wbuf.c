@@ -23,6 +23,7 @@ struct wbuf {
 	int	 fd;
 	void	*map;
 	size_t	 map_len;
+	int	 sys_errno;	/* of the last QERR_IO (wbuf_errno) */
 };
 
 struct wbuf *
@@ -53,15 +54,37 @@ wbuf_size(const struct wbuf *b)
 	return b->size;
 }
 
-static int
-tmpfile_open(char **err)
+/* Where temporary files go: $TMPDIR, else /tmp. */
+static const char *
+tmpdir_name(void)
 {
 	const char *dir = getenv("TMPDIR");
+
+	return dir == NULL || dir[0] == '\0' ? "/tmp" : dir;
+}
+
+/* A system call on the local copy failed: QERR_IO, errno kept. */
+static int
+local_failed(struct wbuf *b, char **err, const char *what)
+{
+	b->sys_errno = errno;
+	return qerr_set(err, QERR_IO, "%s in %s (the file's local copy): %s",
+	    what, tmpdir_name(), strerror(b->sys_errno));
+}
+
+int
+wbuf_errno(const struct wbuf *b)
+{
+	return b->sys_errno ? b->sys_errno : EIO;
+}
+
+static int
+tmpfile_open(struct wbuf *b, char **err)
+{
+	const char *dir = tmpdir_name();
 	char path[4096];
 	int fd;
 
-	if (dir == NULL || dir[0] == '\0')
-		dir = "/tmp";
 	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		return fd;
@@ -69,18 +92,17 @@ tmpfile_open(char **err)
 	snprintf(path, sizeof(path), "%s/quorumfs-wbuf.XXXXXX", dir);
 	fd = mkostemp(path, O_CLOEXEC);
 	if (fd < 0)
-		return qerr_set(err, QERR_IO, "temporary file in %s: %s", dir,
-		    strerror(errno));
+		return local_failed(b, err, "temporary file");
 	unlink(path);
 	return fd;
 }
 
 static int
-pwrite_all(int fd, const void *data, size_t len, off_t off, char **err)
+pwrite_all(struct wbuf *b, int fd, const void *data, size_t len, off_t off,
+    char **err)
 {
 	if (fd_pwrite_all(fd, data, len, (uint64_t)off) < 0)
-		return qerr_set(err, QERR_IO, "temporary file: %s",
-		    strerror(errno));
+		return local_failed(b, err, "temporary file");
 	return 0;
 }
 
@@ -88,11 +110,11 @@ pwrite_all(int fd, const void *data, size_t len, off_t off, char **err)
 static int
 spill(struct wbuf *b, char **err)
 {
-	int fd = tmpfile_open(err), rc;
+	int fd = tmpfile_open(b, err), rc;
 
 	if (fd < 0)
 		return fd;
-	if ((rc = pwrite_all(fd, b->mem, b->size, 0, err)) < 0) {
+	if ((rc = pwrite_all(b, fd, b->mem, b->size, 0, err)) < 0) {
 		close(fd);
 		return rc;
 	}
@@ -130,7 +152,7 @@ wbuf_write(struct wbuf *b, off_t off, const void *data, size_t len,
 	    (rc = spill(b, err)) < 0)
 		return rc;
 	if (b->fd >= 0) {
-		if ((rc = pwrite_all(b->fd, data, len, off, err)) < 0)
+		if ((rc = pwrite_all(b, b->fd, data, len, off, err)) < 0)
 			return rc;
 	} else {
 		mem_reserve(b, end);
@@ -158,8 +180,7 @@ wbuf_read(struct wbuf *b, off_t off, void *out, size_t len, char **err)
 	}
 	r = fd_pread_upto(b->fd, out, len, (uint64_t)off);
 	if (r < 0)
-		return qerr_set(err, QERR_IO, "temporary file: %s",
-		    strerror(errno));
+		return local_failed(b, err, "temporary file");
 	return r;
 }
 
@@ -175,8 +196,7 @@ wbuf_truncate(struct wbuf *b, size_t size, char **err)
 	}
 	if (b->fd >= 0) {
 		if (ftruncate(b->fd, (off_t)size) < 0)
-			return qerr_set(err, QERR_IO, "temporary file: %s",
-			    strerror(errno));
+			return local_failed(b, err, "temporary file");
 	} else {
 		mem_reserve(b, size);
 		if (size > b->size)
@@ -199,8 +219,8 @@ wbuf_map(struct wbuf *b, const void **data, char **err)
 		void *m = mmap(NULL, b->size, PROT_READ, MAP_SHARED, b->fd, 0);
 
 		if (m == MAP_FAILED)
-			return qerr_set(err, QERR_IO, "mmap of the temporary "
-			    "file: %s", strerror(errno));
+			return local_failed(b, err, "mmap of the temporary "
+			    "file");
 		b->map = m;
 		b->map_len = b->size;
 	}

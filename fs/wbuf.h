@@ -9,7 +9,9 @@
  * of the file) for qc_put.
  *
  * Not thread-safe: the caller serializes access (fs/file.c holds the
- * file's lock).  Errors follow lib/qerr.h (QERR_IO with a message).
+ * file's lock).  Errors follow lib/qerr.h (QERR_IO with a message), and
+ * wbuf_errno tells the system's error behind the last QERR_IO, so that a
+ * full $TMPDIR reaches the writer as ENOSPC, not as a bare EIO.
  */
 #ifndef FS_WBUF_H
 #define FS_WBUF_H
@@ -33,5 +35,7 @@ int	wbuf_truncate(struct wbuf *b, size_t size, char **err);
 /* The whole content, valid until wbuf_unmap or any other call. */
 int	wbuf_map(struct wbuf *b, const void **data, char **err);
 void	wbuf_unmap(struct wbuf *b);
+/* The errno of the last failed system call (EIO when none failed). */
+int	wbuf_errno(const struct wbuf *b);
 
 #endif

@@ -6,11 +6,12 @@
 # written through the mount takes its size from what df shows available,
 # and gives it back when removed; with every node stopped, df answers
 # from its last figures instead of hanging.  (client/capacity.h; the
-# shared-disk arithmetic is test_capacity's.)
+# shared-disk arithmetic is test_capacity's.)  And the mount's own local
+# buffer: a file too big for a full $TMPDIR fails with ENOSPC, not EIO.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-fs.sh"
 T_NET=133
-plan 15
+plan 19
 
 TMPFS=""
 umount_disks() {
@@ -21,6 +22,9 @@ umount_disks() {
 # directories left are empty for t_finish to remove.
 finish() { umount_disks; fs_finish; }
 trap finish EXIT
+mkdir -p "$T_DIR/tmp"
+mount -t tmpfs -o size=4m qfs-df-tmp "$T_DIR/tmp" || bail "cannot mount a tmpfs"
+TMPFS="$T_DIR/tmp"
 for i in 1 2 3; do
 	mkdir -p "$T_DIR/n$i"
 	mount -t tmpfs -o size=64m "qfs-df-n$i" "$T_DIR/n$i" ||
@@ -31,6 +35,14 @@ cluster_start 3
 Q="$QUORUMCTL"
 ok "mount" fs_mount m
 ok "a second mount, with a short request timeout" fs_mount s -o timeout=1
+mount_small_tmp() {	# the mount inherits TMPDIR; the test's own stays
+	local rc saved=${TMPDIR-}
+	export TMPDIR="$T_DIR/tmp"
+	fs_mount t; rc=$?
+	if [ -n "$saved" ]; then TMPDIR=$saved; else unset TMPDIR; fi
+	return $rc
+}
+ok "a third, its local buffers in a 4 MiB \$TMPDIR" mount_small_tmp
 M="$T_DIR/m"
 S="$T_DIR/s"
 MIB=$((1024 * 1024))
@@ -64,6 +76,15 @@ back() { [ "$(fs_avail)" -ge $((a1 + 14 * MIB)) ]; }
 ok "removed: the space comes back" wait_until 30 back
 diag "available after the removal: $(fs_avail) bytes"
 "$Q" df | sed 's/^/# /'
+
+# A file bigger than the third mount's $TMPDIR: its local buffer spills
+# past 8 MiB there and cannot; the writer is told the disk is full.
+cp "$T_DIR/big" "$T_DIR/t/big" 2>"$T_DIR/cp.err"
+is "$?" 1 "16 MiB through a mount whose \$TMPDIR holds 4 MiB: cp fails"
+ok "... with ENOSPC (No space left on device), not EIO" \
+	grep -q 'No space left on device' "$T_DIR/cp.err"
+ok "... and the mount logs where" grep -q "temporary file in $T_DIR/tmp (the file's local copy): No space" "$T_DIR/t.fs.log"
+rm -f "$M/big"
 
 # Every node stopped: df must not hang, and serves its last figures.
 stat -f "$S" >/dev/null	# the figures it will fall back on

@@ -5,6 +5,7 @@
  * cache (fs/lcache.h), size hints (fs/sizehint.h) and directory
  * snapshots (fs/dirsnap.h).
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -370,6 +371,37 @@ test_wbuf_memory_and_spill(void **state)
 	assert_int_equal(wbuf_write(b, 5, "z", 1, NULL), 0);
 	assert_int_equal(wbuf_read(b, 0, out, sizeof(out), NULL), 6);
 	assert_memory_equal(out, "ab\0\0\0z", 6);
+	wbuf_free(b);
+}
+
+/*
+ * A spill that cannot be made fails with the system's error, for the
+ * writer to get (ENOSPC for a full $TMPDIR; here ENOENT), and the content
+ * so far stays.
+ */
+static void
+test_wbuf_spill_failure_keeps_errno(void **state)
+{
+	const char *old = getenv("TMPDIR");
+	char *saved = old ? strdup(old) : NULL, *err = NULL;
+	struct wbuf *b = wbuf_new(4);
+	char out[16];
+
+	(void)state;
+	assert_int_equal(wbuf_errno(b), EIO);	/* nothing failed yet */
+	assert_int_equal(wbuf_write(b, 0, "abc", 3, NULL), 0);
+	setenv("TMPDIR", "/nonexistent/quorumfs-test", 1);
+	assert_int_equal(wbuf_write(b, 3, "defgh", 5, &err), QERR_IO);
+	assert_non_null(strstr(err, "/nonexistent/quorumfs-test"));
+	assert_int_equal(wbuf_errno(b), ENOENT);
+	assert_int_equal(wbuf_read(b, 0, out, sizeof(out), NULL), 3);
+	assert_memory_equal(out, "abc", 3);
+	free(err);
+	if (saved != NULL) {
+		setenv("TMPDIR", saved, 1);
+		free(saved);
+	} else
+		unsetenv("TMPDIR");
 	wbuf_free(b);
 }
 
@@ -756,6 +788,7 @@ main(void)
 		cmocka_unit_test(test_siblings_exclude),
 		cmocka_unit_test(test_sibling_names),
 		cmocka_unit_test(test_wbuf_memory_and_spill),
+		cmocka_unit_test(test_wbuf_spill_failure_keeps_errno),
 		cmocka_unit_test(test_inode_lifetimes),
 		cmocka_unit_test(test_lcache_take_once),
 		cmocka_unit_test(test_lcache_writes_refuse_reads),
