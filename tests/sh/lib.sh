@@ -173,7 +173,23 @@ check_logs() {
 	return 0
 }
 
+# tmpfs_mount DIR SIZE: a tmpfs of SIZE (e.g. 64m) at DIR, made if need
+# be (a small disk to fill; needs root).  Detached lazily at exit, first
+# thing: processes still using it finish on it, and DIR is left empty for
+# the cleanup to remove.
+T_TMPFS=""
+tmpfs_mount() {
+	mkdir -p "$1" && mount -t tmpfs -o "size=$2" qfs-test "$1" || return 1
+	T_TMPFS="$T_TMPFS $1"
+}
+tmpfs_release() {
+	local d
+	for d in $T_TMPFS; do umount -l "$d" 2>/dev/null; done
+	T_TMPFS=""
+}
+
 t_finish() {
+	tmpfs_release
 	cluster_stop
 	T_COUNT=$((T_COUNT + 1))
 	if check_logs; then

@@ -13,23 +13,8 @@
 T_NET=133
 plan 19
 
-TMPFS=""
-umount_disks() {
-	local d
-	for d in $TMPFS; do umount -l "$d" 2>/dev/null; done
-}
-# Detached at once (lazily): the daemons finish on them, and the
-# directories left are empty for t_finish to remove.
-finish() { umount_disks; fs_finish; }
-trap finish EXIT
-mkdir -p "$T_DIR/tmp"
-mount -t tmpfs -o size=4m qfs-df-tmp "$T_DIR/tmp" || bail "cannot mount a tmpfs"
-TMPFS="$T_DIR/tmp"
-for i in 1 2 3; do
-	mkdir -p "$T_DIR/n$i"
-	mount -t tmpfs -o size=64m "qfs-df-n$i" "$T_DIR/n$i" ||
-		bail "cannot mount a tmpfs (needs root)"
-	TMPFS="$TMPFS $T_DIR/n$i"
+for d in tmp:4m n1:64m n2:64m n3:64m; do
+	tmpfs_mount "$T_DIR/${d%:*}" "${d#*:}" || bail "cannot mount a tmpfs (needs root)"
 done
 cluster_start 3
 Q="$QUORUMCTL"

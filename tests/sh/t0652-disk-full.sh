@@ -12,21 +12,8 @@
 T_NET=121
 plan 19
 
-TMPFS=""
-umount_disks() {
-	local d
-	for d in $TMPFS; do umount -l "$d" 2>/dev/null; done
-}
-# Detached at once (lazily): the daemons finish on them, and the
-# directories left are empty for t_finish to remove.
-finish() { umount_disks; t_finish; }
-trap finish EXIT
-for i in 1 2 3; do
-	mkdir -p "$T_DIR/n$i"
-	mount -t tmpfs -o size=$([ "$i" -eq 3 ] && echo 64m || echo 160m) \
-	    "qfs-full-n$i" "$T_DIR/n$i" ||
-		bail "cannot mount a tmpfs (needs root)"
-	TMPFS="$TMPFS $T_DIR/n$i"
+for d in n1:160m n2:160m n3:64m; do
+	tmpfs_mount "$T_DIR/${d%:*}" "${d#*:}" || bail "cannot mount a tmpfs (needs root)"
 done
 cluster_start 3
 Q="$QUORUMCTL"
