@@ -1137,6 +1137,27 @@ note_write_outcome(struct store *st, const char *lerr)
 }
 
 /*
+ * A batch's outcome for the operator: its write's error, else the first
+ * op that failed on the disk (a big value's file, say); a batch that wrote
+ * and had no such failure says writes work.
+ */
+static void
+note_batch_outcome(struct store *st, const struct store_op *head,
+    int staged, const char *lerr)
+{
+	const struct store_op *op;
+
+	if (lerr == NULL)
+		for (op = head; op != NULL; op = op->next)
+			if (op->rc == QERR_IO && op->err != NULL) {
+				note_write_outcome(st, op->err);
+				return;
+			}
+	if (staged || lerr != NULL)
+		note_write_outcome(st, lerr);
+}
+
+/*
  * Run one batch: stage every op in order, write what was staged with one
  * sync, then (the write done) call the change hook for every change.
  */
@@ -1197,8 +1218,7 @@ batch_run(struct store *st, struct store_op *head)
 	}
 	if (lerr != NULL)
 		atomic_store(&st->sync_failed, 1);
-	if (staged)
-		note_write_outcome(st, lerr);
+	note_batch_outcome(st, head, staged, lerr);
 	leveldb_writebatch_destroy(wb);
 	pending_clear(st);
 	if (lerr != NULL || !staged) {

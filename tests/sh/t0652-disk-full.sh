@@ -10,7 +10,7 @@
 # data directory is a 64 MiB tmpfs, the others' 160 MiB.
 . "$(dirname "$0")/lib.sh"
 T_NET=121
-plan 19
+plan 21
 
 for d in n1:160m n2:160m n3:64m; do
 	tmpfs_mount "$T_DIR/${d%:*}" "${d#*:}" || bail "cannot mount a tmpfs (needs root)"
@@ -34,6 +34,13 @@ ok "60 writes of 100 kB at W=2 succeed while it is full" puts_ok
 "$Q" --w 3 put /w3 --file "$T_DIR/value" 2>"$T_DIR/w3.err"
 is "$?" 5 "a W=3 write fails with the quorum status"
 ok "... and says that node 3's disk is full" grep -q 'No space left on device' "$T_DIR/w3.err"
+# A value of 1 MiB or more is a file of its own (store/blob.h).
+head -c $((2 * 1024 * 1024)) /dev/urandom >"$T_DIR/big"
+"$Q" --w 3 put /big --file "$T_DIR/big" 2>"$T_DIR/big.err"
+ok "a 2 MiB value at W=3 fails: node 3 could not write its file" \
+	grep -q 'blobs/.*No space left on device' "$T_DIR/big.err"
+ok "... and left no piece of it" \
+	sh -c "[ -z \"\$(ls -A '$T_DIR/n3/db/blobs')\" ]"
 ok "node 3 is still up" "$Q" --node "$(node_addr 3)" --timeout-ms 2000 status
 ok "quorumctl df shows nothing available on node 3" \
 	sh -c "'$Q' df | awk '\$1 == \"n3\" { exit !(\$2 == \"0\") }'"
