@@ -177,6 +177,8 @@ static void
 stats_take_store(struct node *n)
 {
 	n->stats.c[ST_STORE_SYNCS] = store_sync_count(n->store);
+	n->stats.c[ST_STORE_WRITE_FAILURES] =
+	    store_write_failure_count(n->store);
 }
 
 static void

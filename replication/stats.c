@@ -17,6 +17,7 @@ static const char *counter_names[ST__COUNT] = {
 	"cleanup_keys_removed", "cleanup_keys_skipped",
 	"read_data_fetches",
 	"connections_refused", "connections_cut", "connections_penalised",
+	"store_write_failures",
 };
 
 static const char *hist_names[SH__COUNT] = {

@@ -1146,15 +1146,15 @@ note_batch_outcome(struct store *st, const struct store_op *head,
     int staged, const char *lerr)
 {
 	const struct store_op *op;
+	const char *failure = lerr;
 
-	if (lerr == NULL)
-		for (op = head; op != NULL; op = op->next)
-			if (op->rc == QERR_IO && op->err != NULL) {
-				note_write_outcome(st, op->err);
-				return;
-			}
-	if (staged || lerr != NULL)
-		note_write_outcome(st, lerr);
+	for (op = head; op != NULL && failure == NULL; op = op->next)
+		if (op->rc == QERR_IO && op->err != NULL)
+			failure = op->err;
+	if (failure != NULL)
+		atomic_fetch_add(&st->write_failures, 1);
+	if (staged || failure != NULL)
+		note_write_outcome(st, failure);
 }
 
 /*
@@ -1393,6 +1393,12 @@ int
 store_healthy(struct store *st)
 {
 	return !atomic_load(&st->sync_failed);
+}
+
+uint64_t
+store_write_failure_count(struct store *st)
+{
+	return atomic_load(&st->write_failures);
 }
 
 uint64_t

@@ -302,6 +302,11 @@ void	store_quiesce(struct store *st);
  * write: against the changes made, how well group commit shares syncs.
  */
 uint64_t store_sync_count(struct store *st);
+/*
+ * Batches in which the disk failed a write (the batch's own, or a big
+ * value's file): what an operator alerts on, with the note's line.
+ */
+uint64_t store_write_failure_count(struct store *st);
 
 /* Fault injection for tests: the next n syncing writes fail with QERR_IO. */
 void	store_fail_next_writes(struct store *st, int n);

@@ -66,6 +66,7 @@ struct store {
 	pthread_cond_t		 finished;	/* store_run waits here */
 	struct store_op		*q_head, *q_tail;
 	atomic_uint_fast64_t	 syncs;		/* store_sync_count */
+	atomic_uint_fast64_t	 write_failures; /* store_write_failure_count */
 	int			 writer_idle;	/* waiting on work */
 	int			 writer_busy;	/* running a batch */
 	int			 stopping;

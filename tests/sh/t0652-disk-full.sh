@@ -10,7 +10,7 @@
 # data directory is a 64 MiB tmpfs, the others' 160 MiB.
 . "$(dirname "$0")/lib.sh"
 T_NET=121
-plan 21
+plan 22
 
 for d in n1:160m n2:160m n3:64m; do
 	tmpfs_mount "$T_DIR/${d%:*}" "${d#*:}" || bail "cannot mount a tmpfs (needs root)"
@@ -45,6 +45,8 @@ ok "node 3 is still up" "$Q" --node "$(node_addr 3)" --timeout-ms 2000 status
 ok "quorumctl df shows nothing available on node 3" \
 	sh -c "'$Q' df | awk '\$1 == \"n3\" { exit !(\$2 == \"0\") }'"
 
+failures() { "$Q" --node "$(node_addr 3)" stats | awk '$1 == "store_write_failures" { print $2 }'; }
+ok "its store_write_failures counter counts them ($(failures))" test "$(failures)" -gt 0
 ok "node 3 logs that its writes fail, and why" \
 	grep -q 'store: writes fail: .*No space left on device' "$T_DIR/n3.log"
 
