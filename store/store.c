@@ -1114,16 +1114,17 @@ apply_remove(struct store *st, struct store_op *op, leveldb_writebatch_t *wb)
 static void
 note_write_outcome(struct store *st, const char *lerr)
 {
-	int64_t now = mono_ms();
 	char line[768];
+	int64_t now;
 
 	if (st->note == NULL || (lerr == NULL && !st->writes_failing))
-		return;
+		return;		/* the usual case: nothing to say */
 	if (lerr == NULL) {
 		st->writes_failing = 0;
 		st->note("writes succeed again", st->note_arg);
 		return;
 	}
+	now = mono_ms();
 	if (st->writes_failing && st->failure_noted_ms != 0 &&
 	    now - st->failure_noted_ms < STORE_FAILURE_NOTE_MS)
 		return;
