@@ -6,13 +6,15 @@
 
 #include "fdio.h"
 
-int
-fd_write_all(int fd, const void *p, size_t n)
+/* Write all of [p, p+n): at off when positional, else at the offset. */
+static int
+write_whole(int fd, const void *p, size_t n, int positional, uint64_t off)
 {
 	const char *c = p;
 
 	while (n > 0) {
-		ssize_t w = write(fd, c, n);
+		ssize_t w = positional ? pwrite(fd, c, n, (off_t)off) :
+		    write(fd, c, n);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -24,91 +26,67 @@ fd_write_all(int fd, const void *p, size_t n)
 		}
 		c += w;
 		n -= (size_t)w;
-	}
-	return 0;
-}
-
-int
-fd_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t w = pwrite(fd, c, n, (off_t)off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		c += w;
-		n -= (size_t)w;
 		off += (uint64_t)w;
 	}
 	return 0;
 }
 
 int
+fd_write_all(int fd, const void *p, size_t n)
+{
+	return write_whole(fd, p, n, 0, 0);
+}
+
+int
+fd_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
+{
+	return write_whole(fd, p, n, 1, off);
+}
+
+int
 fd_read_all(int fd, void *p, size_t n)
 {
-	char *c = p;
+	ssize_t got = fd_read_upto(fd, p, n);
 
-	while (n > 0) {
-		ssize_t r = read(fd, c, n);
+	if (got < 0)
+		return -1;
+	if ((size_t)got < n) {
+		errno = ENODATA;
+		return -1;
+	}
+	return 0;
+}
+
+/* Read up to n bytes, fewer only at the end: at off when positional. */
+static ssize_t
+read_upto(int fd, void *p, size_t n, int positional, uint64_t off)
+{
+	char *c = p;
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = positional ? pread(fd, c + got, n - got,
+		    (off_t)(off + got)) : read(fd, c + got, n - got);
 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
 			return -1;
-		if (r == 0) {
-			errno = ENODATA;
-			return -1;
-		}
-		c += r;
-		n -= (size_t)r;
+		if (r == 0)
+			break;
+		got += (size_t)r;
 	}
-	return 0;
+	return (ssize_t)got;
 }
 
 ssize_t
 fd_read_upto(int fd, void *p, size_t n)
 {
-	char *c = p;
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = read(fd, c + got, n - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
+	return read_upto(fd, p, n, 0, 0);
 }
 
 ssize_t
 fd_pread_upto(int fd, void *p, size_t n, uint64_t off)
 {
-	char *c = p;
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = pread(fd, c + got, n - got, (off_t)(off + got));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
+	return read_upto(fd, p, n, 1, off);
 }
