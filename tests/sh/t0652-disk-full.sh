@@ -86,4 +86,6 @@ rm "$T_DIR/n3/junk"
 is "$?" 5 "space freed: W=3 writes still fail (LevelDB keeps its error)"
 node_kill 3 TERM
 ok "node 3 restarted" node_start 3
-ok "... takes writes again" "$Q" --w 3 put /after-table --file "$T_DIR/value"
+# (Once the others see it up again: node_start waits only for it to answer.)
+after_table() { "$Q" --w 3 put /after-table --file "$T_DIR/value"; }
+ok "... takes writes again" wait_until 20 after_table
