@@ -518,8 +518,9 @@ reply_error(Quorum__Envelope **reply, char **err)
 	return rc;
 }
 
-int
-qc_request(struct qc *qc, int node, Quorum__Envelope *req,
+/* qc_request, but an Error answer is returned as *reply like any other. */
+static int
+request_raw(struct qc *qc, int node, Quorum__Envelope *req,
     Quorum__Envelope **reply, char **err)
 {
 	uint8_t *frame;
@@ -630,6 +631,17 @@ qc_request(struct qc *qc, int node, Quorum__Envelope *req,
 		return enc_rc;	/* the request could not be encoded again */
 	if (*reply == NULL)
 		return qerr_set(err, last_rc, "no node answered: %s", last);
+	return 0;
+}
+
+int
+qc_request(struct qc *qc, int node, Quorum__Envelope *req,
+    Quorum__Envelope **reply, char **err)
+{
+	int rc;
+
+	if ((rc = request_raw(qc, node, req, reply, err)) < 0)
+		return rc;
 	return reply_error(reply, err);
 }
 
@@ -769,7 +781,16 @@ write_request(struct qc *qc, Quorum__Envelope *env, struct qc_written *out,
 	if (out == NULL)
 		out = &ignore;
 	memset(out, 0, sizeof(*out));
-	if ((rc = qc_request(qc, -1, env, &reply, err)) < 0 ||
+	if ((rc = request_raw(qc, -1, env, &reply, err)) < 0)
+		return rc;
+	if (reply->body_case == QUORUM__ENVELOPE__BODY_ERROR &&
+	    reply->error->dot != NULL && reply->error->dot->node != NULL &&
+	    out != &ignore) {
+		/* The version the failed write named: it may exist. */
+		out->dot.node = xstrdup(reply->error->dot->node);
+		out->dot.counter = reply->error->dot->counter;
+	}
+	if ((rc = reply_error(&reply, err)) < 0 ||
 	    (rc = expect(&reply, is_put ? QUORUM__ENVELOPE__BODY_PUT_RESPONSE :
 	    QUORUM__ENVELOPE__BODY_DELETE_RESPONSE, err)) < 0)
 		return rc;

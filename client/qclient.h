@@ -104,6 +104,14 @@ struct qc_written {
 };
 void	qc_written_release(struct qc_written *w);
 
+/*
+ * Write key; out may be NULL.  A write that failed may still exist on the
+ * replicas that synced it (Dynamo's rule): when the coordinator had named
+ * its version before the write failed its quorum, out->dot is that
+ * version and out->context NULL (otherwise out->dot.node is NULL), so a
+ * caller whose next write of key should replace the failed one can put
+ * the dot in that write's context.  Release *out after a failure too.
+ */
 int	qc_put(struct qc *qc, const char *key, const struct qc_write *w,
 	    struct qc_written *out, char **err);
 /* A delete is a write of a tombstone (w->data and w->meta ignored). */

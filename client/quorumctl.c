@@ -345,6 +345,34 @@ write_context(struct ctl *c, const char *key, uint8_t **ctx, size_t *len,
 	return 0;
 }
 
+/*
+ * A write failed after its version d was named: it may exist.  Say so,
+ * and save (--context-out) the context the write sent plus d, so that the
+ * next write given it replaces the failed one rather than sitting beside
+ * it as a sibling.
+ */
+static void
+failed_write_note(const struct ctl *c, const uint8_t *ctx, size_t clen,
+    const struct dot *d)
+{
+	struct cc cc;
+	uint8_t *bytes;
+	size_t len;
+
+	fprintf(stderr, "quorumctl: the failed write's version is %s:%" PRIu64
+	    "; it may exist on the replicas that synced it\n", d->node,
+	    d->counter);
+	if (c->context_out == NULL)
+		return;
+	if (context_decode(ctx, clen, &cc, NULL) < 0)
+		cc_init(&cc);
+	cc_add(&cc, d->node, d->counter);
+	context_encode(&cc, &bytes, &len);
+	context_save(c, bytes, len);
+	free(bytes);
+	cc_release(&cc);
+}
+
 static int
 cmd_put(struct ctl *c, const char *key, const char *value, int tombstone)
 {
@@ -378,9 +406,13 @@ cmd_put(struct ctl *c, const char *key, const char *value, int tombstone)
 	rc = tombstone ? qc_delete(c->qc, key, &w, &out, &err) :
 	    qc_put(c->qc, key, &w, &out, &err);
 	free(data);
+	if (rc < 0 && out.dot.node != NULL)
+		failed_write_note(c, ctx, clen, &out.dot);
 	free(ctx);
-	if (rc < 0)
+	if (rc < 0) {
+		qc_written_release(&out);
 		return fail(rc, key, err);
+	}
 	context_save(c, out.context, out.context_len);
 	qc_written_release(&out);
 	return 0;

@@ -16,6 +16,7 @@
 #include "fs/file.h"
 #include "fs/lcache.h"
 #include "fs/sizehint.h"
+#include "fs/unsettled.h"
 #include "fs/view.h"
 #include "lib/log.h"
 #include "lib/qerr.h"
@@ -48,6 +49,30 @@ void
 qfs_context_bytes(const struct cc *cc, uint8_t **out, size_t *len)
 {
 	context_encode(cc, out, len);
+}
+
+uint64_t
+qfs_write_context(struct qfs *fs, const char *key, const struct cc *cc,
+    uint8_t **out, size_t *len)
+{
+	struct cc all;
+	uint64_t ticket;
+
+	cc_copy(&all, cc);
+	ticket = unsettled_cover(fs->unsettled, key, &all);
+	context_encode(&all, out, len);
+	cc_release(&all);
+	return ticket;
+}
+
+void
+qfs_write_outcome(struct qfs *fs, const char *key, uint64_t ticket, int rc,
+    const struct qc_written *out)
+{
+	if (rc == 0)
+		unsettled_settle(fs->unsettled, key, ticket);
+	else if (out->dot.node != NULL)
+		unsettled_note(fs->unsettled, key, &out->dot);
 }
 
 static struct qlocal *
@@ -131,6 +156,7 @@ local_put(struct qfs *fs, struct qnode *q, struct qlocal *l)
 	uint8_t *meta = NULL, *ctx = NULL;
 	const void *data;
 	char *err = NULL;
+	uint64_t ticket;
 	int rc;
 
 	if (l->unlinked) {
@@ -141,13 +167,15 @@ local_put(struct qfs *fs, struct qnode *q, struct qlocal *l)
 	memset(&w, 0, sizeof(w));
 	l->meta.size = wbuf_size(l->buf);
 	meta_encode(&l->meta, &meta, &w.meta_len);
-	qfs_context_bytes(&l->cc, &ctx, &w.context_len);
+	ticket = qfs_write_context(fs, nm.key, &l->cc, &ctx, &w.context_len);
 	w.meta = meta;
 	w.context = ctx;
+	memset(&out, 0, sizeof(out));
 	if ((rc = wbuf_map(l->buf, &data, &err)) == 0) {
 		w.data = data;
 		w.data_len = wbuf_size(l->buf);
 		rc = qc_put(fs->qc, nm.key, &w, &out, &err);
+		qfs_write_outcome(fs, nm.key, ticket, rc, &out);
 		wbuf_unmap(l->buf);
 		/* Even a failed write may have landed: what was read is
 		 * stale (q->lock held: no open reads meanwhile). */
@@ -160,6 +188,7 @@ local_put(struct qfs *fs, struct qnode *q, struct qlocal *l)
 		log_error("write %s (%zu bytes): %s (%s)", nm.key,
 		    wbuf_size(l->buf), err ? err : "failed", qerr_name(rc));
 		rc = rc == QERR_TOO_BIG ? -EFBIG : -qfs_errno(rc);
+		qc_written_release(&out);
 		goto out;
 	}
 	/* What this write replaced and the write itself: the next write's. */

@@ -110,5 +110,14 @@ void	file_unlinked(struct qnode *q);
 
 /* Encode a context for a qc_write (malloc'd). */
 void	qfs_context_bytes(const struct cc *cc, uint8_t **out, size_t *len);
+/*
+ * The context of a write of key, cc plus this mount's failed writes of key
+ * (fs/unsettled.h), encoded (malloc'd).  Returns the ticket that
+ * qfs_write_outcome takes with the write's result.
+ */
+uint64_t qfs_write_context(struct qfs *fs, const char *key,
+	    const struct cc *cc, uint8_t **out, size_t *len);
+void	qfs_write_outcome(struct qfs *fs, const char *key, uint64_t ticket,
+	    int rc, const struct qc_written *out);
 
 #endif

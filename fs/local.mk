@@ -5,7 +5,7 @@ noinst_LIBRARIES += fs/libqfsview.a
 fs_libqfsview_a_SOURCES = fs/meta.c fs/meta.h fs/siblings.c fs/siblings.h \
 	fs/wbuf.c fs/wbuf.h fs/inode.c fs/inode.h fs/lcache.c fs/lcache.h \
 	fs/sizehint.c fs/sizehint.h fs/mountopt.c fs/mountopt.h \
-	fs/dirsnap.c fs/dirsnap.h
+	fs/dirsnap.c fs/dirsnap.h fs/unsettled.c fs/unsettled.h
 fs_libqfsview_a_CFLAGS = $(AM_CFLAGS)
 
 bin_PROGRAMS += quorumfs

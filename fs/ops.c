@@ -241,10 +241,11 @@ value_write(struct qfs *fs, const char *key, const struct cc *ctx,
 	struct qc_written out;
 	uint8_t *meta = NULL, *cbytes = NULL;
 	char *err = NULL;
+	uint64_t ticket;
 	int rc;
 
 	memset(&w, 0, sizeof(w));
-	qfs_context_bytes(ctx, &cbytes, &w.context_len);
+	ticket = qfs_write_context(fs, key, ctx, &cbytes, &w.context_len);
 	w.context = cbytes;
 	if (!tombstone) {
 		meta_encode(m, &meta, &w.meta_len);
@@ -254,6 +255,7 @@ value_write(struct qfs *fs, const char *key, const struct cc *ctx,
 	}
 	rc = tombstone ? qc_delete(fs->qc, key, &w, &out, &err) :
 	    qc_put(fs->qc, key, &w, &out, &err);
+	qfs_write_outcome(fs, key, ticket, rc, &out);
 	free(meta);
 	free(cbytes);
 	/* Even a failed write may have landed: what was read is stale. */
@@ -268,6 +270,7 @@ value_write(struct qfs *fs, const char *key, const struct cc *ctx,
 		log_error("%s %s: %s (%s)", tombstone ? "delete" : "write",
 		    key, err ? err : "failed", qerr_name(rc));
 		free(err);
+		qc_written_release(&out);
 		return rc == QERR_TOO_BIG && !tombstone ? -EFBIG :
 		    -qfs_errno(rc);
 	}

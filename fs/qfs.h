@@ -31,6 +31,7 @@
 struct dirsnap;
 struct lcache;
 struct sizehint;
+struct unsettled;
 
 struct qfs {
 	struct qc		*qc;
@@ -51,6 +52,7 @@ struct qfs {
 	struct lcache		*lcache;	/* lookups' reads, lcache.h */
 	struct sizehint		*sizes;		/* sizehint.h */
 	struct dirsnap		*dirsnap;	/* dirsnap.h */
+	struct unsettled	*unsettled;	/* failed writes, unsettled.h */
 	/* statfs: the cluster's capacity as last asked (ops.c). */
 	pthread_mutex_t		 df_lock;
 	struct qc_capacity	 df;

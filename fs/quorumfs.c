@@ -28,6 +28,7 @@
 #include "fs/mountopt.h"
 #include "fs/qfs.h"
 #include "fs/sizehint.h"
+#include "fs/unsettled.h"
 #include "fs/view.h"
 #include "lib/hugemem.h"
 #include "lib/log.h"
@@ -41,6 +42,9 @@
  */
 #define LCACHE_SLOTS	256
 #define SIZEHINT_SLOTS	(64u << 10)
+/* Keys whose write failed and that were not written since (unsettled.h):
+ * failures are rare, and each key is searched for on every write. */
+#define UNSETTLED_KEYS	256
 /*
  * Directories being filled, whose names a lookup answers from their last
  * listing (dirsnap.h): a few at a time are usual, and one of up to 4096
@@ -341,6 +345,7 @@ main(int argc, char **argv)
 	fs.itab = itab_new(file_local_free);
 	fs.lcache = lcache_new(LCACHE_SLOTS, reuse_ms(&fs), kview_kept_free);
 	fs.sizes = sizehint_new(SIZEHINT_SLOTS);
+	fs.unsettled = unsettled_new(UNSETTLED_KEYS);
 	pthread_mutex_init(&fs.df_lock, NULL);
 	/* A listing shows every acknowledged write only when R + W > N. */
 	fs.dirsnap = dirsnap_new(DIRSNAP_SLOTS, fs.keep_written ? 0 :
@@ -393,6 +398,7 @@ out_itab:
 	dirsnap_free(fs.dirsnap);
 	pthread_mutex_destroy(&fs.df_lock);
 	sizehint_free(fs.sizes);
+	unsettled_free(fs.unsettled);
 	lcache_free(fs.lcache);
 	itab_free(fs.itab);
 out_qc:

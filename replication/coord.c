@@ -498,7 +498,8 @@ put_fail_client(struct put_op *op, int code)
 	    "replicas synced it, %u needed (the write may still be on the "
 	    "replicas that did)%s%s", op->key, op->acks, op->npref, op->w,
 	    op->last_error[0] ? "; last error: " : "", op->last_error);
-	request_fail(op->req, code, msg, op->acks, op->w);
+	/* The client may write again to replace it: name the version. */
+	request_fail_write(op->req, code, msg, op->acks, op->w, &op->dot);
 	op->req = NULL;
 }
 

@@ -94,6 +94,34 @@ request_fail(struct request *r, int code, const char *msg, unsigned replies,
 	request_free(r);
 }
 
+void
+request_fail_write(struct request *r, int code, const char *msg,
+    unsigned replies, unsigned needed, const struct dot *d)
+{
+	Quorum__Envelope env;
+	Quorum__Error e;
+	Quorum__Dot pd;
+
+	if (d->node == NULL) {
+		request_fail(r, code, msg, replies, needed);
+		return;
+	}
+	stats_count(&r->node->stats, ST_ERRORS, 1);
+	quorum__envelope__init(&env);
+	quorum__error__init(&e);
+	quorum__dot__init(&pd);
+	pd.node = d->node;
+	pd.counter = d->counter;
+	e.code = code;
+	e.message = (char *)msg;
+	e.replies = replies;
+	e.needed = needed;
+	e.dot = &pd;
+	env.body_case = QUORUM__ENVELOPE__BODY_ERROR;
+	env.error = &e;
+	request_reply(r, &env);
+}
+
 /* ---- store changes ---- */
 
 /* On the writer thread: gather the op's done() for the loop. */

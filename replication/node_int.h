@@ -104,6 +104,10 @@ void		 request_free(struct request *r);
 void		 request_reply(struct request *r, Quorum__Envelope *env);
 void		 request_fail(struct request *r, int code, const char *msg,
 		    unsigned replies, unsigned needed);
+/* request_fail for a write whose version d was named (d->node NULL: none). */
+void		 request_fail_write(struct request *r, int code,
+		    const char *msg, unsigned replies, unsigned needed,
+		    const struct dot *d);
 uint64_t	 request_elapsed_us(const struct request *r);
 
 /*

@@ -108,7 +108,8 @@ jepsen-long: quorumd quorumctl tests/jepsen/qjepsen
 
 ## The filesystem: real quorumfs mounts (FUSE) on real clusters.
 FS_TESTS = tests/sh/t0600-fs-basic.sh tests/sh/t0610-fs-files.sh \
-	tests/sh/t0620-fs-failures.sh tests/sh/t0630-fs-conflicts.sh \
+	tests/sh/t0620-fs-failures.sh tests/sh/t0621-fs-failed-writes.sh \
+	tests/sh/t0630-fs-conflicts.sh \
 	tests/sh/t0640-fs-cache.sh tests/sh/t0645-fs-lookups.sh \
 	tests/sh/t0646-fs-missing-names.sh tests/sh/t0647-fs-reads.sh \
 	tests/sh/t0648-fs-create-requests.sh \

@@ -2,8 +2,8 @@
  * test_fs.c - the filesystem's parts that need no mount: the attribute
  * encoding (fs/meta.h), sibling views and their contexts (fs/siblings.h),
  * write buffers (fs/wbuf.h), the inode table (fs/inode.h), the lookup
- * cache (fs/lcache.h), size hints (fs/sizehint.h) and directory
- * snapshots (fs/dirsnap.h).
+ * cache (fs/lcache.h), size hints (fs/sizehint.h), directory
+ * snapshots (fs/dirsnap.h) and failed writes to cover (fs/unsettled.h).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -22,6 +22,7 @@
 #include "fs/meta.h"
 #include "fs/siblings.h"
 #include "fs/sizehint.h"
+#include "fs/unsettled.h"
 #include "fs/wbuf.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
@@ -775,6 +776,55 @@ test_dirsnap_ways(void **state)
 	dirsnap_free(s);
 }
 
+/* A failed write's versions go into the key's next write, until one
+ * succeeds; only what that write covered is settled. */
+static void
+test_unsettled(void **state)
+{
+	struct unsettled *u = unsettled_new(2);
+	struct dot a = { (char *)"n1", 7 }, b = { (char *)"n2", 3 },
+	    c = { (char *)"n1", 9 };
+	struct cc cc;
+	uint64_t t1, t2;
+
+	(void)state;
+	cc_init(&cc);
+	assert_int_equal(unsettled_cover(u, "/f", &cc), 0);
+	assert_int_equal(cc.n, 0);
+
+	unsettled_note(u, "/f", &a);
+	unsettled_note(u, "/f", &b);
+	t1 = unsettled_cover(u, "/f", &cc);
+	assert_true(t1 != 0);
+	assert_true(cc_contains(&cc, "n1", 7));
+	assert_true(cc_contains(&cc, "n2", 3));
+	cc_release(&cc);
+
+	/* Another failure after the cover: a success settles nothing. */
+	unsettled_note(u, "/f", &c);
+	unsettled_settle(u, "/f", t1);
+	assert_int_equal(unsettled_count(u), 1);
+	cc_init(&cc);
+	t2 = unsettled_cover(u, "/f", &cc);
+	assert_true(cc_contains(&cc, "n1", 9));
+	assert_true(cc_contains(&cc, "n2", 3));
+	cc_release(&cc);
+	unsettled_settle(u, "/f", t2);
+	assert_int_equal(unsettled_count(u), 0);
+
+	/* Full: the oldest key goes. */
+	unsettled_note(u, "/a", &a);
+	unsettled_note(u, "/b", &b);
+	unsettled_note(u, "/c", &c);
+	assert_int_equal(unsettled_count(u), 2);
+	cc_init(&cc);
+	assert_int_equal(unsettled_cover(u, "/a", &cc), 0);
+	assert_true(unsettled_cover(u, "/c", &cc) != 0);
+	assert_true(cc_contains(&cc, "n1", 9));
+	cc_release(&cc);
+	unsettled_free(u);
+}
+
 int
 main(void)
 {
@@ -797,6 +847,7 @@ main(void)
 		cmocka_unit_test(test_dirsnap_ways),
 		cmocka_unit_test(test_dirsnap_bounds),
 		cmocka_unit_test(test_sizehint),
+		cmocka_unit_test(test_unsettled),
 	};
 
 	return cmocka_run_group_tests_name("fs", tests, NULL, NULL);
