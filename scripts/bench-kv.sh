@@ -5,7 +5,7 @@
 # (raft, fsync'd writes), all on this machine and on loopback only.
 #
 #   scripts/bench-kv.sh [--quick | --full] [--seconds S] [--rounds N]
-#                       [--keys K] [--keep]
+#                       [--keys K] [--keep] [--together]
 #
 #   (default)  (R,W)=(2,2) for 100 B and 4 KiB values, 1, 16 and 64 clients,
 #              pipeline 1 and 16 (not 1 client at 16); (1,1) and (1,3) too
@@ -16,6 +16,8 @@
 #   --rounds   rounds per configuration (default 3)
 #   --keys     the key space of the gets (default 10000)
 #   --keep     keep the temporary directory (data, logs, raw results)
+#   --together leave the other two systems running (idle) while one is
+#              measured; by default they are paused (SIGSTOP) meanwhile
 #
 # The machine's speed drifts, so each configuration is measured in rounds,
 # the systems interleaved within a round (quorumfs, redis, etcd, then again);
@@ -36,6 +38,7 @@ secs=3
 rounds=3
 keys=10000
 keep=0
+alone=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) mode=quick; shift ;;
@@ -44,7 +47,8 @@ while [ $# -gt 0 ]; do
 	--rounds) rounds=$2; shift 2 ;;
 	--keys) keys=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '2,28s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	--together) alone=0; shift ;;
+	-h|--help) sed -n '2,31s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "bench-kv.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -102,8 +106,11 @@ etcd_pids=()
 failed=1
 
 cleanup() {
-	local rc=$? p
+	local rc=$? p f
 	set +e
+	# A system may be paused (see "each system alone").
+	for f in "$work"/qfs/n*.pid; do [ -f "$f" ] && kill -CONT "$(cat "$f")" 2>/dev/null; done
+	for p in $redis_pid "${etcd_pids[@]}"; do kill -CONT "$p" 2>/dev/null; done
 	if [ "$qfs_started" = 1 ]; then
 		QFS_BIN=$build bash "$top/scripts/cluster.sh" stop -d "$work/qfs" 2>/dev/null
 	fi
@@ -441,6 +448,77 @@ record() {	# system op value clients pipeline rw round figures...
 	say "[$done_n/$total] round $7: $2 ${3}B c$4 p$5 $1 $6 -> ops/s ${8} p50 ${9} p99 ${10} p99.9 ${11} us, errors ${12}"
 }
 
+# ---- each system alone -----------------------------------------------------
+#
+# A system is measured with the other two paused (SIGSTOP), unless
+# --together: idle, the three etcd members alone take about an eighth of a
+# core (gossip and heartbeats of quorumd a little less), which a system
+# bound by its CPU pays and one bound by its disk's syncs does not.  All
+# the members of a cluster are stopped and continued at once, so none of
+# them sees the others fall silent; they are used again only once ready.
+
+qfs_signal() {
+	local f
+	for f in "$work"/qfs/n*.pid; do kill -"$1" "$(cat "$f")" 2>/dev/null; done
+}
+qfs_all_up() {	# every node sees every member up
+	local a
+	for a in ${QFS_NODES//,/ }; do
+		"$Q" --node "$a" --timeout-ms 1000 status 2>/dev/null |
+			awk 'NR > 2 && $4 != "up" { bad = 1 } NR > 2 { n++ }
+			     END { exit bad || n != 3 }' || return 1
+	done
+}
+etcd_leader() {
+	ETCD_URL=$(ETCDCTL_API=3 etcdctl --endpoints "$ETCD_EPS" endpoint status -w json 2>/dev/null |
+		jq -r '.[] | select(.Status.header.member_id == .Status.leader) | .Endpoint' | head -1)
+	[ -n "$ETCD_URL" ]
+}
+others() {	# STOP|CONT system: signal the systems other than this one
+	local p
+	[ "$alone" = 1 ] || return 0
+	[ "$2" = quorumfs ] || qfs_signal "$1"
+	[ "$2" = redis ] || kill -"$1" "$redis_pid" 2>/dev/null
+	if [ "$2" != etcd ]; then
+		for p in "${etcd_pids[@]}"; do kill -"$1" "$p" 2>/dev/null; done
+	fi
+	[ "$1" = CONT ] || return 0
+	[ "$2" = quorumfs ] || wait_for 30 qfs_all_up ||
+		die "the quorumfs nodes do not all see each other after a pause"
+	[ "$2" = redis ] || wait_for 20 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping ||
+		die "redis-server does not answer after a pause"
+	[ "$2" = etcd ] || wait_for 30 etcd_leader ||
+		die "etcd has no leader after a pause"
+}
+# Before each configuration, wait (at most 60 s) until the machine is quiet:
+# 90% of the cores idle over half a second.  Work one system leaves behind
+# (LevelDB's compactions after quorumfs's puts, which a pause only defers)
+# is then not paid by the next configuration's first rounds.
+cpu_idle_pct() {	# over 0.5 s, of all cores
+	local a b
+	a=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+	sleep 0.5
+	b=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+	echo "$a $b" | awk '{ t = $4 - $2; print (t > 0 ? int(100 * ($3 - $1) / t) : 0) }'
+}
+quiet_wait() {	# seconds
+	local end=$((SECONDS + $1))
+	while [ $SECONDS -lt $end ]; do
+		[ "$(cpu_idle_pct)" -ge 90 ] && return 0
+	done
+	return 1
+}
+
+alone_run() {	# system run_function args...: run it with the others paused
+	local sys=$1; shift
+	others STOP "$sys"
+	# The leader may have changed over a pause (in this subshell: the
+	# caller's $(...) would lose it otherwise).
+	[ "$sys" != etcd ] || wait_for 30 etcd_leader || die "etcd has no leader"
+	"$@"
+	others CONT "$sys"
+}
+
 # shellcheck disable=SC2046 # run_* print five words: the figures
 for g in "${groups[@]}"; do
 	# shellcheck disable=SC2086
@@ -448,13 +526,14 @@ for g in "${groups[@]}"; do
 	op=$1 value=$2 c=$3 p=$4; shift 4
 	rws=("$@")
 	[ "$op" = get ] && populate "$value"
+	quiet_wait 60 || say "the machine did not quiet down in 60 s: going on"
 	for r in $(seq 1 "$rounds"); do
 		for rw in "${rws[@]}"; do
 			record quorumfs "$op" "$value" "$c" "$p" "$rw" "$r" \
-				$(run_qfs "$op" "$value" "$c" "$p" "${rw%,*}" "${rw#*,}")
+				$(alone_run quorumfs run_qfs "$op" "$value" "$c" "$p" "${rw%,*}" "${rw#*,}")
 		done
-		record redis "$op" "$value" "$c" "$p" - "$r" $(run_redis "$op" "$value" "$c" "$p")
-		record etcd "$op" "$value" "$c" "$p" - "$r" $(run_etcd "$op" "$value" "$c" "$p")
+		record redis "$op" "$value" "$c" "$p" - "$r" $(alone_run redis run_redis "$op" "$value" "$c" "$p")
+		record etcd "$op" "$value" "$c" "$p" - "$r" $(alone_run etcd run_etcd "$op" "$value" "$c" "$p")
 	done
 done
 
