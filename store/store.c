@@ -480,6 +480,8 @@ store_close(struct store *st)
 	refs_clear(&st->dead_blobs);
 	free(st->new_blobs.r);
 	free(st->dead_blobs.r);
+	if (st->wb != NULL)
+		leveldb_writebatch_destroy(st->wb);
 	if (st->db != NULL)
 		leveldb_close(st->db);
 	logenv_settle();		/* its logs' fillers cut them */
@@ -1162,10 +1164,37 @@ note_batch_outcome(struct store *st, const struct store_op *head,
  * Run one batch: stage every op in order, write what was staged with one
  * sync, then (the write done) call the change hook for every change.
  */
-static void
-batch_run(struct store *st, struct store_op *head)
+/*
+ * The writer's WriteBatch for a batch of about bytes of data.  One is kept
+ * from batch to batch, cleared: it keeps its buffer, where a new one grows
+ * its own by doubling, and every such growth past 1 KiB also has glibc
+ * consolidate its fast bins (together 2% of the machine under 64 clients'
+ * 100-byte puts).  A batch of big values gets one of its own, so that its
+ * size is not held on to.
+ */
+static leveldb_writebatch_t *
+batch_take_wb(struct store *st, size_t bytes)
 {
-	leveldb_writebatch_t *wb = leveldb_writebatch_create();
+	if (bytes > STORE_WB_KEEP_MAX)
+		return leveldb_writebatch_create();
+	if (st->wb == NULL)
+		st->wb = leveldb_writebatch_create();
+	return st->wb;
+}
+
+static void
+batch_give_wb(struct store *st, leveldb_writebatch_t *wb)
+{
+	if (wb == st->wb)
+		leveldb_writebatch_clear(wb);
+	else
+		leveldb_writebatch_destroy(wb);
+}
+
+static void
+batch_run(struct store *st, struct store_op *head, size_t bytes)
+{
+	leveldb_writebatch_t *wb = batch_take_wb(st, bytes);
 	struct store_op *op;
 	char *lerr = NULL;
 	int staged = 0, early;
@@ -1220,7 +1249,7 @@ batch_run(struct store *st, struct store_op *head)
 	if (lerr != NULL)
 		atomic_store(&st->sync_failed, 1);
 	note_batch_outcome(st, head, staged, lerr);
-	leveldb_writebatch_destroy(wb);
+	batch_give_wb(st, wb);
 	pending_clear(st);
 	if (lerr != NULL || !staged) {
 		/* Nothing written names the staged blobs, nor dropped any. */
@@ -1297,7 +1326,7 @@ writer_main(void *arg)
 		st->writer_busy = 1;
 		pthread_mutex_unlock(&st->qlock);
 
-		batch_run(st, head);
+		batch_run(st, head, bytes);
 		/*
 		 * An op with done() may be freed once the hook has passed it
 		 * on, and one waited for (store_run) once it is complete:

@@ -18,6 +18,8 @@
  * of data (but always one op, however large). */
 #define STORE_BATCH_OPS    512
 #define STORE_BATCH_BYTES  (16u << 20)
+/* A batch of more data than this has a WriteBatch of its own (store.c). */
+#define STORE_WB_KEEP_MAX  (1u << 20)
 
 struct pending;
 struct blobdir;
@@ -71,6 +73,7 @@ struct store {
 	int			 writer_busy;	/* running a batch */
 	int			 stopping;
 	struct pending		*tab;		/* the writer's: a batch's keys */
+	leveldb_writebatch_t	*wb;		/* the writer's, cleared per batch */
 	size_t			 tab_cap;
 	void			*hints;		/* hints.c's state */
 	struct blobdir		*blobs;		/* big versions' data */
