@@ -113,7 +113,7 @@ request_fail_write(struct request *r, int code, const char *msg,
 	pd.node = d->node;
 	pd.counter = d->counter;
 	e.code = code;
-	e.message = (char *)msg;
+	e.message = (char *)(msg != NULL ? msg : qerr_name(code));
 	e.replies = replies;
 	e.needed = needed;
 	e.dot = &pd;
