@@ -2,7 +2,12 @@
 # Throughput and latency (p50, p99, p99.9) of quorumfs puts and gets on a
 # 3-node loopback cluster (N=3), next to redis-server (appendonly yes,
 # appendfsync always: one node, synced writes) and a 3-member etcd cluster
-# (raft, fsync'd writes), all on this machine and on loopback only.
+# (raft, fsync'd writes), all on this machine and on loopback only.  For
+# puts, also "redis x3": three such redis-servers, each sent every write
+# at once by its own redis-benchmark; the slowest one's rate is what three
+# synced replicas on this machine take without any coordination; and
+# "redis x3b", the same with the second and third servers sent their
+# writes in batches on two connections, as a replica's peers send them.
 #
 #   scripts/bench-kv.sh [--quick | --full] [--seconds S] [--rounds N]
 #                       [--keys K] [--keep] [--together]
@@ -48,7 +53,7 @@ while [ $# -gt 0 ]; do
 	--keys) keys=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
 	--together) alone=0; shift ;;
-	-h|--help) sed -n '2,31s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,35s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "bench-kv.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -102,6 +107,8 @@ results=$work/results.tsv
 
 qfs_started=0
 redis_pid=
+redis3_pids=()	# the other two of "redis x3" (the first is redis_pid)
+redis3_ports=()
 etcd_pids=()
 failed=1
 
@@ -110,14 +117,14 @@ cleanup() {
 	set +e
 	# A system may be paused (see "each system alone").
 	for f in "$work"/qfs/n*.pid; do [ -f "$f" ] && kill -CONT "$(cat "$f")" 2>/dev/null; done
-	for p in $redis_pid "${etcd_pids[@]}"; do kill -CONT "$p" 2>/dev/null; done
+	for p in $redis_pid "${redis3_pids[@]}" "${etcd_pids[@]}"; do kill -CONT "$p" 2>/dev/null; done
 	if [ "$qfs_started" = 1 ]; then
 		QFS_BIN=$build bash "$top/scripts/cluster.sh" stop -d "$work/qfs" 2>/dev/null
 	fi
-	for p in $redis_pid "${etcd_pids[@]}"; do
+	for p in $redis_pid "${redis3_pids[@]}" "${etcd_pids[@]}"; do
 		kill -TERM "$p" 2>/dev/null
 	done
-	for p in $redis_pid "${etcd_pids[@]}"; do
+	for p in $redis_pid "${redis3_pids[@]}" "${etcd_pids[@]}"; do
 		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$p" 2>/dev/null
 	done
@@ -194,17 +201,27 @@ free_port() {
 	return 1
 }
 
-redis_start() {
-	mkdir -p "$work/redis"
-	REDIS_PORT=$(free_port 127.0.0.1 16379) || die "no free port for redis"
-	redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$work/redis" \
+redis_server() {	# dir: start one on a free port; sets port and pid
+	mkdir -p "$1"
+	port=$(free_port 127.0.0.1 16379) || die "no free port for redis"
+	redis-server --bind 127.0.0.1 --port "$port" --dir "$1" \
 		--daemonize no --save "" --appendonly yes --appendfsync always \
-		--logfile "$work/redis/redis.log" >/dev/null 2>&1 &
-	redis_pid=$!
-	wait_for 20 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping ||
-		die "redis-server did not start: $(tail -3 "$work/redis/redis.log")"
-	[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" config get appendfsync | tail -1)" = always ] ||
+		--logfile "$1/redis.log" >/dev/null 2>&1 &
+	pid=$!
+	wait_for 20 redis-cli -h 127.0.0.1 -p "$port" ping ||
+		die "redis-server did not start: $(tail -3 "$1/redis.log")"
+	[ "$(redis-cli -h 127.0.0.1 -p "$port" config get appendfsync | tail -1)" = always ] ||
 		die "redis-server is not at appendfsync always"
+}
+
+redis_start() {	# the compared one, then the other two of "redis x3"
+	local port pid i
+	redis_server "$work/redis"
+	REDIS_PORT=$port redis_pid=$pid
+	for i in 2 3; do
+		redis_server "$work/redis$i"
+		redis3_ports+=("$port") redis3_pids+=("$pid")
+	done
 }
 
 etcd_start() {
@@ -310,21 +327,26 @@ run_qfs() {	# op value clients pipeline r w
 
 declare -A redis_rate
 
-run_redis() {	# op value clients pipeline
-	local key="$1 $2 $3 $4" n out
+# How many requests make one measurement of secs seconds: redis-benchmark
+# counts requests, not time.  Calibrated by a short first run (on port $1),
+# then by each measurement's rate; kept per system and configuration.
+redis_requests() {	# port system op value clients pipeline
+	local key="$2 $3 $4 $5 $6" n
 	n=${redis_rate[$key]:-}
-	if [ -z "$n" ]; then	# calibrate: redis-benchmark counts requests, not time
-		n=$(( 50 * $3 * $4 )); [ $n -lt 500 ] && n=500
-		out=$(redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -t "${1/put/set}" \
-			-c "$3" -P "$4" -d "$2" -r "$keys" -n "$n" -q 2>/dev/null | tr '\r' '\n' |
+	if [ -z "$n" ]; then
+		n=$(( 50 * $5 * $6 )); [ $n -lt 500 ] && n=500
+		n=$(redis-benchmark -h 127.0.0.1 -p "$1" -t "${3/put/set}" \
+			-c "$5" -P "$6" -d "$4" -r "$keys" -n "$n" -q 2>/dev/null | tr '\r' '\n' |
 			awk '/requests per second/ { for (i = 1; i < NF; i++) if ($(i+1) == "requests") r = $i } END { print r + 0 }')
-		redis_rate[$key]=$out
-		n=$out
+		redis_rate[$key]=$n
 	fi
-	n=$(awk -v r="$n" -v s="$secs" -v m=$(( $3 * $4 * 10 )) \
-		'BEGIN { n = int(r * s); if (n < m) n = m; if (n < 100) n = 100; print n }')
-	out=$(redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -t "${1/put/set}" \
-		-c "$3" -P "$4" -d "$2" -r "$keys" -n "$n" 2>/dev/null | tr '\r' '\n' |
+	awk -v r="$n" -v s="$secs" -v m=$(( $5 * $6 * 10 )) \
+		'BEGIN { n = int(r * s); if (n < m) n = m; if (n < 100) n = 100; print n }'
+}
+
+redis_measure() {	# port requests op value clients pipeline: the five figures
+	redis-benchmark -h 127.0.0.1 -p "$1" -t "${3/put/set}" \
+		-c "$5" -P "$6" -d "$4" -r "$keys" -n "$2" 2>/dev/null | tr '\r' '\n' |
 		awk '
 		/^[0-9.]+% <= [0-9.]+ milliseconds/ && !done999 {
 			p = $1; sub("%", "", p)
@@ -335,8 +357,50 @@ run_redis() {	# op value clients pipeline
 		END {
 			if (ops == "") print "nan nan nan nan nan"
 			else printf "%.0f %.1f %.1f %.1f 0\n", ops, p50, p99, p999
-		}') || out=$NA
-	[ "${out%% *}" != nan ] && redis_rate[$key]=${out%% *}
+		}'
+}
+
+run_redis() {	# op value clients pipeline
+	local n out
+	n=$(redis_requests "$REDIS_PORT" redis "$@")
+	out=$(redis_measure "$REDIS_PORT" "$n" "$@") || out=$NA
+	[ "${out%% *}" != nan ] && redis_rate["redis $1 $2 $3 $4"]=${out%% *}
+	echo "$out"
+}
+
+# redis x3: each of the three servers gets its own redis-benchmark with the
+# row's clients and pipeline, all at once, the same number of requests
+# each.  A store with N=3 must write every put on all three replicas (with
+# W=2 too: the third may lag, not skip), so the slowest server's rate is
+# the most that three synced replicas here take, with no coordinator, no
+# causality and no second message per write.  Its figures are the slowest
+# one's.
+#
+# redis x3b ("batched links"): the same, except that the second and third
+# servers get their requests as a replica does from its peers, on two
+# connections carrying batches (2 clients, pipeline 32), which costs a
+# server fewer reads, writes and wake-ups per request than 64 clients of
+# one request each.  The first server has the row's clients.  Its ops/s
+# are the slowest server's, its latencies the first's.
+run_redis3() {	# shape(x3|x3b) op value clients pipeline
+	local shape=$1 n out i port c p; shift
+	n=$(redis_requests "$REDIS_PORT" "redis-$shape" "$@")
+	i=0
+	for port in "$REDIS_PORT" "${redis3_ports[@]}"; do
+		i=$((i + 1))
+		c=$3 p=$4
+		[ "$shape" = x3b ] && [ $i -gt 1 ] && c=2 p=32
+		redis_measure "$port" "$n" "$1" "$2" "$c" "$p" > "$work/redis3.$i" &
+	done
+	wait
+	if [ "$(cat "$work"/redis3.[123] | wc -l)" != 3 ]; then
+		out=$NA
+	elif [ "$shape" = x3 ]; then
+		out=$(sort -n "$work"/redis3.[123] | head -1)	# a "nan" sorts first
+	else
+		out="$(cut -d' ' -f1 "$work"/redis3.[123] | sort -n | head -1) $(cut -d' ' -f2- "$work/redis3.1")"
+	fi
+	[ "${out%% *}" != nan ] && redis_rate["redis-$shape $1 $2 $3 $4"]=${out%% *}
 	echo "$out"
 }
 
@@ -430,7 +494,10 @@ total=0
 for g in "${groups[@]}"; do
 	# shellcheck disable=SC2086 # a group is words
 	set -- $g
-	total=$(( total + rounds * ($# - 4 + 2) ))
+	extra=2	# redis and etcd; for puts redis x3, and x3b without pipelining
+	[ "$1" = put ] && extra=3
+	[ "$1" = put ] && [ "$4" = 1 ] && extra=4
+	total=$(( total + rounds * ($# - 4 + extra) ))
 done
 say "$mode run: ${#groups[@]} configurations, $total measurements of ${secs} s (about $(( (total * (secs + 1) + 59) / 60 )) min)"
 
@@ -475,18 +542,25 @@ etcd_leader() {
 	[ -n "$ETCD_URL" ]
 }
 others() {	# STOP|CONT system: signal the systems other than this one
-	local p
+	local p port
 	[ "$alone" = 1 ] || return 0
 	[ "$2" = quorumfs ] || qfs_signal "$1"
-	[ "$2" = redis ] || kill -"$1" "$redis_pid" 2>/dev/null
+	# redis x3 is the compared redis-server and two more.
+	case $2 in redis|redis-x3*) ;; *) kill -"$1" "$redis_pid" 2>/dev/null ;; esac
+	case $2 in
+	redis-x3*) ;;
+	*) for p in "${redis3_pids[@]}"; do kill -"$1" "$p" 2>/dev/null; done ;;
+	esac
 	if [ "$2" != etcd ]; then
 		for p in "${etcd_pids[@]}"; do kill -"$1" "$p" 2>/dev/null; done
 	fi
 	[ "$1" = CONT ] || return 0
 	[ "$2" = quorumfs ] || wait_for 30 qfs_all_up ||
 		die "the quorumfs nodes do not all see each other after a pause"
-	[ "$2" = redis ] || wait_for 20 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping ||
-		die "redis-server does not answer after a pause"
+	for port in "$REDIS_PORT" "${redis3_ports[@]}"; do
+		wait_for 20 redis-cli -h 127.0.0.1 -p "$port" ping ||
+			die "redis-server on port $port does not answer after a pause"
+	done
 	[ "$2" = etcd ] || wait_for 30 etcd_leader ||
 		die "etcd has no leader after a pause"
 }
@@ -533,6 +607,10 @@ for g in "${groups[@]}"; do
 				$(alone_run quorumfs run_qfs "$op" "$value" "$c" "$p" "${rw%,*}" "${rw#*,}")
 		done
 		record redis "$op" "$value" "$c" "$p" - "$r" $(alone_run redis run_redis "$op" "$value" "$c" "$p")
+		[ "$op" = put ] &&
+			record redis-x3 "$op" "$value" "$c" "$p" - "$r" $(alone_run redis-x3 run_redis3 x3 "$op" "$value" "$c" "$p")
+		[ "$op" = put ] && [ "$p" = 1 ] &&
+			record redis-x3b "$op" "$value" "$c" "$p" - "$r" $(alone_run redis-x3b run_redis3 x3b "$op" "$value" "$c" "$p")
 		record etcd "$op" "$value" "$c" "$p" - "$r" $(alone_run etcd run_etcd "$op" "$value" "$c" "$p")
 	done
 done
@@ -559,23 +637,32 @@ function ratio(v) { return v == "nan" ? "n/a" : sprintf("%.2fx", v) }
 	rounds[g, round] = 1
 }
 END {
-	print "| op | value | clients | pipeline | system | R,W | ops/s | p50 | p99 | p99.9 | errors | vs etcd | vs redis | target |"
-	print "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+	print "| op | value | clients | pipeline | system | R,W | ops/s | p50 | p99 | p99.9 | errors | vs etcd | vs redis | vs redis x3 | target |"
+	print "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 	for (gi = 1; gi <= ng; gi++) {
 		g = gorder[gi]; split(g, f, " ")
 		for (i = 1; i <= n; i++) {
 			split(order[i], kk, SUBSEP)
 			if (kk[2] != g) continue
 			sys = kk[1]; rw = kk[3]; k = order[i]
-			re = ""; rr = ""; tgt = ""
-			if (sys == "quorumfs") {
-				se = ""; sr = ""
+			re = ""; rr = ""; r3 = ""; tgt = ""
+			if (sys == "quorumfs" || sys ~ /^redis-x3/) {
+				se = ""; sr = ""; s3 = ""
 				for (r = 1; (g, r) in rounds; r++) {
 					o = ops[sys, g, rw, r]; e = ops["etcd", g, "-", r]; d = ops["redis", g, "-", r]
+					t = ops["redis-x3", g, "-", r]
 					if (o != "nan" && e != "nan" && e > 0) se = se " " o / e
 					if (o != "nan" && d != "nan" && d > 0) sr = sr " " o / d
+					if (sys == "quorumfs" && o != "nan" && t != "" && t != "nan" && t > 0) s3 = s3 " " o / t
 				}
-				re = median(se); rr = median(sr)
+				re = median(se); rr = median(sr); r3 = median(s3)
+				if (sys == "redis-x3")
+					ceil[g] = "redis x3 is " ratio(re) " vs etcd, " ratio(rr) " vs redis"
+				if (sys == "redis-x3b")
+					ceilb[g] = "; with batched replica links (x3b), " ratio(re) " vs etcd, " ratio(rr) " vs redis"
+				if (sys ~ /^redis-x3/) { re = ratio(re); rr = ratio(rr); r3 = "" }
+			}
+			if (sys == "quorumfs") {
 				if (rw == "2,2" && f[3] == 64 && f[4] == 1) {
 					if (f[1] == "put") {
 						ok = re != "nan" && rr != "nan" && re >= 4 && rr >= 0.5
@@ -586,17 +673,19 @@ END {
 					}
 					if (errs[k] > 0 || failed[k] > 0) ok = 0
 					tgt = want ": " (ok ? "**met**" : "**not met**")
-					tline[++nt] = "| " f[1] " " f[2] " B, 64 clients, R=2 W=2 | " want " | " ratio(re) " vs etcd, " ratio(rr) " vs redis | " (ok ? "met" : "not met") (errs[k] > 0 ? " (" errs[k] " errors)" : "") " |"
+					tline[++nt] = "| " f[1] " " f[2] " B, 64 clients, R=2 W=2 | " want " | " ratio(re) " vs etcd, " ratio(rr) " vs redis" (f[1] == "put" ? ", " ratio(r3) " of redis x3" : "") " | " (ok ? "met" : "not met") (errs[k] > 0 ? " (" errs[k] " errors)" : "") " |"
+					tg[nt] = g
 				}
-				re = ratio(re); rr = ratio(rr)
+				re = ratio(re); rr = ratio(rr); r3 = (r3 == "nan" ? "n/a" : ratio(r3))
+				if (f[1] != "put") r3 = ""
 			}
 			e = errs[k] + 0
 			if (failed[k] > 0) e = e " (+" failed[k] " failed runs)"
-			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", \
+			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", \
 			    f[1], f[2], f[3], f[4], sys, rw == "-" ? "" : rw, \
 			    fmt(median(vals[k, "ops"])), fmt(median(vals[k, "p50"])), \
 			    fmt(median(vals[k, "p99"])), fmt(median(vals[k, "p999"])), \
-			    e, re, rr, tgt
+			    e, re, rr, r3, tgt
 		}
 	}
 	print ""
@@ -605,6 +694,13 @@ END {
 	print "| row | target | measured (median ratio) | result |"
 	print "|---|---|---|---|"
 	for (i = 1; i <= nt; i++) print tline[i]
+	nc = 0
+	for (i = 1; i <= nt; i++)
+		if (tg[i] in ceil) {
+			if (!nc++) { print ""; print "Three synced redis-servers, each sent every write (redis x3, and x3b with batched replica links; docs/bench-kv.md):"; print "" }
+			split(tg[i], f, " ")
+			print "- " f[1] " " f[2] " B: " ceil[tg[i]] ceilb[tg[i]]
+		}
 }' "$results"
 if [ "$keep" = 1 ]; then
 	echo
