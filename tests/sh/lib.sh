@@ -29,7 +29,9 @@ ok() {	# ok DESCRIPTION COMMAND...
 	else
 		echo "not ok $T_COUNT - $desc"
 		T_FAILED=$((T_FAILED + 1))
-		sed 's/^/#   /' "$T_DIR/last.out" | tail -n 20
+		# $ a\ ends an output that lacks its last newline: the next
+		# line of TAP must start a line of its own.
+		sed -e 's/^/#   /' -e '$a\' "$T_DIR/last.out" | tail -n 20
 	fi
 }
 
@@ -70,9 +72,14 @@ node_members() {
 }
 node_pid() { cat "$T_DIR/n$1.pid" 2>/dev/null; }
 
-# proc_gone PID: the process has exited (a zombie not yet reaped counts).
+# proc_gone PID: the process has exited (a zombie not yet reaped counts,
+# once its last thread is gone: the main thread turns zombie first, and a
+# thread still in a disk sync keeps the files open, the listening socket
+# too, so a restart on the same address would fail).
 proc_gone() {
-	[ ! -d "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+	[ ! -d "/proc/$1" ] && return 0
+	grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null &&
+		[ "$(ls "/proc/$1/task" 2>/dev/null | wc -l)" -le 1 ]
 }
 
 # node_security I: node I's security flags: --insecure (a plain test
