@@ -1112,30 +1112,37 @@ apply_remove(struct store *st, struct store_op *op, leveldb_writebatch_t *wb)
  * A failed table write (a flush or compaction: the error names a .ldb
  * file) is LevelDB's background error, which it keeps: every later write
  * fails with it until the store is opened again, whatever space is freed.
+ * Repeats are said once per STORE_FAILURE_NOTE_MS, but a table write's
+ * failure at once even then: on a full disk the log's writes fail first,
+ * and what needs a restart must not hide behind what does not.
  */
 static void
 note_write_outcome(struct store *st, const char *lerr)
 {
 	char line[768];
 	int64_t now;
+	int table;
 
 	if (st->note == NULL || (lerr == NULL && !st->writes_failing))
 		return;		/* the usual case: nothing to say */
 	if (lerr == NULL) {
 		st->writes_failing = 0;
+		st->failure_noted_table = 0;
 		st->note("writes succeed again", st->note_arg);
 		return;
 	}
 	now = mono_ms();
+	table = strstr(lerr, ".ldb") != NULL;
 	if (st->writes_failing && st->failure_noted_ms != 0 &&
-	    now - st->failure_noted_ms < STORE_FAILURE_NOTE_MS)
+	    now - st->failure_noted_ms < STORE_FAILURE_NOTE_MS &&
+	    (!table || st->failure_noted_table))
 		return;
 	st->writes_failing = 1;
 	st->failure_noted_ms = now;
+	st->failure_noted_table = table;
 	snprintf(line, sizeof(line), "writes fail: %s%s", lerr,
-	    strstr(lerr, ".ldb") != NULL ? " (a table write failed: LevelDB "
-	    "refuses every write from now on, until the node restarts; "
-	    "free space first)" : "");
+	    table ? " (a table write failed: LevelDB refuses every write "
+	    "from now on, until the node restarts; free space first)" : "");
 	st->note(line, st->note_arg);
 }
 

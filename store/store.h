@@ -72,7 +72,9 @@ struct store_options {
 	 * opening had to do (a log's unsynced tail cut after a crash, an
 	 * abandoned append removed: logcut.h), and while the store runs, from
 	 * its writer thread, that writes fail (once, then at most every
-	 * STORE_FAILURE_NOTE_MS while they do) and that they succeed again.
+	 * STORE_FAILURE_NOTE_MS while they do, except that a failed table
+	 * write, which lasts until a restart, is told at once) and that they
+	 * succeed again.
 	 * NULL: not told.
 	 */
 	void	(*note)(const char *line, void *arg);

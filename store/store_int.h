@@ -60,6 +60,7 @@ struct store {
 	void			*note_arg;
 	int			 writes_failing; /* the last batch failed */
 	int64_t			 failure_noted_ms; /* mono_ms, 0: never */
+	int			 failure_noted_table; /* it was a table write's */
 	/* The writer: the one thread that changes records (store.c). */
 	pthread_t		 writer;
 	int			 writer_started;
