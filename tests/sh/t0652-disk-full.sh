@@ -68,6 +68,7 @@ ok "every key on all three replicas" grep -q ': 0 missing replicas' "$T_DIR/chec
 # less than its 16 MiB memtable's table and log together, and write until
 # the table write fails.
 avail_mb=$(( $(df -Pk "$T_DIR/n3" | awk 'NR == 2 { print $4 }') / 1024 ))
+ls -l "$T_DIR/n3/db" > "$T_DIR/db-before-fill"
 dd if=/dev/zero of="$T_DIR/n3/junk" bs=1M count=$((avail_mb - 20)) 2>/dev/null
 table_failed() { grep -q 'a table write failed' "$T_DIR/n3.log"; }
 fill_until_table_fails() {
@@ -76,6 +77,8 @@ fill_until_table_fails() {
 		"$Q" --w 2 put "/more/k$k" --file "$T_DIR/value" >/dev/null 2>&1
 		table_failed && return 0
 	done
+	echo "avail before the fill: $avail_mb MiB; node 3's files then:"; cat "$T_DIR/db-before-fill"
+	echo "and now:"; ls -l "$T_DIR/n3/db"; tail -n 30 "$T_DIR/n3/db/LOG"
 	return 1
 }
 ok "a table write fails on the full disk, and node 3 says what that means" \
