@@ -558,6 +558,16 @@ put_replica_done(void *arg, uint32_t member, int code, const char *msg)
 		free(ps);
 		return;
 	}
+	/*
+	 * The copy did not leave (the home or its stand-in is out) and nobody
+	 * else took it: among three members with N=3 there is no stand-in,
+	 * and a write already answered looks for none.  This node keeps it
+	 * as a hint, so the home gets it once it is back, not only from
+	 * anti-entropy; it counts toward nothing.  A strict write keeps no
+	 * hint anywhere (quorumctl(1)).
+	 */
+	if (code == QERR_UNAVAIL && !op->strict)
+		handoff_keep_own(op->node, ps->home, op->key, &op->delta);
 	op->outstanding--;
 	if (code < 0) {
 		op->failed++;

@@ -387,7 +387,8 @@ handoff_free(struct handoff *h)
 /* ---- the stand-in's side: keep a hint ---- */
 
 struct keep_op {
-	struct request	*req;
+	struct node	*node;
+	struct request	*req;		/* NULL: the coordinator's own */
 	char		*target, *key;
 	struct vset	 s;
 	int		 rc;
@@ -400,7 +401,7 @@ keep_work(void *arg)
 	struct keep_op *k = arg;
 	uint64_t seq;
 
-	k->rc = store_hint_add(k->req->node->store, k->target, k->key,
+	k->rc = store_hint_add(k->node->store, k->target, k->key,
 	    strlen(k->key), &k->s, &seq, &k->err);
 }
 
@@ -411,10 +412,16 @@ keep_done(void *arg)
 	Quorum__Envelope env;
 	Quorum__ReplicaWriteAck ack;
 
-	if (k->rc < 0)
+	if (k->req == NULL) {
+		if (k->rc < 0)
+			log_warn("%s: keeping the copy for %s as a hint: %s",
+			    k->key, k->target, k->err);
+		else
+			stats_count(&k->node->stats, ST_HINTS_STORED, 1);
+	} else if (k->rc < 0)
 		request_fail(k->req, k->rc, k->err, 0, 0);
 	else {
-		stats_count(&k->req->node->stats, ST_HINTS_STORED, 1);
+		stats_count(&k->node->stats, ST_HINTS_STORED, 1);
 		quorum__envelope__init(&env);
 		quorum__replica_write_ack__init(&ack);
 		ack.synced = 1;
@@ -451,8 +458,22 @@ handoff_serve_write(struct node *n, struct conn *c, Quorum__Envelope *env)
 		free(k);
 		return;
 	}
+	k->node = n;
 	k->target = xstrdup(rw->hint_for);
 	k->key = xstrdup(rw->key);
+	diskpool_submit(n->pool, keep_work, keep_done, k);
+}
+
+void
+handoff_keep_own(struct node *n, uint32_t target, const char *key,
+    const struct vset *s)
+{
+	struct keep_op *k = xcalloc(1, sizeof(*k));
+
+	k->node = n;
+	k->target = xstrdup(n->ring.members[target].id);
+	k->key = xstrdup(key);
+	vset_copy(&k->s, s);
 	diskpool_submit(n->pool, keep_work, keep_done, k);
 }
 

@@ -246,6 +246,14 @@ void		 handoff_serve_write(struct node *n, struct conn *c,
 		    Quorum__Envelope *env);
 void		 handoff_serve_batch(struct node *n, struct conn *c,
 		    Quorum__Envelope *env);
+/*
+ * Keep a write's copy for home replica `target` (a ring member) in this
+ * node's own hint log, when neither it nor a stand-in took it: delivered
+ * like any hint once the target is up.  Not an acknowledgement (this node's
+ * own copy already counted), so nobody waits for it; a failure is logged.
+ */
+void		 handoff_keep_own(struct node *n, uint32_t target,
+		    const char *key, const struct vset *s);
 /* Backlog per target, for stats: calls cb for each target. */
 void		 handoff_backlog(struct node *n,
 		    void (*cb)(void *arg, const char *target, uint64_t count,
