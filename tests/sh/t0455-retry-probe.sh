@@ -12,8 +12,11 @@
 T_NET=51
 net_up
 plan 13
+# No anti-entropy, and no delivery of the hints a coordinator keeps for
+# the replicas it could not reach (three members: no stand-in): only the
+# retry's probe may bring the first attempt to the others.
 cluster_start 3 --timeout-ms 1000 --gossip-interval-ms 100 --phi-threshold 3 \
-	--ae-interval-ms 0
+	--ae-interval-ms 0 --handoff-interval-ms 600000
 Q="$QUORUMCTL"
 N1="--node $(node_addr 1)" N2="--node $(node_addr 2)"
 sees() {	# sees NODE PEER up|down: NODE's failure detector says so
