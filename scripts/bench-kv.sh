@@ -325,22 +325,31 @@ run_qfs() {	# op value clients pipeline r w
 		END { print v["ops_per_s"], v["p50_us"], v["p99_us"], v["p999_us"], v["errors"] }'
 }
 
-declare -A redis_rate
+# The last rate of each system and configuration, in a file each: the run_*
+# functions run in the subshells of $(...), where a shell variable set
+# would be lost with them.
+rate_file() { echo "$work/rate.$(echo "$*" | tr ' ' _)"; }	# system op value clients pipeline
+rate_note() {	# rate system op value clients pipeline
+	local r=$1; shift
+	[ "$r" != nan ] && echo "$r" > "$(rate_file "$@")"
+	return 0
+}
 
 # How many requests make one measurement of secs seconds: redis-benchmark
 # counts requests, not time.  Calibrated by a short first run (on port $1),
 # then by each measurement's rate; kept per system and configuration.
 redis_requests() {	# port system op value clients pipeline
-	local key="$2 $3 $4 $5 $6" n
-	n=${redis_rate[$key]:-}
+	local port=$1 n f; shift
+	f=$(rate_file "$@")
+	n=$(cat "$f" 2>/dev/null || true)
 	if [ -z "$n" ]; then
-		n=$(( 50 * $5 * $6 )); [ $n -lt 500 ] && n=500
-		n=$(redis-benchmark -h 127.0.0.1 -p "$1" -t "${3/put/set}" \
-			-c "$5" -P "$6" -d "$4" -r "$keys" -n "$n" -q 2>/dev/null | tr '\r' '\n' |
+		n=$(( 50 * $4 * $5 )); [ $n -lt 500 ] && n=500
+		n=$(redis-benchmark -h 127.0.0.1 -p "$port" -t "${2/put/set}" \
+			-c "$4" -P "$5" -d "$3" -r "$keys" -n "$n" -q 2>/dev/null | tr '\r' '\n' |
 			awk '/requests per second/ { for (i = 1; i < NF; i++) if ($(i+1) == "requests") r = $i } END { print r + 0 }')
-		redis_rate[$key]=$n
+		rate_note "$n" "$@"
 	fi
-	awk -v r="$n" -v s="$secs" -v m=$(( $5 * $6 * 10 )) \
+	awk -v r="$n" -v s="$secs" -v m=$(( $4 * $5 * 10 )) \
 		'BEGIN { n = int(r * s); if (n < m) n = m; if (n < 100) n = 100; print n }'
 }
 
@@ -364,7 +373,7 @@ run_redis() {	# op value clients pipeline
 	local n out
 	n=$(redis_requests "$REDIS_PORT" redis "$@")
 	out=$(redis_measure "$REDIS_PORT" "$n" "$@") || out=$NA
-	[ "${out%% *}" != nan ] && redis_rate["redis $1 $2 $3 $4"]=${out%% *}
+	rate_note "${out%% *}" redis "$@"
 	echo "$out"
 }
 
@@ -400,7 +409,7 @@ run_redis3() {	# shape(x3|x3b) op value clients pipeline
 	else
 		out="$(cut -d' ' -f1 "$work"/redis3.[123] | sort -n | head -1) $(cut -d' ' -f2- "$work/redis3.1")"
 	fi
-	[ "${out%% *}" != nan ] && redis_rate["redis-$shape $1 $2 $3 $4"]=${out%% *}
+	rate_note "${out%% *}" "redis-$shape" "$@"
 	echo "$out"
 }
 
