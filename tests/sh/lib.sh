@@ -60,6 +60,13 @@ wait_until() {
 }
 
 node_addr() { echo "127.0.$T_NET.$((10 + $1)):$((7000 + $1))"; }
+
+# stat_sum NAME [NODES]: counter NAME of quorumctl stats, summed over NODES
+# (default $NODES, every node of the cluster).
+stat_sum() {
+	"$QUORUMCTL" --nodes "${2:-$NODES}" stats |
+		awk -v c="$1" '$1 == c { s += $2 } END { print s + 0 }'
+}
 node_list() {
 	local i l=""
 	for i in $(seq 1 "$T_NODES"); do l="$l${l:+,}$(node_addr "$i")"; done

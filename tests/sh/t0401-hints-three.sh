@@ -11,7 +11,6 @@ cluster_start 3 --timeout-ms 1500 --gossip-interval-ms 100 --phi-threshold 3 \
 	--handoff-interval-ms 200 --ae-interval-ms 0
 Q="$QUORUMCTL"
 UP="$(node_addr 1),$(node_addr 2)"
-stat_sum() { "$Q" stats | awk -v k="$1" '$1 == k { s += $2 } END { print s + 0 }'; }
 
 node_kill 3
 fails=0
@@ -20,7 +19,7 @@ for i in $(seq 1 30); do
 done
 "$Q" --nodes "$UP" delete /t/k1 2>>"$T_DIR/put.err" || fails=$((fails + 1))
 is "$fails" 0 "W=2 writes and a delete succeed with n3 down"
-kept=$("$Q" --nodes "$UP" stats | awk '$1 == "hints_stored" { s += $2 } END { print s + 0 }')
+kept=$(stat_sum hints_stored "$UP")
 ok "their coordinators keep n3's copies as hints ($kept)" test "$kept" -eq 31
 
 node_start 3

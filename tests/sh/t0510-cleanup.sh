@@ -84,7 +84,6 @@ t1=$(date +%s.%N)
 sed 's/^/# /' "$T_DIR/all.out"
 diag "cleanup of 4 nodes: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
 ok "it skipped nothing" test "$(field skipped all.out)" -eq 0
-stat_sum() { "$Q" --nodes "$NODES" stats | awk -v c="$1" '$1 == c { s += $2 } END { print s + 0 }'; }
 is "$(stat_sum cleanup_keys_removed)" "$(field removed all.out)" \
 	"the nodes' cleanup_keys_removed counters add up to the keys removed"
 ok "check-replicas: none missing and no copy outside the preference lists" \
