@@ -356,6 +356,32 @@ blobs_open(struct store *st, const char *dir,
 	return 0;
 }
 
+leveldb_options_t *
+store_leveldb_options(size_t cache_size, int create_if_missing,
+    leveldb_cache_t **cache, leveldb_filterpolicy_t **filter)
+{
+	leveldb_options_t *o = leveldb_options_create();
+
+	*cache = leveldb_cache_create_lru(cache_size);
+	*filter = leveldb_filterpolicy_create_bloom(10);
+	leveldb_options_set_cache(o, *cache);
+	leveldb_options_set_filter_policy(o, *filter);
+	leveldb_options_set_create_if_missing(o, create_if_missing);
+	leveldb_options_set_paranoid_checks(o, 1);
+	leveldb_options_set_env(o, logenv_get());
+	leveldb_options_set_write_buffer_size(o, 16u << 20);
+	leveldb_options_set_max_file_size(o, 8u << 20);
+	/*
+	 * Table blocks of 64 KiB, not LevelDB's 4 KiB: compactions, which
+	 * rewrite every value several times as the levels fill, cost less
+	 * per byte in fewer, bigger blocks (4 KiB puts at 0.82-0.86x the
+	 * CPU, docs/bench-kv.md), and a read of a small value still costs
+	 * less than its round trips.
+	 */
+	leveldb_options_set_block_size(o, 64u << 10);
+	return o;
+}
+
 static int
 store_open_locked(const char *dir, const struct store_options *opt,
     struct store **out, char **err)
@@ -385,26 +411,9 @@ store_open_locked(const char *dir, const struct store_options *opt,
 	st->blob_min = opt && opt->blob_min ? opt->blob_min : BLOB_MIN;
 	st->note = opt ? opt->note : NULL;
 	st->note_arg = opt ? opt->note_arg : NULL;
-	st->options = leveldb_options_create();
-	st->cache = leveldb_cache_create_lru(opt && opt->cache_size ?
-	    opt->cache_size : (8u << 20));
-	st->filter = leveldb_filterpolicy_create_bloom(10);
-	leveldb_options_set_cache(st->options, st->cache);
-	leveldb_options_set_filter_policy(st->options, st->filter);
-	leveldb_options_set_create_if_missing(st->options,
-	    opt ? opt->create_if_missing : 0);
-	leveldb_options_set_paranoid_checks(st->options, 1);
-	leveldb_options_set_env(st->options, logenv_get());
-	leveldb_options_set_write_buffer_size(st->options, 16u << 20);
-	leveldb_options_set_max_file_size(st->options, 8u << 20);
-	/*
-	 * Table blocks of 64 KiB, not LevelDB's 4 KiB: compactions, which
-	 * rewrite every value several times as the levels fill, cost less
-	 * per byte in fewer, bigger blocks (4 KiB puts at 0.82-0.86x the
-	 * CPU, docs/bench-kv.md), and a read of a small value still costs
-	 * less than its round trips.
-	 */
-	leveldb_options_set_block_size(st->options, 64u << 10);
+	st->options = store_leveldb_options(opt && opt->cache_size ?
+	    opt->cache_size : (8u << 20), opt ? opt->create_if_missing : 0,
+	    &st->cache, &st->filter);
 	st->wsync = leveldb_writeoptions_create();
 	leveldb_writeoptions_set_sync(st->wsync, 1);
 	st->rdefault = leveldb_readoptions_create();

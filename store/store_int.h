@@ -1,6 +1,7 @@
 /*
  * store_int.h - the store's insides, shared by the files of store/ only
- * (store.c, hints.c).  Nothing outside store/ includes this.
+ * (store.c, hints.c, and leveldb-bench).  Nothing outside store/
+ * includes this.
  */
 #ifndef STORE_STORE_INT_H
 #define STORE_STORE_INT_H
@@ -96,6 +97,15 @@ struct store {
  */
 int	hints_open(struct store *st, char **err);
 void	hints_close(struct store *st);
+
+/*
+ * The LevelDB options every store opens its database with (store.c), also
+ * leveldb-bench's, whose ceiling is then measured on the store's own
+ * settings.  The caller destroys the options, then *cache and *filter.
+ */
+leveldb_options_t *store_leveldb_options(size_t cache_size,
+	    int create_if_missing, leveldb_cache_t **cache,
+	    leveldb_filterpolicy_t **filter);
 
 /*
  * Key-space prefixes of the one LevelDB: 'k' records, 'd' data chunks,

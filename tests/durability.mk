@@ -6,6 +6,11 @@
 noinst_PROGRAMS += store/store-bench
 store_store_bench_SOURCES = store/store_bench.c
 store_store_bench_LDADD = $(STORE_LIBS)
+## leveldb-bench: LevelDB's own synced writes/s on the store's settings,
+## the ceiling under a replica write (scripts/bench-kv.sh runs it).
+noinst_PROGRAMS += store/leveldb-bench
+store_leveldb_bench_SOURCES = store/leveldb_bench.c
+store_leveldb_bench_LDADD = $(STORE_LIBS)
 
 check_PROGRAMS += tests/unit/test_store_crash
 TESTS += tests/unit/test_store_crash

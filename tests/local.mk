@@ -57,7 +57,7 @@ SH_TESTS = tests/sh/t0300-cluster-basic.sh \
 	tests/sh/t0337-noread.sh tests/sh/t0338-conn-flood.sh \
 	tests/sh/t0339-garbage-load.sh \
 	tests/sh/t0341-abuse-penalty.sh \
-	tests/sh/t0350-quorumctl.sh \
+	tests/sh/t0350-quorumctl.sh tests/sh/t0355-leveldb-bench.sh \
 	tests/sh/t0400-hinted-handoff.sh tests/sh/t0401-hints-three.sh \
 	tests/sh/t0410-anti-entropy.sh \
 	tests/sh/t0415-tombstones.sh tests/sh/t0420-partition.sh \
