@@ -7,7 +7,11 @@
 # at once by its own redis-benchmark; the slowest one's rate is what three
 # synced replicas on this machine take without any coordination; and
 # "redis x3b", the same with the second and third servers sent their
-# writes in batches on two connections, as a replica's peers send them.
+# writes in batches on two connections, as a replica's peers send them;
+# and "leveldb x3": three LevelDBs on the store's settings, written at once
+# by store/leveldb-bench as a replica writes (read the key, write its record
+# and index rows), and "leveldb x3p", the same with one row and no read:
+# the ceiling any LevelDB-based replica has on this machine.
 #
 #   scripts/bench-kv.sh [--quick | --full] [--seconds S] [--rounds N]
 #                       [--keys K] [--keep] [--together]
@@ -94,8 +98,9 @@ fi
 build=$(QFS_BUILD="${QFS_BENCH_BUILD:-$top/build-bench}" QFS_CONFIGURE_FLAGS="" \
 	bash "$top/scripts/build.sh") || die "the build failed (see above)"
 Q="$build/quorumctl"
-if [ ! -x "$Q" ] || [ ! -x "$build/quorumd" ]; then
-	die "no quorumd/quorumctl in $build"
+LB="$build/store/leveldb-bench"
+if [ ! -x "$Q" ] || [ ! -x "$build/quorumd" ] || [ ! -x "$LB" ]; then
+	die "no quorumd, quorumctl or store/leveldb-bench in $build"
 fi
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true	# 64 x 16 connections for etcd
@@ -413,6 +418,30 @@ run_redis3() {	# shape(x3|x3b) op value clients pipeline
 	echo "$out"
 }
 
+# leveldb x3 (shape replica) and x3p (shape put): three store/leveldb-bench
+# processes at once, each with the row's clients as threads of synced
+# writes into a LevelDB of its own on the store's settings, kept over the
+# rounds of a row as a node's fills.  replica: read the key, then write its
+# record and hash-index rows (the least a replica write of the store does);
+# put: one row and no read.  No network and no coordinator: the ceiling of
+# three LevelDB replicas sharing this machine.  The slowest one's figures.
+run_leveldb3() {	# shape(replica|put) op value clients pipeline
+	local shape=$1 i out; shift
+	mkdir -p "$work/leveldb-$shape-$2"	# LevelDB makes only the last level
+	for i in 1 2 3; do
+		"$LB" --dir "$work/leveldb-$shape-$2/$i" --mode "$shape" \
+			--threads "$3" --seconds "$secs" --value-size "$2" \
+			> "$work/leveldb3.$i" 2>> "$work/leveldb.err" &
+	done
+	wait
+	if [ "$(cat "$work"/leveldb3.[123] | wc -l)" != 3 ]; then
+		out=$NA
+	else
+		out=$(sort -n "$work"/leveldb3.[123] | head -1)
+	fi
+	echo "$out"
+}
+
 # Pipelining D for etcd is D times the connections, each with one request
 # in flight: the same requests in flight per client (an etcd client would
 # multiplex them as gRPC streams on one HTTP/2 connection; its JSON gateway
@@ -503,9 +532,11 @@ total=0
 for g in "${groups[@]}"; do
 	# shellcheck disable=SC2086 # a group is words
 	set -- $g
-	extra=2	# redis and etcd; for puts redis x3, and x3b without pipelining
+	# redis and etcd; for puts redis x3, and without pipelining x3b and
+	# leveldb x3 and x3p
+	extra=2
 	[ "$1" = put ] && extra=3
-	[ "$1" = put ] && [ "$4" = 1 ] && extra=4
+	[ "$1" = put ] && [ "$4" = 1 ] && extra=6
 	total=$(( total + rounds * ($# - 4 + extra) ))
 done
 say "$mode run: ${#groups[@]} configurations, $total measurements of ${secs} s (about $(( (total * (secs + 1) + 59) / 60 )) min)"
@@ -620,6 +651,10 @@ for g in "${groups[@]}"; do
 			record redis-x3 "$op" "$value" "$c" "$p" - "$r" $(alone_run redis-x3 run_redis3 x3 "$op" "$value" "$c" "$p")
 		[ "$op" = put ] && [ "$p" = 1 ] &&
 			record redis-x3b "$op" "$value" "$c" "$p" - "$r" $(alone_run redis-x3b run_redis3 x3b "$op" "$value" "$c" "$p")
+		if [ "$op" = put ] && [ "$p" = 1 ]; then
+			record leveldb-x3 "$op" "$value" "$c" "$p" - "$r" $(alone_run leveldb-x3 run_leveldb3 replica "$op" "$value" "$c" "$p")
+			record leveldb-x3p "$op" "$value" "$c" "$p" - "$r" $(alone_run leveldb-x3p run_leveldb3 put "$op" "$value" "$c" "$p")
+		fi
 		record etcd "$op" "$value" "$c" "$p" - "$r" $(alone_run etcd run_etcd "$op" "$value" "$c" "$p")
 	done
 done
@@ -635,6 +670,15 @@ awk "$BENCH_AWK_MEDIAN"'
 function add(k, field, v) { if (v != "nan" && v != "") vals[k, field] = vals[k, field] " " v }
 function fmt(v) { return v == "nan" ? "n/a" : sprintf("%.0f", v) }
 function ratio(v) { return v == "nan" ? "n/a" : sprintf("%.2fx", v) }
+# The ratios of the reference rows, one line per target row having them.
+function reflist(title, first, second,    i, nc, f) {
+	for (i = 1; i <= nt; i++)
+		if (tg[i] in first) {
+			if (!nc++) { print ""; print title; print "" }
+			split(tg[i], f, " ")
+			print "- " f[1] " " f[2] " B: " first[tg[i]] second[tg[i]]
+		}
+}
 {
 	sys = $1; g = $2 " " $3 " " $4 " " $5; rw = $6; round = $7
 	k = sys SUBSEP g SUBSEP rw
@@ -655,21 +699,26 @@ END {
 			if (kk[2] != g) continue
 			sys = kk[1]; rw = kk[3]; k = order[i]
 			re = ""; rr = ""; r3 = ""; tgt = ""
-			if (sys == "quorumfs" || sys ~ /^redis-x3/) {
-				se = ""; sr = ""; s3 = ""
+			if (sys == "quorumfs" || sys ~ /^(redis|leveldb)-x3/) {
+				se = ""; sr = ""; s3 = ""; sl = ""
 				for (r = 1; (g, r) in rounds; r++) {
 					o = ops[sys, g, rw, r]; e = ops["etcd", g, "-", r]; d = ops["redis", g, "-", r]
-					t = ops["redis-x3", g, "-", r]
+					t = ops["redis-x3", g, "-", r]; l = ops["leveldb-x3", g, "-", r]
 					if (o != "nan" && e != "nan" && e > 0) se = se " " o / e
 					if (o != "nan" && d != "nan" && d > 0) sr = sr " " o / d
 					if (sys == "quorumfs" && o != "nan" && t != "" && t != "nan" && t > 0) s3 = s3 " " o / t
+					if (sys == "quorumfs" && o != "nan" && l != "" && l != "nan" && l > 0) sl = sl " " o / l
 				}
-				re = median(se); rr = median(sr); r3 = median(s3)
+				re = median(se); rr = median(sr); r3 = median(s3); rl = median(sl)
 				if (sys == "redis-x3")
 					ceil[g] = "redis x3 is " ratio(re) " vs etcd, " ratio(rr) " vs redis"
 				if (sys == "redis-x3b")
 					ceilb[g] = "; with batched replica links (x3b), " ratio(re) " vs etcd, " ratio(rr) " vs redis"
-				if (sys ~ /^redis-x3/) { re = ratio(re); rr = ratio(rr); r3 = "" }
+				if (sys == "leveldb-x3")
+					ceill[g] = "leveldb x3 is " ratio(re) " vs etcd, " ratio(rr) " vs redis"
+				if (sys == "leveldb-x3p")
+					ceilp[g] = "; with one row and no read (x3p), " ratio(re) " vs etcd, " ratio(rr) " vs redis"
+				if (sys ~ /^(redis|leveldb)-x3/) { re = ratio(re); rr = ratio(rr); r3 = "" }
 			}
 			if (sys == "quorumfs") {
 				if (rw == "2,2" && f[3] == 64 && f[4] == 1) {
@@ -682,7 +731,7 @@ END {
 					}
 					if (errs[k] > 0 || failed[k] > 0) ok = 0
 					tgt = want ": " (ok ? "**met**" : "**not met**")
-					tline[++nt] = "| " f[1] " " f[2] " B, 64 clients, R=2 W=2 | " want " | " ratio(re) " vs etcd, " ratio(rr) " vs redis" (f[1] == "put" ? ", " ratio(r3) " of redis x3" : "") " | " (ok ? "met" : "not met") (errs[k] > 0 ? " (" errs[k] " errors)" : "") " |"
+					tline[++nt] = "| " f[1] " " f[2] " B, 64 clients, R=2 W=2 | " want " | " ratio(re) " vs etcd, " ratio(rr) " vs redis" (f[1] == "put" ? ", " ratio(r3) " of redis x3, " ratio(rl) " of leveldb x3" : "") " | " (ok ? "met" : "not met") (errs[k] > 0 ? " (" errs[k] " errors)" : "") " |"
 					tg[nt] = g
 				}
 				re = ratio(re); rr = ratio(rr); r3 = (r3 == "nan" ? "n/a" : ratio(r3))
@@ -703,13 +752,8 @@ END {
 	print "| row | target | measured (median ratio) | result |"
 	print "|---|---|---|---|"
 	for (i = 1; i <= nt; i++) print tline[i]
-	nc = 0
-	for (i = 1; i <= nt; i++)
-		if (tg[i] in ceil) {
-			if (!nc++) { print ""; print "Three synced redis-servers, each sent every write (redis x3, and x3b with batched replica links; docs/bench-kv.md):"; print "" }
-			split(tg[i], f, " ")
-			print "- " f[1] " " f[2] " B: " ceil[tg[i]] ceilb[tg[i]]
-		}
+	reflist("Three synced redis-servers, each sent every write (redis x3, and x3b with batched replica links; docs/bench-kv.md):", ceil, ceilb)
+	reflist("Three LevelDBs alone with the store settings, written at once as replicas write (leveldb x3: read the key, write its record and index rows; x3p: one row, no read; no network; docs/bench-kv.md):", ceill, ceilp)
 }' "$results"
 if [ "$keep" = 1 ]; then
 	echo
