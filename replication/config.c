@@ -47,6 +47,7 @@ config_init(struct config *c)
 	c->phi_threshold = 8.0;
 	c->handoff_interval_ms = 500;
 	c->handoff_rate = 16u << 20;
+	c->max_hint_bytes = 1ul << 30;
 	c->ae_interval_ms = 30000;
 	c->ae_rate = 32u << 20;
 	c->tombstone_purge = xstrdup("replicas");
@@ -268,6 +269,8 @@ config_set(struct config *c, const char *name, const char *value,
 	    handoff_interval_ms, 10, 600000)
 	UINT_OPTION("handoff_rate", "handoff-rate", handoff_rate, 1024,
 	    1u << 30)
+	UINT_OPTION("max_hint_bytes", "max-hint-bytes", max_hint_bytes, 0,
+	    1ul << 50)
 	UINT_OPTION("ae_interval_ms", "ae-interval-ms", ae_interval_ms, 0,
 	    86400000)
 	UINT_OPTION("ae_rate", "ae-rate", ae_rate, 1024, 1u << 30)

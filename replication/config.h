@@ -51,6 +51,7 @@ struct config {
 	double			 phi_threshold;
 	unsigned		 handoff_interval_ms;
 	size_t			 handoff_rate;	/* bytes per second */
+	size_t			 max_hint_bytes; /* per target; 0: no limit */
 	unsigned		 ae_interval_ms;	/* 0: no periodic runs */
 	size_t			 ae_rate;	/* bytes per second */
 	char			*tombstone_purge;	/* replicas or grace */

@@ -62,6 +62,7 @@ static const struct {
 	UNS("gossip_interval_ms", gossip_interval_ms),
 	UNS("handoff_interval_ms", handoff_interval_ms),
 	UNS("handoff_rate", handoff_rate),
+	UNS("max_hint_bytes", max_hint_bytes),
 	UNS("ae_interval_ms", ae_interval_ms), UNS("ae_rate", ae_rate),
 	UNS("stream_rate", stream_rate),
 	UNS("tombstone_min_age_ms", tombstone_min_age_ms),

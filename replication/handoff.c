@@ -18,10 +18,19 @@
  * list now (the owners its ranges went to), and dropped once all of them
  * have synced it, as cleanup hands off a key (cleanup.h).  Until then it
  * stays in the log and is tried again next interval.
+ *
+ * The hints kept for one member hold at most max_hint_bytes (the store
+ * refuses the hint that would pass it), so that a member down for long
+ * cannot fill its peers' disks.  A copy refused so is left to
+ * anti-entropy, which brings the member every key it missed once it is
+ * back; a stand-in that refuses does not count toward the write's quorum.
+ * Refusals are counted (hints_refused) and logged at most every
+ * HANDOFF_REFUSED_NOTE_MS.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/qerr.h"
 #include "lib/xalloc.h"
@@ -31,6 +40,7 @@
 
 #define HANDOFF_BATCH_COUNT  64
 #define HANDOFF_BATCH_BYTES  (4u << 20)
+#define HANDOFF_REFUSED_NOTE_MS  10000
 
 struct handoff_target {
 	int		 delivering;
@@ -43,6 +53,8 @@ struct handoff {
 	size_t			 nt;
 	struct event		*timer;
 	int64_t			 budget;	/* bytes left this interval */
+	int64_t			 refused_note_ms; /* last logged refusal */
+	uint64_t		 refused_unlogged; /* refusals since */
 };
 
 /* One delivery step in flight: a batch read, sent, or being dropped. */
@@ -405,6 +417,35 @@ keep_work(void *arg)
 	    strlen(k->key), &k->s, &seq, &k->err);
 }
 
+/*
+ * A hint refused by the backlog limit: counted, and logged unless one was
+ * logged less than HANDOFF_REFUSED_NOTE_MS ago (a member down for long
+ * would otherwise log one line per write).
+ */
+static void
+note_refused(struct keep_op *k)
+{
+	struct handoff *h = k->node->handoff;
+	int64_t now = mono_ms();
+
+	stats_count(&k->node->stats, ST_HINTS_REFUSED, 1);
+	if (h->refused_note_ms != 0 &&
+	    now - h->refused_note_ms < HANDOFF_REFUSED_NOTE_MS) {
+		h->refused_unlogged++;
+		return;
+	}
+	if (h->refused_unlogged > 0)
+		log_warn("%s: no hint kept for %s, anti-entropy will bring "
+		    "it: %s (and %llu more since the last such line)", k->key,
+		    k->target, k->err,
+		    (unsigned long long)h->refused_unlogged);
+	else
+		log_warn("%s: no hint kept for %s, anti-entropy will bring "
+		    "it: %s", k->key, k->target, k->err);
+	h->refused_note_ms = now;
+	h->refused_unlogged = 0;
+}
+
 static void
 keep_done(void *arg)
 {
@@ -412,11 +453,13 @@ keep_done(void *arg)
 	Quorum__Envelope env;
 	Quorum__ReplicaWriteAck ack;
 
+	if (store_hint_refused(k->rc, k->err))
+		note_refused(k);
+	else if (k->req == NULL && k->rc < 0)
+		log_warn("%s: keeping the copy for %s as a hint: %s",
+		    k->key, k->target, k->err);
 	if (k->req == NULL) {
-		if (k->rc < 0)
-			log_warn("%s: keeping the copy for %s as a hint: %s",
-			    k->key, k->target, k->err);
-		else
+		if (k->rc == 0)
 			stats_count(&k->node->stats, ST_HINTS_STORED, 1);
 	} else if (k->rc < 0)
 		request_fail(k->req, k->rc, k->err, 0, 0);

@@ -846,6 +846,7 @@ node_new(const struct config *cfg, struct node **out, char **err)
 		goto fail;
 	}
 	so.max_value_size = cfg->max_value_size;
+	so.max_hint_bytes = cfg->max_hint_bytes;
 	so.note = store_note;
 	{
 		char path[4096];

@@ -38,6 +38,7 @@ usage(FILE *f)
 "      --metrics HOST:PORT  serve Prometheus metrics at /metrics\n"
 "      --gossip-interval-ms MS, --phi-threshold PHI  failure detection\n"
 "      --handoff-interval-ms MS, --handoff-rate BYTES/S  hinted handoff\n"
+"      --max-hint-bytes BYTES  hints kept for one member (0: no limit)\n"
 "      --ae-interval-ms MS, --ae-rate BYTES/S  anti-entropy (0: on demand)\n"
 "      --tombstone-purge replicas|grace, --tombstone-min-age-ms MS,\n"
 "      --tombstone-grace-ms MS, --purge-interval-ms MS  tombstone removal\n"
@@ -86,6 +87,7 @@ static const struct option long_options[] = {
 	{ "phi-threshold", required_argument, NULL, 0 },
 	{ "handoff-interval-ms", required_argument, NULL, 0 },
 	{ "handoff-rate", required_argument, NULL, 0 },
+	{ "max-hint-bytes", required_argument, NULL, 0 },
 	{ "ae-interval-ms", required_argument, NULL, 0 },
 	{ "ae-rate", required_argument, NULL, 0 },
 	{ "tombstone-purge", required_argument, NULL, 0 },

@@ -18,6 +18,7 @@ static const char *counter_names[ST__COUNT] = {
 	"read_data_fetches",
 	"connections_refused", "connections_cut", "connections_penalised",
 	"store_write_failures",
+	"hints_refused",
 };
 
 static const char *hist_names[SH__COUNT] = {

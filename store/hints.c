@@ -61,6 +61,8 @@
 #define HINT_FORMAT       1
 #define HINT_FIXED_LEN    21	/* format, added_us, data bytes, klen */
 #define TARGET_STATE_LEN  9	/* format, dropped-through */
+/* End the message of a hint refused by the limit (store_hint_refused). */
+#define HINT_LIMIT_WORDS  "(max_hint_bytes)"
 
 /* One target's hints, in memory.  Never freed before hints_close. */
 struct hint_target {
@@ -71,6 +73,7 @@ struct hint_target {
 	uint64_t	*inflight;	/* numbers of adds not done yet */
 	size_t		 ninflight, capinflight;
 	uint64_t	 count, bytes;	/* the backlog */
+	uint64_t	 reserved;	/* bytes of adds not done yet */
 	uint64_t	 oldest_seq;	/* its first hint, when count > 0 */
 	int64_t		 oldest_us;
 	pthread_mutex_t	 drop_lock;
@@ -613,6 +616,20 @@ store_hint_add(struct store *st, const char *target, const char *key,
 
 	pthread_mutex_lock(&h->mu);
 	t = target_get(h, target, strlen(target), 1);
+	/* Adds in flight count too, so concurrent ones cannot pass it. */
+	if (st->max_hint_bytes > 0 &&
+	    t->bytes + t->reserved + charge > st->max_hint_bytes) {
+		rc = qerr_set(err, QERR_TOO_BIG, "the hints kept for %s hold "
+		    "%llu bytes, and %llu more would pass the limit of %llu "
+		    HINT_LIMIT_WORDS, target,
+		    (unsigned long long)(t->bytes + t->reserved),
+		    (unsigned long long)charge,
+		    (unsigned long long)st->max_hint_bytes);
+		pthread_mutex_unlock(&h->mu);
+		free(hdr.p);
+		return rc;
+	}
+	t->reserved += charge;
 	seq = ++t->last_seq;
 	if (t->ninflight == t->capinflight) {
 		t->capinflight = t->capinflight * 2 + 4;
@@ -650,6 +667,7 @@ store_hint_add(struct store *st, const char *target, const char *key,
 
 	pthread_mutex_lock(&h->mu);
 	inflight_remove(t, seq);
+	t->reserved -= charge;
 	if (rc == 0)
 		backlog_add(t, seq, charge, added_us);
 	pthread_mutex_unlock(&h->mu);
@@ -659,6 +677,13 @@ store_hint_add(struct store *st, const char *target, const char *key,
 	free(kb.p);
 	free(hdr.p);
 	return rc;
+}
+
+int
+store_hint_refused(int rc, const char *err)
+{
+	return rc == QERR_TOO_BIG && err != NULL &&
+	    strstr(err, HINT_LIMIT_WORDS) != NULL;
 }
 
 /* ---- read ---- */

@@ -28,6 +28,8 @@
  *     keyspace that reads no data.
  *   - A hint whose bytes do not decode is QERR_CORRUPT with a message, never
  *     a crash; store_hint_next_seq names it so that it can be dropped.
+ *   - A target's backlog never passes store_options.max_hint_bytes (when
+ *     set), counting adds in flight: an add that would is refused.
  *
  * Every call is thread-safe.  Errors follow lib/qerr.h; nothing is changed
  * on any error.  store_fail_next_writes makes add and drop fail too.
@@ -55,11 +57,13 @@ struct store_hint {
  * versions must carry their data (a NULL data is only allowed with length
  * 0).  Synced before return.  *seq_out (when not NULL) receives the hint's
  * sequence number.  QERR_INVALID for a bad target, key or set, QERR_TOO_BIG
- * for metadata or a value over the store's limits, QERR_IO when the write
- * fails.
+ * for metadata or a value over the store's limits or a hint that would take
+ * the target's backlog past max_hint_bytes, QERR_IO when the write fails.
  */
 int	store_hint_add(struct store *st, const char *target, const char *key,
 	    size_t klen, const struct vset *s, uint64_t *seq_out, char **err);
+/* 1 when store_hint_add's rc and err say max_hint_bytes refused the hint. */
+int	store_hint_refused(int rc, const char *err);
 
 /*
  * Read a batch for target: the hints with seq > after_seq in sequence

@@ -409,6 +409,7 @@ store_open_locked(const char *dir, const struct store_options *opt,
 	st->max_value = opt && opt->max_value_size ? opt->max_value_size :
 	    STORE_DEFAULT_MAX_VALUE;
 	st->blob_min = opt && opt->blob_min ? opt->blob_min : BLOB_MIN;
+	st->max_hint_bytes = opt ? opt->max_hint_bytes : 0;
 	st->note = opt ? opt->note : NULL;
 	st->note_arg = opt ? opt->note_arg : NULL;
 	st->options = store_leveldb_options(opt && opt->cache_size ?

@@ -79,6 +79,9 @@ struct store_options {
 	 */
 	void	(*note)(const char *line, void *arg);
 	void	*note_arg;
+	/* Bytes of hints (store/hints.h) kept for one target at most, so that
+	 * a member down for long cannot fill this node's disk; 0: no limit. */
+	uint64_t max_hint_bytes;
 };
 
 /*

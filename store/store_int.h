@@ -48,6 +48,7 @@ struct store {
 	leveldb_readoptions_t	*rdefault;
 	size_t			 max_value;
 	size_t			 blob_min;	/* store_options.blob_min */
+	uint64_t		 max_hint_bytes; /* per target; 0: no limit */
 	atomic_int		 fail_writes;	/* store_fail_next_writes */
 	store_change_fn		 on_change;
 	void			*on_change_arg;

@@ -59,6 +59,7 @@ SH_TESTS = tests/sh/t0300-cluster-basic.sh \
 	tests/sh/t0341-abuse-penalty.sh \
 	tests/sh/t0350-quorumctl.sh tests/sh/t0355-leveldb-bench.sh \
 	tests/sh/t0400-hinted-handoff.sh tests/sh/t0401-hints-three.sh \
+	tests/sh/t0402-hint-limit.sh \
 	tests/sh/t0410-anti-entropy.sh \
 	tests/sh/t0415-tombstones.sh tests/sh/t0420-partition.sh \
 	tests/sh/t0500-join-leave.sh tests/sh/t0510-cleanup.sh \

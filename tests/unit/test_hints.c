@@ -29,13 +29,14 @@ struct fixture {
 	char		 dir[256];
 	char		 path[300];
 	struct store	*st;
+	uint64_t	 max_hint_bytes;	/* store_options' at reopen */
 };
 
 static void
 reopen(struct fixture *f)
 {
 	struct store_options opt = { .create_if_missing = 1,
-	    .max_value_size = MAX_VALUE };
+	    .max_value_size = MAX_VALUE, .max_hint_bytes = f->max_hint_bytes };
 	char *err = NULL;
 
 	store_close(f->st);
@@ -394,6 +395,63 @@ test_hints_invisible(void **state)
 }
 
 /* "n1" and "n10": one target's id is a prefix of the other's. */
+/* An add for n2 that must be refused by the backlog limit. */
+static void
+add_refused(struct store *st, const char *value)
+{
+	struct vset s;
+	uint64_t seq = 0;
+	char *err = NULL;
+
+	make_set(&s, "A", value, strlen(value));
+	assert_int_equal(store_hint_add(st, "n2", "/full", 5, &s, &seq, &err),
+	    QERR_TOO_BIG);
+	assert_true(store_hint_refused(QERR_TOO_BIG, err));
+	free(err);
+	vset_release(&s);
+}
+
+/*
+ * A target's backlog stays within max_hint_bytes: the add that would pass
+ * it is refused and writes nothing, other targets still take hints, and
+ * so does the same one once hints are dropped; the limit holds after a
+ * reopen, which counts the backlog again from disk.
+ */
+static void
+test_backlog_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct store_hint *h;
+	struct backlog b;
+	char value[1001];
+	int i;
+
+	memset(value, 'v', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	f->max_hint_bytes = 3500;	/* three hints of about 1.05 KB */
+	reopen(f);
+	for (i = 1; i <= 3; i++)
+		assert_int_equal(add(f->st, "n2", "/full", value), i);
+	add_refused(f->st, value);
+	backlog(f->st, &b);
+	assert_int_equal(b.n, 1);
+	assert_int_equal(b.count[0], 3);
+	assert_true(b.bytes[0] <= 3500);
+	assert_int_equal(read_hints(f->st, "n2", 0, 0, 0, &h), 3);
+	store_hints_free(h, 3);
+
+	assert_int_equal(add(f->st, "n3", "/other", value), 1);
+	drop(f->st, "n2", 1);
+	assert_int_equal(add(f->st, "n2", "/full", value), 4);
+	add_refused(f->st, value);
+
+	reopen(f);
+	add_refused(f->st, value);
+	f->max_hint_bytes = 0;		/* no limit */
+	reopen(f);
+	assert_int_equal(add(f->st, "n2", "/full", value), 5);
+}
+
 static void
 test_targets_isolated(void **state)
 {
@@ -840,6 +898,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_resume_limits_and_partial_drop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hints_invisible, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_backlog_limit, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_targets_isolated, setup,
 		    teardown),
